@@ -1,0 +1,374 @@
+using System.Diagnostics;
+using McpProxy.Configuration;
+using ModelContextProtocol;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace McpProxy.Backends;
+
+/// <summary>Receives what a backend connection reports: catalog changes and backend notifications.</summary>
+internal interface IBackendObserver
+{
+    void OnCatalogChanged(BackendConnection backend, CatalogParts parts);
+
+    /// <summary>A notification the backend sent that the proxy relays (progress, resources/updated, logging).</summary>
+    ValueTask OnNotificationAsync(BackendConnection backend, JsonRpcNotification notification, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Backends: one supervised MCP client per <c>[[backends]]</c> entry. It connects (spawning the stdio child or
+/// opening the Streamable HTTP session), lists the backend's catalog, keeps it fresh on <c>list_changed</c>, and when
+/// the backend fails to start or goes away it reports itself unavailable and reconnects with capped exponential
+/// backoff, so one bad backend never takes the proxy down.
+/// </summary>
+internal sealed partial class BackendConnection(
+    BackendConfig config,
+    string baseDirectory,
+    IBackendObserver observer,
+    IHttpClientFactory httpClientFactory,
+    ILoggerFactory loggerFactory) : IAsyncDisposable
+{
+    /// <summary>Name of the HttpClient used for HTTP backends (no standard resilience handler: MCP calls are not blindly retryable).</summary>
+    public const string HttpClientName = "mcp-backend";
+
+    private static readonly TimeSpan DefaultCallTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+
+    private readonly ILogger _logger = loggerFactory.CreateLogger("McpProxy.Backends");
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task? _supervisor;
+    private volatile McpClient? _client;
+    private volatile BackendCatalog _catalog = BackendCatalog.Empty;
+
+    public string Name => config.Name;
+    public BackendConfig Config => config;
+    public BackendState State { get; private set; } = BackendState.Connecting;
+    public string? LastError { get; private set; }
+    public DateTimeOffset? ReadySince { get; private set; }
+    public int Restarts { get; private set; }
+    public BackendCatalog Catalog => _catalog;
+    public ServerCapabilities? Capabilities => _client?.ServerCapabilities;
+
+    /// <summary>Timeout applied to each call routed to this backend (<c>[backends.timeout] seconds</c>, default 30 s).</summary>
+    public TimeSpan CallTimeout { get; } = config.Timeout is { } t ? TimeSpan.FromSeconds(t.Seconds) : DefaultCallTimeout;
+
+    /// <summary>Starts the supervisor; the returned task completes when the first connection attempt has succeeded or failed.</summary>
+    public Task StartAsync()
+    {
+        _supervisor ??= Task.Run(() => SuperviseAsync(_stopping.Token));
+        return _firstAttempt.Task;
+    }
+
+    /// <summary>The live client, or a clear protocol error naming the backend when it is not ready.</summary>
+    public McpClient GetClientOrThrow()
+    {
+        if (_client is { } client && State == BackendState.Ready)
+        {
+            return client;
+        }
+
+        throw new McpProtocolException(
+            $"Backend '{Name}' is unavailable ({State.ToString().ToLowerInvariant()}{(LastError is null ? "" : ": " + LastError)}).",
+            McpErrorCode.InternalError);
+    }
+
+    private async Task SuperviseAsync(CancellationToken stopping)
+    {
+        var backoff = TimeSpan.FromSeconds(1);
+        while (!stopping.IsCancellationRequested)
+        {
+            McpClient? client = null;
+            try
+            {
+                State = BackendState.Connecting;
+                client = await ConnectAsync(stopping);
+                _client = client;
+                _catalog = await LoadCatalogAsync(client, CatalogParts.All, BackendCatalog.Empty, stopping);
+                State = BackendState.Ready;
+                ReadySince = DateTimeOffset.UtcNow;
+                LastError = null;
+                LogBackendReady(Name, _catalog.Tools.Count, _catalog.Prompts.Count, _catalog.Resources.Count, _catalog.ResourceTemplates.Count);
+                _firstAttempt.TrySetResult();
+                observer.OnCatalogChanged(this, CatalogParts.All);
+
+                var completion = await client.Completion.WaitAsync(stopping);
+                LastError = DescribeCompletion(completion);
+                LogBackendLost(Name, LastError);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                LastError = Describe(ex);
+                LogBackendFailed(Name, LastError);
+            }
+
+            State = BackendState.Unavailable;
+            _client = null;
+            _firstAttempt.TrySetResult();
+            if (!ReferenceEquals(_catalog, BackendCatalog.Empty))
+            {
+                _catalog = BackendCatalog.Empty;
+                observer.OnCatalogChanged(this, CatalogParts.All);
+            }
+
+            if (client is not null)
+            {
+                await DisposeQuietlyAsync(client);
+            }
+
+            // A backend that stayed up a while restarts quickly; one that keeps failing backs off up to MaxBackoff.
+            if (ReadySince is { } since && DateTimeOffset.UtcNow - since > MaxBackoff)
+            {
+                backoff = TimeSpan.FromSeconds(1);
+            }
+
+            ReadySince = null;
+            try
+            {
+                await Task.Delay(backoff, stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+            Restarts++;
+        }
+
+        State = BackendState.Stopped;
+        _firstAttempt.TrySetResult();
+    }
+
+    private async Task<McpClient> ConnectAsync(CancellationToken cancellationToken)
+    {
+        IClientTransport transport = config.Transport switch
+        {
+            BackendTransport.Stdio => CreateStdioTransport(),
+            _ => CreateHttpTransport(),
+        };
+
+        var options = new McpClientOptions
+        {
+            ClientInfo = new Implementation { Name = "mcp-proxy", Version = typeof(BackendConnection).Assembly.GetName().Version?.ToString() ?? "0.1.0" },
+            InitializationTimeout = CallTimeout,
+            Handlers = new McpClientHandlers
+            {
+                NotificationHandlers =
+                [
+                    new(NotificationMethods.ToolListChangedNotification, (_, ct) => RefreshAsync(CatalogParts.Tools, ct)),
+                    new(NotificationMethods.PromptListChangedNotification, (_, ct) => RefreshAsync(CatalogParts.Prompts, ct)),
+                    new(NotificationMethods.ResourceListChangedNotification, (_, ct) => RefreshAsync(CatalogParts.Resources, ct)),
+                    new(NotificationMethods.ResourceUpdatedNotification, (n, ct) => observer.OnNotificationAsync(this, n, ct)),
+                    new(NotificationMethods.ProgressNotification, (n, ct) => observer.OnNotificationAsync(this, n, ct)),
+                    new(NotificationMethods.LoggingMessageNotification, (n, ct) => observer.OnNotificationAsync(this, n, ct)),
+                ],
+            },
+        };
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(CallTimeout);
+        try
+        {
+            return await McpClient.CreateAsync(transport, options, loggerFactory, timeout.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"initialize did not complete within {CallTimeout.TotalSeconds:0.#} s");
+        }
+    }
+
+    private StdioClientTransport CreateStdioTransport()
+    {
+        var env = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var (key, value) in config.Env)
+        {
+            env[key] = value;
+        }
+
+        return new StdioClientTransport(
+            new StdioClientTransportOptions
+            {
+                Name = config.Name,
+                Command = config.Command!,
+                Arguments = [.. config.Args],
+                EnvironmentVariables = env,
+                InheritEnvironmentVariables = true,
+                WorkingDirectory = config.Cwd is { } cwd ? Path.GetFullPath(cwd, baseDirectory) : baseDirectory,
+                StandardErrorLines = line => LogBackendStderr(Name, line),
+            },
+            loggerFactory);
+    }
+
+    private HttpClientTransport CreateHttpTransport()
+    {
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        if (!string.IsNullOrEmpty(config.BearerToken))
+        {
+            headers["Authorization"] = "Bearer " + config.BearerToken;
+        }
+
+        var httpClient = httpClientFactory.CreateClient(HttpClientName);
+        return new HttpClientTransport(
+            new HttpClientTransportOptions
+            {
+                Name = config.Name,
+                Endpoint = new Uri(config.Url!),
+                AdditionalHeaders = headers,
+                ConnectionTimeout = CallTimeout,
+            },
+            httpClient,
+            loggerFactory,
+            ownsHttpClient: true);
+    }
+
+    private async ValueTask RefreshAsync(CatalogParts parts, CancellationToken cancellationToken)
+    {
+        if (_client is not { } client)
+        {
+            return;
+        }
+
+        try
+        {
+            _catalog = await LoadCatalogAsync(client, parts, _catalog, cancellationToken);
+            LogCatalogRefreshed(Name, parts.ToString());
+            observer.OnCatalogChanged(this, parts);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogRefreshFailed(Name, Describe(ex));
+        }
+    }
+
+    private static async Task<BackendCatalog> LoadCatalogAsync(McpClient client, CatalogParts parts, BackendCatalog previous, CancellationToken ct)
+    {
+        var caps = client.ServerCapabilities;
+        var tools = previous.Tools;
+        var prompts = previous.Prompts;
+        var resources = previous.Resources;
+        var templates = previous.ResourceTemplates;
+
+        if (parts.HasFlag(CatalogParts.Tools))
+        {
+            tools = caps.Tools is null ? [] : await ListAllAsync(
+                async cursor => await client.ListToolsAsync(new ListToolsRequestParams { Cursor = cursor }, ct),
+                r => (r.Tools, r.NextCursor));
+        }
+
+        if (parts.HasFlag(CatalogParts.Prompts))
+        {
+            prompts = caps.Prompts is null ? [] : await ListAllAsync(
+                async cursor => await client.ListPromptsAsync(new ListPromptsRequestParams { Cursor = cursor }, ct),
+                r => (r.Prompts, r.NextCursor));
+        }
+
+        if (parts.HasFlag(CatalogParts.Resources))
+        {
+            resources = caps.Resources is null ? [] : await ListAllAsync(
+                async cursor => await client.ListResourcesAsync(new ListResourcesRequestParams { Cursor = cursor }, ct),
+                r => (r.Resources, r.NextCursor));
+            templates = caps.Resources is null ? [] : await ListAllAsync(
+                async cursor => await client.ListResourceTemplatesAsync(new ListResourceTemplatesRequestParams { Cursor = cursor }, ct),
+                r => (r.ResourceTemplates, r.NextCursor));
+        }
+
+        return new BackendCatalog(tools, prompts, resources, templates);
+    }
+
+    private static async Task<IReadOnlyList<T>> ListAllAsync<TResult, T>(Func<string?, Task<TResult>> list, Func<TResult, (IList<T> Items, string? Next)> page)
+    {
+        var all = new List<T>();
+        string? cursor = null;
+        // Bounded: a backend that returns cursors forever must not hang the proxy.
+        for (var pages = 0; pages < 1000; pages++)
+        {
+            var (items, next) = page(await list(cursor));
+            all.AddRange(items);
+            if (string.IsNullOrEmpty(next))
+            {
+                break;
+            }
+
+            cursor = next;
+        }
+
+        return all;
+    }
+
+    private static string DescribeCompletion(ClientCompletionDetails details) => details switch
+    {
+        StdioClientCompletionDetails { ExitCode: { } code } => $"process exited with code {code}" + (details.Exception is { } e ? $": {e.Message}" : ""),
+        _ when details.Exception is { } e => "connection closed: " + e.Message,
+        _ => "connection closed",
+    };
+
+    private static string Describe(Exception ex) => ex switch
+    {
+        McpProtocolException p => $"{p.Message} (code {(int)p.ErrorCode})",
+        _ when ex.InnerException is { } inner && ex is not TimeoutException => $"{ex.Message} ({inner.Message})",
+        _ => ex.Message,
+    };
+
+    private async ValueTask DisposeQuietlyAsync(McpClient client)
+    {
+        try
+        {
+            await client.DisposeAsync();
+        }
+        catch (Exception ex)
+        {
+            LogDisposeFailed(Name, ex.Message);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        if (_supervisor is not null)
+        {
+            try
+            {
+                await _supervisor;
+            }
+            catch (Exception ex)
+            {
+                Debug.Fail(ex.ToString());
+            }
+        }
+
+        if (_client is { } client)
+        {
+            _client = null;
+            await DisposeQuietlyAsync(client);
+        }
+
+        State = BackendState.Stopped;
+        _stopping.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Backend '{Backend}' ready: {Tools} tools, {Prompts} prompts, {Resources} resources, {Templates} resource templates")]
+    private partial void LogBackendReady(string backend, int tools, int prompts, int resources, int templates);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Backend '{Backend}' failed to start: {Error}; retrying with backoff")]
+    private partial void LogBackendFailed(string backend, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backend '{Backend}' went away: {Error}; reconnecting")]
+    private partial void LogBackendLost(string backend, string error);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Backend '{Backend}' refreshed {Parts}")]
+    private partial void LogCatalogRefreshed(string backend, string parts);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backend '{Backend}' catalog refresh failed: {Error}")]
+    private partial void LogRefreshFailed(string backend, string error);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Backend '{Backend}' stderr: {Line}")]
+    private partial void LogBackendStderr(string backend, string line);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Backend '{Backend}' dispose failed: {Error}")]
+    private partial void LogDisposeFailed(string backend, string error);
+}

@@ -1,0 +1,191 @@
+using System.Text.Json.Nodes;
+
+namespace McpProxy.Configuration;
+
+/// <summary>
+/// Configuration: the immutable model of <c>mcp-proxy.toml</c> (see <see cref="ConfigLoader"/> for parsing,
+/// <c>${VAR}</c> expansion and validation). Every key of the original crate's reference config maps here.
+/// </summary>
+public sealed record ProxyConfig
+{
+    public ProxySection Proxy { get; init; } = new();
+    public IReadOnlyList<BackendConfig> Backends { get; init; } = [];
+    public AuthConfig? Auth { get; init; }
+    public PerformanceConfig Performance { get; init; } = new();
+    public SecurityConfig Security { get; init; } = new();
+    public ObservabilityConfig Observability { get; init; } = new();
+
+    /// <summary>Full path of the file this config was read from (null when parsed from a string).</summary>
+    public string? SourcePath { get; init; }
+
+    /// <summary>Directory relative paths resolve against (the config file's directory, else the current directory).</summary>
+    public string BaseDirectory { get; init; } = Directory.GetCurrentDirectory();
+}
+
+/// <summary><c>[proxy]</c></summary>
+public sealed record ProxySection
+{
+    public string Name { get; init; } = "mcp-proxy";
+    public string Version { get; init; } = "0.1.0";
+    /// <summary>Separator between namespace and item name (default <c>/</c>).</summary>
+    public string Separator { get; init; } = "/";
+    public int ShutdownTimeoutSeconds { get; init; } = 30;
+    public bool HotReload { get; init; }
+    public string? Instructions { get; init; }
+    public ListenConfig Listen { get; init; } = new();
+}
+
+/// <summary><c>[proxy.listen]</c></summary>
+public sealed record ListenConfig
+{
+    public string Host { get; init; } = "127.0.0.1";
+    public int Port { get; init; } = 8080;
+    /// <summary>Path of the MCP endpoint (extension; default <c>/mcp</c>).</summary>
+    public string Path { get; init; } = "/mcp";
+}
+
+public enum BackendTransport { Stdio, Http }
+
+/// <summary><c>[[backends]]</c></summary>
+public sealed record BackendConfig
+{
+    public required string Name { get; init; }
+    public BackendTransport Transport { get; init; }
+    // stdio
+    public string? Command { get; init; }
+    public IReadOnlyList<string> Args { get; init; } = [];
+    public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
+    /// <summary>Working directory of a stdio child (extension; default: the config file's directory).</summary>
+    public string? Cwd { get; init; }
+    // http
+    public string? Url { get; init; }
+    public string? BearerToken { get; init; }
+    public bool ForwardAuth { get; init; }
+
+    public TimeoutConfig? Timeout { get; init; }
+    public ConcurrencyConfig? Concurrency { get; init; }
+    public CacheConfig? Cache { get; init; }
+    public CircuitBreakerConfig? CircuitBreaker { get; init; }
+    public RateLimitConfig? RateLimit { get; init; }
+    public RetryConfig? Retry { get; init; }
+    public HedgingConfig? Hedging { get; init; }
+    public OutlierDetectionConfig? OutlierDetection { get; init; }
+
+    public IReadOnlyList<AliasConfig> Aliases { get; init; } = [];
+    public IReadOnlyList<string>? ExposeTools { get; init; }
+    public IReadOnlyList<string>? HideTools { get; init; }
+    public IReadOnlyList<string>? ExposeResources { get; init; }
+    public IReadOnlyList<string>? HideResources { get; init; }
+    public IReadOnlyList<string>? ExposePrompts { get; init; }
+    public IReadOnlyList<string>? HidePrompts { get; init; }
+
+    /// <summary><c>[backends.default_args]</c>: merged into every tool call, never overwriting.</summary>
+    public JsonObject? DefaultArgs { get; init; }
+    public IReadOnlyList<InjectArgsConfig> InjectArgs { get; init; } = [];
+
+    public string? MirrorOf { get; init; }
+    public double MirrorPercent { get; init; } = 100;
+}
+
+public sealed record TimeoutConfig { public double Seconds { get; init; } = 30; }
+public sealed record ConcurrencyConfig { public int MaxConcurrent { get; init; } = 10; }
+public sealed record CacheConfig
+{
+    public int ResourceTtlSeconds { get; init; }
+    public int ToolTtlSeconds { get; init; }
+    public int MaxEntries { get; init; } = 1000;
+}
+public sealed record CircuitBreakerConfig
+{
+    public double FailureRateThreshold { get; init; } = 0.5;
+    public int MinimumCalls { get; init; } = 5;
+    public double WaitDurationSeconds { get; init; } = 30;
+    public int PermittedCallsInHalfOpen { get; init; } = 3;
+}
+public sealed record RateLimitConfig
+{
+    public int Requests { get; init; } = 100;
+    public double PeriodSeconds { get; init; } = 1;
+}
+public sealed record RetryConfig
+{
+    public int MaxRetries { get; init; } = 3;
+    public int InitialBackoffMs { get; init; } = 100;
+    public int MaxBackoffMs { get; init; } = 5000;
+    public double BudgetPercent { get; init; } = 20.0;
+    public int MinRetriesPerSec { get; init; } = 10;
+}
+public sealed record HedgingConfig
+{
+    public int DelayMs { get; init; } = 200;
+    public int MaxHedges { get; init; } = 1;
+}
+public sealed record OutlierDetectionConfig
+{
+    public int ConsecutiveErrors { get; init; } = 5;
+    public double IntervalSeconds { get; init; } = 10;
+    public double BaseEjectionSeconds { get; init; } = 30;
+    public double MaxEjectionPercent { get; init; } = 50;
+}
+
+/// <summary><c>[[backends.aliases]]</c>: backend tool <c>from</c> is exposed as <c>{backend}{sep}{to}</c>.</summary>
+public sealed record AliasConfig(string From, string To);
+
+/// <summary><c>[[backends.inject_args]]</c></summary>
+public sealed record InjectArgsConfig
+{
+    public required string Tool { get; init; }
+    public JsonObject Args { get; init; } = [];
+    public bool Overwrite { get; init; }
+}
+
+public enum AuthType { Bearer, Jwt }
+
+/// <summary><c>[auth]</c></summary>
+public sealed record AuthConfig
+{
+    public AuthType Type { get; init; }
+    public IReadOnlyList<string> Tokens { get; init; } = [];
+    public string? Issuer { get; init; }
+    public string? Audience { get; init; }
+    public string? JwksUri { get; init; }
+    public IReadOnlyList<RoleConfig> Roles { get; init; } = [];
+    public RoleMappingConfig? RoleMapping { get; init; }
+}
+
+public sealed record RoleConfig
+{
+    public required string Name { get; init; }
+    public IReadOnlyList<string> AllowTools { get; init; } = [];
+    public IReadOnlyList<string> DenyTools { get; init; } = [];
+}
+
+public sealed record RoleMappingConfig
+{
+    public string Claim { get; init; } = "scope";
+    public IReadOnlyDictionary<string, string> Mapping { get; init; } = new Dictionary<string, string>();
+}
+
+/// <summary><c>[performance]</c></summary>
+public sealed record PerformanceConfig { public bool CoalesceRequests { get; init; } }
+
+/// <summary><c>[security]</c></summary>
+public sealed record SecurityConfig { public long MaxArgumentSize { get; init; } = 1_048_576; }
+
+/// <summary><c>[observability]</c></summary>
+public sealed record ObservabilityConfig
+{
+    public bool Audit { get; init; }
+    public string LogLevel { get; init; } = "info";
+    public bool JsonLogs { get; init; }
+    public MetricsConfig Metrics { get; init; } = new();
+    public TracingConfig Tracing { get; init; } = new();
+}
+
+public sealed record MetricsConfig { public bool Enabled { get; init; } }
+public sealed record TracingConfig
+{
+    public bool Enabled { get; init; }
+    public string Endpoint { get; init; } = "http://localhost:4317";
+    public string ServiceName { get; init; } = "mcp-proxy";
+}

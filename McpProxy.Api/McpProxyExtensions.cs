@@ -1,0 +1,87 @@
+using McpProxy.Backends;
+using McpProxy.Configuration;
+using McpProxy.Routing;
+using ModelContextProtocol.AspNetCore;
+using ModelContextProtocol.Protocol;
+
+namespace McpProxy;
+
+/// <summary>Wires McpProxy into an ASP.NET Core app: <c>AddMcpProxy(config)</c> then <c>MapMcpProxy()</c>.</summary>
+public static class McpProxyExtensions
+{
+    public static WebApplicationBuilder AddMcpProxy(this WebApplicationBuilder builder, ProxyConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+
+        // [proxy.listen] decides where we listen unless the host was given URLs explicitly (--urls, ASPNETCORE_URLS,
+        // or Aspire's endpoint wiring).
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["http_ports"]))
+        {
+            var host = config.Proxy.Listen.Host.Contains(':', StringComparison.Ordinal) ? $"[{config.Proxy.Listen.Host}]" : config.Proxy.Listen.Host;
+            builder.WebHost.UseUrls($"http://{host}:{config.Proxy.Listen.Port}");
+        }
+
+        builder.WebHost.UseShutdownTimeout(TimeSpan.FromSeconds(config.Proxy.ShutdownTimeoutSeconds));
+
+        var services = builder.Services;
+        services.AddSingleton(config);
+        services.AddSingleton<ProxyCatalog>();
+        services.AddSingleton<SessionHub>();
+        services.AddSingleton<BackendRegistry>();
+        services.AddHostedService(sp => sp.GetRequiredService<BackendRegistry>());
+        services.AddSingleton<ProxyHandlers>();
+
+        // Backends get a plain HttpClient: no standard resilience handler (it would retry non-idempotent tool calls and
+        // cut long SSE streams), no client timeout (each call has the backend's own timeout); service discovery stays.
+        services.AddHttpClient(BackendConnection.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
+            .RemoveAllResilienceHandlers();
+
+        services.AddHealthChecks().AddCheck<BackendsHealthCheck>("backends");
+
+        services.AddMcpServer(options =>
+            {
+                options.ServerInfo = new Implementation { Name = config.Proxy.Name, Version = config.Proxy.Version };
+                options.ServerInstructions = config.Proxy.Instructions;
+                options.Capabilities = new ServerCapabilities
+                {
+                    Tools = new ToolsCapability { ListChanged = true },
+                    Prompts = new PromptsCapability { ListChanged = true },
+                    Resources = new ResourcesCapability { ListChanged = true, Subscribe = true },
+                    Completions = new CompletionsCapability(),
+                    Logging = new LoggingCapability(),
+                };
+            })
+            .WithHttpTransport(options =>
+            {
+                // Stateful sessions: the proxy pushes list_changed, progress and resource updates to its clients.
+                options.SessionMode = HttpServerSessionMode.Stateful;
+#pragma warning disable MCPEXP002 // RunSessionHandler is experimental; it is the one hook that sees every session start and end.
+                options.RunSessionHandler = (http, server, ct) => http.RequestServices.GetRequiredService<SessionHub>().RunSessionAsync(server, ct);
+#pragma warning restore MCPEXP002
+            })
+            .WithListToolsHandler((ctx, ct) => Handlers(ctx.Services).ListToolsAsync(ctx, ct))
+            .WithCallToolHandler((ctx, ct) => Handlers(ctx.Services).CallToolAsync(ctx, ct))
+            .WithListPromptsHandler((ctx, ct) => Handlers(ctx.Services).ListPromptsAsync(ctx, ct))
+            .WithGetPromptHandler((ctx, ct) => Handlers(ctx.Services).GetPromptAsync(ctx, ct))
+            .WithListResourcesHandler((ctx, ct) => Handlers(ctx.Services).ListResourcesAsync(ctx, ct))
+            .WithListResourceTemplatesHandler((ctx, ct) => Handlers(ctx.Services).ListResourceTemplatesAsync(ctx, ct))
+            .WithReadResourceHandler((ctx, ct) => Handlers(ctx.Services).ReadResourceAsync(ctx, ct))
+            .WithCompleteHandler((ctx, ct) => Handlers(ctx.Services).CompleteAsync(ctx, ct))
+            .WithSubscribeToResourcesHandler((ctx, ct) => Handlers(ctx.Services).SubscribeAsync(ctx, ct))
+            .WithUnsubscribeFromResourcesHandler((ctx, ct) => Handlers(ctx.Services).UnsubscribeAsync(ctx, ct))
+            .WithSetLoggingLevelHandler((ctx, ct) => Handlers(ctx.Services).SetLoggingLevelAsync(ctx, ct));
+
+        return builder;
+
+        static ProxyHandlers Handlers(IServiceProvider? services) =>
+            (services ?? throw new InvalidOperationException("No request services")).GetRequiredService<ProxyHandlers>();
+    }
+
+    public static WebApplication MapMcpProxy(this WebApplication app)
+    {
+        var config = app.Services.GetRequiredService<ProxyConfig>();
+        app.MapDefaultEndpoints();
+        app.MapMcp(config.Proxy.Listen.Path);
+        return app;
+    }
+}

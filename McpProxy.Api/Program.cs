@@ -1,0 +1,17 @@
+using McpProxy;
+
+var commandLine = ProxyCommandLine.Parse(args);
+var config = commandLine.TryLoad(Console.Out, Console.Error, out var exitCode);
+if (config is null || commandLine.Check)
+{
+    return exitCode;
+}
+
+var builder = WebApplication.CreateBuilder(commandLine.HostArgs);
+builder.AddServiceDefaults();
+builder.AddMcpProxy(config);
+
+var app = builder.Build();
+app.MapMcpProxy();
+await app.RunAsync();
+return 0;

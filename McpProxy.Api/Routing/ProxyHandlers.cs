@@ -1,0 +1,227 @@
+using McpProxy.Backends;
+using ModelContextProtocol;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+
+namespace McpProxy.Routing;
+
+/// <summary>
+/// The MCP request handlers of the proxy's server side: list requests answer from the aggregate
+/// <see cref="ProxyCatalog"/>; item requests are routed to the owning backend with the original name, the caller's
+/// <c>_meta</c>, progress relayed back and the caller's cancellation passed on. Unknown or hidden items get
+/// <c>-32602</c> naming the item, and nothing reaches a backend.
+/// </summary>
+internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, BackendRegistry registry)
+{
+    public ValueTask<ListToolsResult> ListToolsAsync(RequestContext<ListToolsRequestParams> context, CancellationToken ct) =>
+        ValueTask.FromResult(new ListToolsResult { Tools = catalog.Current.Tools });
+
+    public ValueTask<ListPromptsResult> ListPromptsAsync(RequestContext<ListPromptsRequestParams> context, CancellationToken ct) =>
+        ValueTask.FromResult(new ListPromptsResult { Prompts = catalog.Current.Prompts });
+
+    public ValueTask<ListResourcesResult> ListResourcesAsync(RequestContext<ListResourcesRequestParams> context, CancellationToken ct) =>
+        ValueTask.FromResult(new ListResourcesResult { Resources = catalog.Current.Resources });
+
+    public ValueTask<ListResourceTemplatesResult> ListResourceTemplatesAsync(RequestContext<ListResourceTemplatesRequestParams> context, CancellationToken ct) =>
+        ValueTask.FromResult(new ListResourceTemplatesResult { ResourceTemplates = catalog.Current.ResourceTemplates });
+
+    public async ValueTask<CallToolResult> CallToolAsync(RequestContext<CallToolRequestParams> context, CancellationToken ct)
+    {
+        var request = context.Params ?? throw new McpProtocolException("Missing params for tools/call.", McpErrorCode.InvalidParams);
+        if (!catalog.Current.ToolsByName.TryGetValue(request.Name, out var routed))
+        {
+            throw new McpProtocolException($"Unknown tool: '{request.Name}'", McpErrorCode.InvalidParams);
+        }
+
+        catalog.TryGetRoute(routed.Backend.Name, out var route);
+        var backend = routed.Backend;
+        var client = backend.GetClientOrThrow();
+        using var progress = sessions.BeginProgress(context.Server, request, out var meta);
+        var forwarded = new CallToolRequestParams
+        {
+            Name = routed.OriginalName,
+            Arguments = route.Injector.Apply(routed.OriginalName, request.Arguments),
+            Meta = meta,
+        };
+
+        return await InvokeAsync(backend, "tool", request.Name, c => client.CallToolAsync(forwarded, c), ct);
+    }
+
+    public async ValueTask<GetPromptResult> GetPromptAsync(RequestContext<GetPromptRequestParams> context, CancellationToken ct)
+    {
+        var request = context.Params ?? throw new McpProtocolException("Missing params for prompts/get.", McpErrorCode.InvalidParams);
+        if (!catalog.Current.PromptsByName.TryGetValue(request.Name, out var routed))
+        {
+            throw new McpProtocolException($"Unknown prompt: '{request.Name}'", McpErrorCode.InvalidParams);
+        }
+
+        var client = routed.Backend.GetClientOrThrow();
+        using var progress = sessions.BeginProgress(context.Server, request, out var meta);
+        var forwarded = new GetPromptRequestParams { Name = routed.OriginalName, Arguments = request.Arguments, Meta = meta };
+        return await InvokeAsync(routed.Backend, "prompt", request.Name, c => client.GetPromptAsync(forwarded, c), ct);
+    }
+
+    public async ValueTask<ReadResourceResult> ReadResourceAsync(RequestContext<ReadResourceRequestParams> context, CancellationToken ct)
+    {
+        var request = context.Params ?? throw new McpProtocolException("Missing params for resources/read.", McpErrorCode.InvalidParams);
+        var route = ResolveResource(request.Uri, out var originalUri);
+        var client = route.Backend.GetClientOrThrow();
+        using var progress = sessions.BeginProgress(context.Server, request, out var meta);
+        var forwarded = new ReadResourceRequestParams { Uri = originalUri, Meta = meta };
+        var result = await InvokeAsync(route.Backend, "resource", request.Uri, c => client.ReadResourceAsync(forwarded, c), ct);
+
+        // Contents carry the backend's URIs; give them back namespaced so they round-trip through the proxy.
+        foreach (var content in result.Contents)
+        {
+            content.Uri = catalog.Namespace(route.Backend.Name, content.Uri);
+        }
+
+        return result;
+    }
+
+    public async ValueTask<CompleteResult> CompleteAsync(RequestContext<CompleteRequestParams> context, CancellationToken ct)
+    {
+        var request = context.Params ?? throw new McpProtocolException("Missing params for completion/complete.", McpErrorCode.InvalidParams);
+        BackendConnection backend;
+        Reference reference;
+        switch (request.Ref)
+        {
+            case PromptReference prompt:
+                if (!catalog.Current.PromptsByName.TryGetValue(prompt.Name, out var routedPrompt))
+                {
+                    throw new McpProtocolException($"Unknown prompt: '{prompt.Name}'", McpErrorCode.InvalidParams);
+                }
+
+                backend = routedPrompt.Backend;
+                reference = new PromptReference { Name = routedPrompt.OriginalName, Title = prompt.Title };
+                break;
+
+            case ResourceTemplateReference template:
+                var route = ResolveResource(template.Uri ?? "", out var originalUri);
+                backend = route.Backend;
+                reference = new ResourceTemplateReference { Uri = originalUri };
+                break;
+
+            default:
+                throw new McpProtocolException("Unsupported completion reference.", McpErrorCode.InvalidParams);
+        }
+
+        var client = backend.GetClientOrThrow();
+        if (client.ServerCapabilities.Completions is null)
+        {
+            return new CompleteResult();
+        }
+
+        var forwarded = new CompleteRequestParams { Ref = reference, Argument = request.Argument, Context = request.Context, Meta = request.Meta };
+        return await InvokeAsync(backend, "completion", DescribeReference(request.Ref), c => client.CompleteAsync(forwarded, c), ct);
+    }
+
+    public async ValueTask<EmptyResult> SubscribeAsync(RequestContext<SubscribeRequestParams> context, CancellationToken ct)
+    {
+        var request = context.Params ?? throw new McpProtocolException("Missing params for resources/subscribe.", McpErrorCode.InvalidParams);
+        var route = ResolveResource(request.Uri, out var originalUri);
+        var client = route.Backend.GetClientOrThrow();
+        if (client.ServerCapabilities.Resources?.Subscribe != true)
+        {
+            throw new McpProtocolException($"Backend '{route.Backend.Name}' does not support resource subscriptions.", McpErrorCode.InvalidParams);
+        }
+
+        await InvokeAsync(route.Backend, "resource", request.Uri, async c =>
+        {
+            await client.SubscribeToResourceAsync(new SubscribeRequestParams { Uri = originalUri }, c);
+            return new EmptyResult();
+        }, ct);
+        sessions.Subscribe(context.Server, request.Uri);
+        return new EmptyResult();
+    }
+
+    public async ValueTask<EmptyResult> UnsubscribeAsync(RequestContext<UnsubscribeRequestParams> context, CancellationToken ct)
+    {
+        var request = context.Params ?? throw new McpProtocolException("Missing params for resources/unsubscribe.", McpErrorCode.InvalidParams);
+        var route = ResolveResource(request.Uri, out var originalUri);
+        if (sessions.Unsubscribe(context.Server, request.Uri) && route.Backend.State == BackendState.Ready)
+        {
+            var client = route.Backend.GetClientOrThrow();
+            await InvokeAsync(route.Backend, "resource", request.Uri, async c =>
+            {
+                await client.UnsubscribeFromResourceAsync(new UnsubscribeRequestParams { Uri = originalUri }, c);
+                return new EmptyResult();
+            }, ct);
+        }
+
+        return new EmptyResult();
+    }
+
+    /// <summary>Passes the client's log level on to every ready backend that logs.</summary>
+    public async ValueTask<EmptyResult> SetLoggingLevelAsync(RequestContext<SetLevelRequestParams> context, CancellationToken ct)
+    {
+        var level = context.Params?.Level ?? throw new McpProtocolException("Missing params for logging/setLevel.", McpErrorCode.InvalidParams);
+        var targets = registry.Backends.Where(b => b.State == BackendState.Ready && b.Capabilities?.Logging is not null);
+        await Task.WhenAll(targets.Select(async b =>
+        {
+            try
+            {
+                await b.GetClientOrThrow().SetLoggingLevelAsync(new SetLevelRequestParams { Level = level }, ct);
+            }
+            catch (Exception) when (!ct.IsCancellationRequested)
+            {
+                // One backend refusing a log level must not fail the client's request.
+            }
+        }));
+        return new EmptyResult();
+    }
+
+    private BackendRoute ResolveResource(string uri, out string originalUri)
+    {
+        if (!catalog.TrySplit(uri, out var route, out originalUri))
+        {
+            throw new McpProtocolException(
+                $"Unknown resource: '{uri}' (resource URIs are namespaced as '{{backend}}{catalog.Separator}{{uri}}')",
+                McpErrorCode.InvalidParams);
+        }
+
+        if (!route.Resources.IsAllowed(originalUri))
+        {
+            throw new McpProtocolException($"Unknown resource: '{uri}'", McpErrorCode.InvalidParams);
+        }
+
+        return route;
+    }
+
+    private static string DescribeReference(Reference reference) => reference switch
+    {
+        PromptReference p => p.Name,
+        ResourceTemplateReference r => r.Uri ?? "",
+        _ => "",
+    };
+
+    /// <summary>
+    /// Calls a backend under its per-call timeout, turning every failure into a JSON-RPC error that names the
+    /// backend: the backend's own protocol errors keep their code; timeouts and transport failures become -32603.
+    /// The caller's cancellation flows to the backend as <c>notifications/cancelled</c>.
+    /// </summary>
+    private static async Task<T> InvokeAsync<T>(BackendConnection backend, string kind, string item, Func<CancellationToken, ValueTask<T>> call, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(backend.CallTimeout);
+        try
+        {
+            return await call(timeout.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new McpProtocolException(
+                $"Backend '{backend.Name}' timed out after {backend.CallTimeout.TotalSeconds:0.###} s on {kind} '{item}'.",
+                McpErrorCode.InternalError);
+        }
+        catch (McpProtocolException ex)
+        {
+            throw new McpProtocolException($"Backend '{backend.Name}': {ex.Message}", ex, ex.ErrorCode);
+        }
+        catch (Exception ex) when (ex is McpException or IOException or HttpRequestException or InvalidOperationException or ObjectDisposedException or TimeoutException)
+        {
+            throw new McpProtocolException($"Backend '{backend.Name}' failed on {kind} '{item}': {ex.Message}", McpErrorCode.InternalError);
+        }
+    }
+}

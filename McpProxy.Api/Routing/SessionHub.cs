@@ -1,0 +1,179 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using McpProxy.Backends;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+
+namespace McpProxy.Routing;
+
+/// <summary>
+/// The client side of the proxy: tracks live client sessions and relays what backends send to the right ones —
+/// <c>list_changed</c> to every session, progress to the caller that asked for it, <c>resources/updated</c> to the
+/// sessions subscribed to that URI, and log messages to every session.
+/// </summary>
+internal sealed partial class SessionHub(ProxyCatalog catalog, ILogger<SessionHub> logger)
+{
+    private readonly ConcurrentDictionary<McpServer, byte> _sessions = new();
+    private readonly ConcurrentDictionary<string, (McpServer Session, ProgressToken ClientToken)> _progress = new(StringComparer.Ordinal);
+    // Namespaced resource URI → the sessions subscribed to it.
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<McpServer, byte>> _subscriptions = new(StringComparer.Ordinal);
+    private long _progressIds;
+
+    public int ActiveSessions => _sessions.Count;
+
+    /// <summary>Runs one client session, keeping it in the set of live sessions while it runs.</summary>
+    public async Task RunSessionAsync(McpServer session, CancellationToken cancellationToken)
+    {
+        _sessions.TryAdd(session, 0);
+        try
+        {
+            await session.RunAsync(cancellationToken);
+        }
+        finally
+        {
+            _sessions.TryRemove(session, out _);
+            foreach (var subscribers in _subscriptions.Values)
+            {
+                subscribers.TryRemove(session, out _);
+            }
+        }
+    }
+
+    /// <summary>Tells every session that the given lists changed.</summary>
+    public void BroadcastListChanged(CatalogParts parts)
+    {
+        foreach (var session in _sessions.Keys)
+        {
+            if (parts.HasFlag(CatalogParts.Tools))
+            {
+                Send(session, NotificationMethods.ToolListChangedNotification, null);
+            }
+
+            if (parts.HasFlag(CatalogParts.Prompts))
+            {
+                Send(session, NotificationMethods.PromptListChangedNotification, null);
+            }
+
+            if (parts.HasFlag(CatalogParts.Resources))
+            {
+                Send(session, NotificationMethods.ResourceListChangedNotification, null);
+            }
+        }
+    }
+
+    /// <summary>
+    /// When the caller asked for progress, gives the request a proxy-unique progress token for the backend and
+    /// relays the backend's progress back under the caller's own token until the returned scope is disposed.
+    /// </summary>
+    public ProgressScope BeginProgress(McpServer session, RequestParams request, out JsonObject? meta)
+    {
+        meta = request.Meta;
+        if (request.ProgressToken is not { } clientToken)
+        {
+            return default;
+        }
+
+        var backendToken = "mcp-proxy-" + Interlocked.Increment(ref _progressIds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _progress[backendToken] = (session, clientToken);
+        meta = (JsonObject)request.Meta!.DeepClone();
+        meta["progressToken"] = backendToken;
+        return new ProgressScope(this, backendToken);
+    }
+
+    public void Subscribe(McpServer session, string namespacedUri) =>
+        _subscriptions.GetOrAdd(namespacedUri, _ => new()).TryAdd(session, 0);
+
+    /// <summary>Removes a subscription; returns true when no session is subscribed to the URI any more.</summary>
+    public bool Unsubscribe(McpServer session, string namespacedUri)
+    {
+        if (_subscriptions.TryGetValue(namespacedUri, out var subscribers))
+        {
+            subscribers.TryRemove(session, out _);
+            return subscribers.IsEmpty;
+        }
+
+        return true;
+    }
+
+    /// <summary>Relays a notification a backend sent.</summary>
+    public ValueTask OnBackendNotificationAsync(BackendConnection backend, JsonRpcNotification notification)
+    {
+        switch (notification.Method)
+        {
+            case NotificationMethods.ProgressNotification:
+                if (notification.Params?["progressToken"] is JsonValue tokenValue && tokenValue.TryGetValue<string>(out var token)
+                    && _progress.TryGetValue(token, out var target))
+                {
+                    var p = (JsonObject)notification.Params.DeepClone();
+                    p["progressToken"] = JsonSerializer.SerializeToNode(target.ClientToken, McpJsonUtilities.DefaultOptions);
+                    Send(target.Session, NotificationMethods.ProgressNotification, p);
+                }
+
+                break;
+
+            case NotificationMethods.ResourceUpdatedNotification:
+                if (notification.Params?["uri"] is JsonValue uriValue && uriValue.TryGetValue<string>(out var uri)
+                    && _subscriptions.TryGetValue(catalog.Namespace(backend.Name, uri), out var subscribers))
+                {
+                    foreach (var session in subscribers.Keys)
+                    {
+                        var p = (JsonObject)notification.Params.DeepClone();
+                        p["uri"] = catalog.Namespace(backend.Name, uri);
+                        Send(session, NotificationMethods.ResourceUpdatedNotification, p);
+                    }
+                }
+
+                break;
+
+            case NotificationMethods.LoggingMessageNotification:
+                if (notification.Params is JsonObject logParams)
+                {
+                    foreach (var session in _sessions.Keys)
+                    {
+                        var p = (JsonObject)logParams.DeepClone();
+                        p["logger"] = p["logger"] is JsonValue v && v.TryGetValue<string>(out var inner)
+                            ? catalog.Namespace(backend.Name, inner)
+                            : backend.Name;
+                        Send(session, NotificationMethods.LoggingMessageNotification, p);
+                    }
+                }
+
+                break;
+        }
+
+        return default;
+    }
+
+    private void Send(McpServer session, string method, JsonNode? parameters)
+    {
+        _ = SendAsync();
+
+        async Task SendAsync()
+        {
+            try
+            {
+                await session.SendMessageAsync(new JsonRpcNotification { Method = method, Params = parameters });
+            }
+            catch (Exception ex)
+            {
+                LogRelayFailed(method, ex.Message);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Relaying {Method} to a client session failed: {Error}")]
+    private partial void LogRelayFailed(string method, string error);
+
+    internal readonly struct ProgressScope(SessionHub? hub, string? token) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (hub is not null && token is not null)
+            {
+                hub._progress.TryRemove(token, out _);
+            }
+        }
+    }
+}

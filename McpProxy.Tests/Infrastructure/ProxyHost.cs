@@ -1,0 +1,64 @@
+using McpProxy.Configuration;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol.Client;
+
+namespace McpProxy.Tests.Infrastructure;
+
+/// <summary>
+/// The real proxy, on Kestrel on a free loopback port, built exactly as Program.cs builds it, from a TOML string.
+/// </summary>
+internal sealed class ProxyHost : IAsyncDisposable
+{
+    private ProxyHost(WebApplication app, Uri baseAddress, ProxyConfig config)
+    {
+        App = app;
+        BaseAddress = baseAddress;
+        Config = config;
+    }
+
+    public WebApplication App { get; }
+    public Uri BaseAddress { get; }
+    public ProxyConfig Config { get; }
+    public Uri McpEndpoint => new(BaseAddress, Config.Proxy.Listen.Path);
+    public IServiceProvider Services => App.Services;
+
+    /// <summary>Starts a proxy for the given backends TOML; <c>[proxy]</c> is prepended unless the TOML has one.</summary>
+    public static async Task<ProxyHost> StartAsync(string toml, Func<string, string?>? getEnv = null, Action<ILoggingBuilder>? logging = null)
+    {
+        if (!toml.Contains("[proxy]", StringComparison.Ordinal))
+        {
+            toml = "[proxy]\nname = \"test-proxy\"\n[proxy.listen]\nport = 0\n\n" + toml;
+        }
+
+        var config = ConfigLoader.Parse(toml, Path.Combine(TestPaths.RepoRoot, "test.toml"), getEnv ?? (_ => null));
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Development" });
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(LogLevel.Debug);
+        logging?.Invoke(builder.Logging);
+        builder.AddServiceDefaults();
+        builder.AddMcpProxy(config);
+        var app = builder.Build();
+        app.MapMcpProxy();
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        return new ProxyHost(app, new Uri(address), config);
+    }
+
+    public Task<McpClient> ConnectAsync(McpClientOptions? options = null, CancellationToken cancellationToken = default) =>
+        McpClient.CreateAsync(
+            new HttpClientTransport(new HttpClientTransportOptions { Endpoint = McpEndpoint, TransportMode = HttpTransportMode.StreamableHttp }),
+            options,
+            cancellationToken: cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        await App.StopAsync(cts.Token);
+        await App.DisposeAsync();
+    }
+}
