@@ -1,0 +1,748 @@
+namespace McpProxy.Configuration;
+
+/// <summary>Maps the TOML tree onto <see cref="ProxyConfig"/>, validating as it goes; every problem lands in <see cref="ConfigErrors"/>.</summary>
+internal sealed class ConfigReader(ConfigErrors errors)
+{
+    private static readonly string[] RootKeys = ["proxy", "backends", "auth", "performance", "security", "observability"];
+    private static readonly string[] ProxyKeys = ["name", "version", "separator", "shutdown_timeout_seconds", "hot_reload", "instructions", "listen"];
+    private static readonly string[] ListenKeys = ["host", "port", "path"];
+
+    private static readonly string[] BackendKeys =
+    [
+        "name", "transport", "command", "args", "env", "cwd", "url", "bearer_token", "forward_auth",
+        "timeout", "concurrency", "cache", "circuit_breaker", "rate_limit", "retry", "hedging", "outlier_detection",
+        "aliases", "expose_tools", "hide_tools", "expose_resources", "hide_resources", "expose_prompts", "hide_prompts",
+        "default_args", "inject_args", "mirror_of", "mirror_percent",
+    ];
+
+    private static readonly string[] StdioOnlyKeys = ["command", "args", "env", "cwd"];
+    private static readonly string[] HttpOnlyKeys = ["url", "bearer_token", "forward_auth"];
+    private static readonly string[] TimeoutKeys = ["seconds"];
+    private static readonly string[] ConcurrencyKeys = ["max_concurrent"];
+    private static readonly string[] CacheKeys = ["resource_ttl_seconds", "tool_ttl_seconds", "max_entries"];
+    private static readonly string[] CircuitBreakerKeys = ["failure_rate_threshold", "minimum_calls", "wait_duration_seconds", "permitted_calls_in_half_open"];
+    private static readonly string[] RateLimitKeys = ["requests", "period_seconds"];
+    private static readonly string[] RetryKeys = ["max_retries", "initial_backoff_ms", "max_backoff_ms", "budget_percent", "min_retries_per_sec"];
+    private static readonly string[] HedgingKeys = ["delay_ms", "max_hedges"];
+    private static readonly string[] OutlierKeys = ["consecutive_errors", "interval_seconds", "base_ejection_seconds", "max_ejection_percent"];
+    private static readonly string[] AliasKeys = ["from", "to"];
+    private static readonly string[] InjectArgsKeys = ["tool", "args", "overwrite"];
+    private static readonly string[] AuthKeys = ["type", "tokens", "issuer", "audience", "jwks_uri", "roles", "role_mapping"];
+    private static readonly string[] RoleKeys = ["name", "allow_tools", "deny_tools"];
+    private static readonly string[] RoleMappingKeys = ["claim", "mapping"];
+    private static readonly string[] PerformanceKeys = ["coalesce_requests"];
+    private static readonly string[] SecurityKeys = ["max_argument_size"];
+    private static readonly string[] ObservabilityKeys = ["audit", "log_level", "json_logs", "metrics", "tracing"];
+    private static readonly string[] MetricsKeys = ["enabled"];
+    private static readonly string[] TracingKeys = ["enabled", "endpoint", "service_name"];
+    private static readonly string[] LogLevels = ["trace", "debug", "info", "warn", "error"];
+
+    private const string Percent = "between 0 and 100";
+
+    public ProxyConfig Read(TomlTableNode rootTable)
+    {
+        var root = new ConfigSection(errors, rootTable, "", null, RootKeys);
+        var (proxy, separator) = ReadProxy(root.Section("proxy", ProxyKeys));
+        var backends = ReadBackends(root, separator);
+        var auth = root.Section("auth", AuthKeys) is { } a ? ReadAuth(a) : null;
+        return new ProxyConfig
+        {
+            Proxy = proxy,
+            Backends = backends,
+            Auth = auth,
+            Performance = ReadPerformance(root.Section("performance", PerformanceKeys)),
+            Security = ReadSecurity(root.Section("security", SecurityKeys)),
+            Observability = ReadObservability(root.Section("observability", ObservabilityKeys)),
+        };
+    }
+
+    // ---------------------------------------------------------------- [proxy]
+
+    /// <returns>The section, and the separator to check names against (null when the configured one is invalid).</returns>
+    private static (ProxySection Proxy, string? Separator) ReadProxy(ConfigSection? s)
+    {
+        var d = new ProxySection();
+        if (s is null)
+        {
+            return (d, d.Separator);
+        }
+
+        var separator = s.String("separator");
+        string? checkSeparator = s.Has("separator") ? null : d.Separator;
+        if (separator is { Length: 0 })
+        {
+            s.Error("separator", "must not be empty");
+            separator = null;
+        }
+        else if (separator is not null)
+        {
+            checkSeparator = separator;
+        }
+
+        var proxy = new ProxySection
+        {
+            Name = s.String("name") ?? d.Name,
+            Version = s.String("version") ?? d.Version,
+            Separator = separator ?? d.Separator,
+            ShutdownTimeoutSeconds = s.Int("shutdown_timeout_seconds", v => v >= 0, ">= 0") ?? d.ShutdownTimeoutSeconds,
+            HotReload = s.Bool("hot_reload") ?? d.HotReload,
+            Instructions = s.String("instructions"),
+            Listen = ReadListen(s.Section("listen", ListenKeys)),
+        };
+        return (proxy, checkSeparator);
+    }
+
+    private static ListenConfig ReadListen(ConfigSection? s)
+    {
+        var d = new ListenConfig();
+        if (s is null)
+        {
+            return d;
+        }
+
+        var host = s.String("host");
+        if (host is not null && string.IsNullOrWhiteSpace(host))
+        {
+            s.Error("host", "must not be empty");
+        }
+
+        var path = s.String("path");
+        if (path is not null && !path.StartsWith('/'))
+        {
+            s.Error("path", $"must start with '/' (got '{path}')");
+        }
+
+        return new ListenConfig
+        {
+            Host = host ?? d.Host,
+            Port = s.Int("port", v => v is >= 0 and <= 65535, "between 0 and 65535") ?? d.Port,
+            Path = path ?? d.Path,
+        };
+    }
+
+    // ---------------------------------------------------------------- [[backends]]
+
+    private List<BackendConfig> ReadBackends(ConfigSection root, string? separator)
+    {
+        var sections = root.Sections("backends", BackendKeys, BackendLabel, indexKeys: false);
+        var result = new List<BackendConfig>();
+        var names = new Dictionary<string, int>(StringComparer.Ordinal);
+        var mirrors = new List<(ConfigSection Section, string Name, string MirrorOf)>();
+        foreach (var s in sections)
+        {
+            if (ReadBackend(s, separator, names) is { } backend)
+            {
+                result.Add(backend);
+                if (backend.MirrorOf is not null)
+                {
+                    mirrors.Add((s, backend.Name, backend.MirrorOf));
+                }
+            }
+        }
+
+        foreach (var (s, name, mirrorOf) in mirrors)
+        {
+            if (string.Equals(mirrorOf, name, StringComparison.Ordinal))
+            {
+                s.Error("mirror_of", $"a backend cannot mirror itself ('{name}')");
+            }
+            else if (!names.ContainsKey(mirrorOf))
+            {
+                s.Error("mirror_of", $"unknown backend '{mirrorOf}' (mirror_of must name another [[backends]] entry)");
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>The backend's name for error messages, or <c>#N</c> (1-based) when it has none.</summary>
+    private string BackendLabel(int index, TomlNode node)
+    {
+        if (node is TomlTableNode table && table.Entries.TryGetValue("name", out var nameNode)
+            && nameNode is TomlScalar { Value: string raw, IsDateTime: false })
+        {
+            var name = EnvExpander.Expand(raw, errors.GetEnv, new List<string>());
+            if (!string.IsNullOrWhiteSpace(name))
+            {
+                return name;
+            }
+        }
+
+        return "#" + (index + 1);
+    }
+
+    private BackendConfig? ReadBackend(ConfigSection s, string? separator, Dictionary<string, int> names)
+    {
+        if (s.Table.Entries.Count == 0)
+        {
+            s.TableError("empty [[backends]] entry: 'name' and 'transport' are required");
+            return null;
+        }
+
+        // name
+        var name = s.String("name");
+        if (!s.Has("name"))
+        {
+            s.Missing("name");
+        }
+        else if (name is not null)
+        {
+            if (string.IsNullOrWhiteSpace(name))
+            {
+                s.Error("name", "must not be empty");
+            }
+            else if (separator is not null && name.Contains(separator, StringComparison.Ordinal))
+            {
+                s.Error("name", $"must not contain the separator '{separator}' (got '{name}')");
+            }
+            else if (names.TryGetValue(name, out var firstLine))
+            {
+                s.Error("name", $"duplicate backend name '{name}' (first defined on line {firstLine})");
+            }
+            else
+            {
+                names[name] = s.LineOf("name");
+            }
+        }
+
+        // transport
+        BackendTransport? transport = null;
+        var transportText = s.String("transport");
+        if (!s.Has("transport"))
+        {
+            s.Missing("transport", "(\"stdio\" or \"http\")");
+        }
+        else if (transportText is not null)
+        {
+            transport = transportText.ToLowerInvariant() switch
+            {
+                "stdio" => BackendTransport.Stdio,
+                "http" => BackendTransport.Http,
+                _ => null,
+            };
+            if (transport is null)
+            {
+                s.Error("transport", $"unknown transport '{transportText}' (expected \"stdio\" or \"http\")");
+            }
+        }
+
+        var command = s.String("command");
+        var args = s.StringList("args");
+        var env = s.StringMap("env");
+        var cwd = s.String("cwd");
+        var url = s.String("url");
+        var bearerToken = s.String("bearer_token");
+        var forwardAuth = s.Bool("forward_auth");
+
+        if (transport == BackendTransport.Stdio)
+        {
+            if (!s.Has("command"))
+            {
+                s.Missing("command", "for a stdio backend");
+            }
+            else if (command is not null && string.IsNullOrWhiteSpace(command))
+            {
+                s.Error("command", "must not be empty");
+            }
+
+            foreach (var key in HttpOnlyKeys.Where(s.Has))
+            {
+                s.Error(key, $"'{key}' is only valid for http backends (this backend's transport is \"stdio\")");
+            }
+        }
+        else if (transport == BackendTransport.Http)
+        {
+            if (!s.Has("url"))
+            {
+                s.Missing("url", "for an http backend");
+            }
+            else if (url is not null && !IsHttpUri(url))
+            {
+                s.Error("url", $"must be an absolute http or https URL (got '{url}')");
+            }
+
+            foreach (var key in StdioOnlyKeys.Where(s.Has))
+            {
+                s.Error(key, $"'{key}' is only valid for stdio backends (this backend's transport is \"http\")");
+            }
+        }
+
+        // capability filters
+        var exposeTools = s.StringList("expose_tools");
+        var hideTools = s.StringList("hide_tools");
+        var exposeResources = s.StringList("expose_resources");
+        var hideResources = s.StringList("hide_resources");
+        var exposePrompts = s.StringList("expose_prompts");
+        var hidePrompts = s.StringList("hide_prompts");
+        foreach (var kind in new[] { "tools", "resources", "prompts" })
+        {
+            if (s.Has("expose_" + kind) && s.Has("hide_" + kind))
+            {
+                s.Error("hide_" + kind, $"expose_{kind} and hide_{kind} are mutually exclusive (use one or the other)");
+            }
+        }
+
+        var mirrorOf = s.String("mirror_of");
+        if (mirrorOf is not null && string.IsNullOrWhiteSpace(mirrorOf))
+        {
+            s.Error("mirror_of", "must not be empty");
+            mirrorOf = null;
+        }
+
+        var d = new BackendConfig { Name = "" };
+        return new BackendConfig
+        {
+            Name = name ?? "",
+            Transport = transport ?? BackendTransport.Stdio,
+            Command = command,
+            Args = args ?? [],
+            Env = env ?? [],
+            Cwd = cwd,
+            Url = url,
+            BearerToken = string.IsNullOrEmpty(bearerToken) ? null : bearerToken,
+            ForwardAuth = forwardAuth ?? false,
+            Timeout = ReadTimeout(s.Section("timeout", TimeoutKeys)),
+            Concurrency = ReadConcurrency(s.Section("concurrency", ConcurrencyKeys)),
+            Cache = ReadCache(s.Section("cache", CacheKeys)),
+            CircuitBreaker = ReadCircuitBreaker(s.Section("circuit_breaker", CircuitBreakerKeys)),
+            RateLimit = ReadRateLimit(s.Section("rate_limit", RateLimitKeys)),
+            Retry = ReadRetry(s.Section("retry", RetryKeys)),
+            Hedging = ReadHedging(s.Section("hedging", HedgingKeys)),
+            OutlierDetection = ReadOutlier(s.Section("outlier_detection", OutlierKeys)),
+            Aliases = ReadAliases(s, separator),
+            ExposeTools = exposeTools,
+            HideTools = hideTools,
+            ExposeResources = exposeResources,
+            HideResources = hideResources,
+            ExposePrompts = exposePrompts,
+            HidePrompts = hidePrompts,
+            DefaultArgs = s.Json("default_args"),
+            InjectArgs = ReadInjectArgs(s),
+            MirrorOf = mirrorOf,
+            MirrorPercent = s.Number("mirror_percent", v => v is >= 0 and <= 100, Percent) ?? d.MirrorPercent,
+        };
+    }
+
+    private static TimeoutConfig? ReadTimeout(ConfigSection? s) => s is null ? null : new TimeoutConfig
+    {
+        Seconds = s.Number("seconds", v => v > 0, "> 0") ?? new TimeoutConfig().Seconds,
+    };
+
+    private static ConcurrencyConfig? ReadConcurrency(ConfigSection? s) => s is null ? null : new ConcurrencyConfig
+    {
+        MaxConcurrent = s.Int("max_concurrent", v => v >= 1, ">= 1") ?? new ConcurrencyConfig().MaxConcurrent,
+    };
+
+    private static CacheConfig? ReadCache(ConfigSection? s)
+    {
+        if (s is null)
+        {
+            return null;
+        }
+
+        var d = new CacheConfig();
+        return new CacheConfig
+        {
+            ResourceTtlSeconds = s.Int("resource_ttl_seconds", v => v >= 0, ">= 0") ?? d.ResourceTtlSeconds,
+            ToolTtlSeconds = s.Int("tool_ttl_seconds", v => v >= 0, ">= 0") ?? d.ToolTtlSeconds,
+            MaxEntries = s.Int("max_entries", v => v >= 1, ">= 1") ?? d.MaxEntries,
+        };
+    }
+
+    private static CircuitBreakerConfig? ReadCircuitBreaker(ConfigSection? s)
+    {
+        if (s is null)
+        {
+            return null;
+        }
+
+        var d = new CircuitBreakerConfig();
+        return new CircuitBreakerConfig
+        {
+            FailureRateThreshold = s.Number("failure_rate_threshold", v => v is > 0 and <= 1, "> 0 and <= 1") ?? d.FailureRateThreshold,
+            MinimumCalls = s.Int("minimum_calls", v => v >= 1, ">= 1") ?? d.MinimumCalls,
+            WaitDurationSeconds = s.Number("wait_duration_seconds", v => v >= 0, ">= 0") ?? d.WaitDurationSeconds,
+            PermittedCallsInHalfOpen = s.Int("permitted_calls_in_half_open", v => v >= 1, ">= 1") ?? d.PermittedCallsInHalfOpen,
+        };
+    }
+
+    private static RateLimitConfig? ReadRateLimit(ConfigSection? s)
+    {
+        if (s is null)
+        {
+            return null;
+        }
+
+        var d = new RateLimitConfig();
+        return new RateLimitConfig
+        {
+            Requests = s.Int("requests", v => v >= 1, ">= 1") ?? d.Requests,
+            PeriodSeconds = s.Number("period_seconds", v => v > 0, "> 0") ?? d.PeriodSeconds,
+        };
+    }
+
+    private static RetryConfig? ReadRetry(ConfigSection? s)
+    {
+        if (s is null)
+        {
+            return null;
+        }
+
+        var d = new RetryConfig();
+        var initial = s.Int("initial_backoff_ms", v => v >= 0, ">= 0");
+        var max = s.Int("max_backoff_ms", v => v >= 0, ">= 0");
+        var retry = new RetryConfig
+        {
+            MaxRetries = s.Int("max_retries", v => v >= 0, ">= 0") ?? d.MaxRetries,
+            InitialBackoffMs = initial ?? d.InitialBackoffMs,
+            MaxBackoffMs = max ?? d.MaxBackoffMs,
+            BudgetPercent = s.Number("budget_percent", v => v is >= 0 and <= 100, Percent) ?? d.BudgetPercent,
+            MinRetriesPerSec = s.Int("min_retries_per_sec", v => v >= 0, ">= 0") ?? d.MinRetriesPerSec,
+        };
+
+        // Only when both values are valid (given or defaulted), so a bad value is not reported twice.
+        var initialOk = initial is not null || !s.Has("initial_backoff_ms");
+        var maxOk = max is not null || !s.Has("max_backoff_ms");
+        if (initialOk && maxOk && retry.MaxBackoffMs < retry.InitialBackoffMs)
+        {
+            var key = s.Has("max_backoff_ms") ? "max_backoff_ms" : "initial_backoff_ms";
+            s.Error(key, $"max_backoff_ms ({retry.MaxBackoffMs}) must be >= initial_backoff_ms ({retry.InitialBackoffMs})");
+        }
+
+        return retry;
+    }
+
+    private static HedgingConfig? ReadHedging(ConfigSection? s)
+    {
+        if (s is null)
+        {
+            return null;
+        }
+
+        var d = new HedgingConfig();
+        return new HedgingConfig
+        {
+            DelayMs = s.Int("delay_ms", v => v >= 0, ">= 0") ?? d.DelayMs,
+            MaxHedges = s.Int("max_hedges", v => v >= 1, ">= 1") ?? d.MaxHedges,
+        };
+    }
+
+    private static OutlierDetectionConfig? ReadOutlier(ConfigSection? s)
+    {
+        if (s is null)
+        {
+            return null;
+        }
+
+        var d = new OutlierDetectionConfig();
+        return new OutlierDetectionConfig
+        {
+            ConsecutiveErrors = s.Int("consecutive_errors", v => v >= 1, ">= 1") ?? d.ConsecutiveErrors,
+            IntervalSeconds = s.Number("interval_seconds", v => v > 0, "> 0") ?? d.IntervalSeconds,
+            BaseEjectionSeconds = s.Number("base_ejection_seconds", v => v > 0, "> 0") ?? d.BaseEjectionSeconds,
+            MaxEjectionPercent = s.Number("max_ejection_percent", v => v is >= 0 and <= 100, Percent) ?? d.MaxEjectionPercent,
+        };
+    }
+
+    private static List<AliasConfig> ReadAliases(ConfigSection backend, string? separator)
+    {
+        var result = new List<AliasConfig>();
+        var froms = new Dictionary<string, int>(StringComparer.Ordinal);
+        var tos = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var s in backend.Sections("aliases", AliasKeys))
+        {
+            var from = s.String("from");
+            var to = s.String("to");
+            var ok = from is not null && to is not null;
+            if (!s.Has("from"))
+            {
+                s.Missing("from");
+            }
+            else if (from is not null && string.IsNullOrWhiteSpace(from))
+            {
+                s.Error("from", "must not be empty");
+                ok = false;
+            }
+            else if (from is not null && froms.TryGetValue(from, out var firstFrom))
+            {
+                s.Error("from", $"tool '{from}' is already aliased on line {firstFrom}");
+                ok = false;
+            }
+            else if (from is not null)
+            {
+                froms[from] = s.LineOf("from");
+            }
+
+            if (!s.Has("to"))
+            {
+                s.Missing("to");
+            }
+            else if (to is not null && string.IsNullOrWhiteSpace(to))
+            {
+                s.Error("to", "must not be empty");
+                ok = false;
+            }
+            else if (to is not null && separator is not null && to.Contains(separator, StringComparison.Ordinal))
+            {
+                s.Error("to", $"must not contain the separator '{separator}' (got '{to}')");
+                ok = false;
+            }
+            else if (to is not null && tos.TryGetValue(to, out var firstTo))
+            {
+                s.Error("to", $"duplicate alias '{to}' (also used on line {firstTo})");
+                ok = false;
+            }
+            else if (to is not null)
+            {
+                tos[to] = s.LineOf("to");
+            }
+
+            if (ok)
+            {
+                result.Add(new AliasConfig(from!, to!));
+            }
+        }
+
+        return result;
+    }
+
+    private static List<InjectArgsConfig> ReadInjectArgs(ConfigSection backend)
+    {
+        var result = new List<InjectArgsConfig>();
+        foreach (var s in backend.Sections("inject_args", InjectArgsKeys))
+        {
+            var tool = s.String("tool");
+            if (!s.Has("tool"))
+            {
+                s.Missing("tool");
+            }
+            else if (tool is not null && string.IsNullOrWhiteSpace(tool))
+            {
+                s.Error("tool", "must not be empty");
+            }
+
+            var args = s.Json("args");
+            var overwrite = s.Bool("overwrite");
+            result.Add(new InjectArgsConfig { Tool = tool ?? "", Args = args ?? [], Overwrite = overwrite ?? false });
+        }
+
+        return result;
+    }
+
+    // ---------------------------------------------------------------- [auth]
+
+    private static AuthConfig ReadAuth(ConfigSection s)
+    {
+        AuthType? type = null;
+        var typeText = s.String("type");
+        if (!s.Has("type"))
+        {
+            s.Missing("type", "(\"bearer\" or \"jwt\")");
+        }
+        else if (typeText is not null)
+        {
+            type = typeText.ToLowerInvariant() switch
+            {
+                "bearer" => AuthType.Bearer,
+                "jwt" => AuthType.Jwt,
+                _ => null,
+            };
+            if (type is null)
+            {
+                s.Error("type", $"unknown auth type '{typeText}' (expected \"bearer\" or \"jwt\")");
+            }
+        }
+
+        var tokens = s.StringList("tokens");
+        var issuer = s.String("issuer");
+        var audience = s.String("audience");
+        var jwksUri = s.String("jwks_uri");
+
+        if (type == AuthType.Bearer)
+        {
+            if (!s.Has("tokens"))
+            {
+                s.Missing("tokens", "for bearer auth");
+            }
+            else if (tokens is { Count: 0 })
+            {
+                s.Error("tokens", "must list at least one token for bearer auth");
+            }
+            else if (tokens is not null && tokens.Any(string.IsNullOrWhiteSpace))
+            {
+                s.Error("tokens", "tokens must not be empty");
+            }
+        }
+        else if (type == AuthType.Jwt)
+        {
+            foreach (var (key, value) in new[] { ("issuer", issuer), ("audience", audience), ("jwks_uri", jwksUri) })
+            {
+                if (!s.Has(key))
+                {
+                    s.Missing(key, "for jwt auth");
+                }
+                else if (value is not null && string.IsNullOrWhiteSpace(value))
+                {
+                    s.Error(key, "must not be empty");
+                }
+            }
+
+            if (!string.IsNullOrWhiteSpace(jwksUri) && !IsHttpUri(jwksUri))
+            {
+                s.Error("jwks_uri", $"must be an absolute http or https URI (got '{jwksUri}')");
+            }
+        }
+
+        var roles = ReadRoles(s);
+        return new AuthConfig
+        {
+            Type = type ?? AuthType.Bearer,
+            Tokens = tokens ?? [],
+            Issuer = issuer,
+            Audience = audience,
+            JwksUri = jwksUri,
+            Roles = roles,
+            RoleMapping = ReadRoleMapping(s.Section("role_mapping", RoleMappingKeys), roles),
+        };
+    }
+
+    private static List<RoleConfig> ReadRoles(ConfigSection auth)
+    {
+        var result = new List<RoleConfig>();
+        var names = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var s in auth.Sections("roles", RoleKeys))
+        {
+            var name = s.String("name");
+            if (!s.Has("name"))
+            {
+                s.Missing("name");
+            }
+            else if (name is not null && string.IsNullOrWhiteSpace(name))
+            {
+                s.Error("name", "must not be empty");
+            }
+            else if (name is not null && names.TryGetValue(name, out var firstLine))
+            {
+                s.Error("name", $"duplicate role '{name}' (first defined on line {firstLine})");
+            }
+            else if (name is not null)
+            {
+                names[name] = s.LineOf("name");
+            }
+
+            result.Add(new RoleConfig
+            {
+                Name = name ?? "",
+                AllowTools = s.StringList("allow_tools") ?? [],
+                DenyTools = s.StringList("deny_tools") ?? [],
+            });
+        }
+
+        return result;
+    }
+
+    private static RoleMappingConfig? ReadRoleMapping(ConfigSection? s, List<RoleConfig> roles)
+    {
+        if (s is null)
+        {
+            return null;
+        }
+
+        var d = new RoleMappingConfig();
+        var claim = s.String("claim");
+        if (claim is not null && string.IsNullOrWhiteSpace(claim))
+        {
+            s.Error("claim", "must not be empty");
+        }
+
+        var mapping = s.StringMap("mapping");
+        if (mapping is not null && s.Table.Entries["mapping"] is TomlTableNode mappingTable)
+        {
+            var roleNames = roles.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (var (value, role) in mapping)
+            {
+                if (!roleNames.Contains(role))
+                {
+                    var defined = roleNames.Count == 0 ? "no roles are defined in [[auth.roles]]" : "defined roles: " + string.Join(", ", roleNames.Order(StringComparer.Ordinal));
+                    s.ErrorAt($"mapping.{value}", mappingTable.Entries[value].Line, $"unknown role '{role}' ({defined})");
+                }
+            }
+        }
+
+        return new RoleMappingConfig
+        {
+            Claim = claim ?? d.Claim,
+            Mapping = mapping ?? d.Mapping,
+        };
+    }
+
+    // ---------------------------------------------------------------- [performance], [security], [observability]
+
+    private static PerformanceConfig ReadPerformance(ConfigSection? s) =>
+        s is null ? new PerformanceConfig() : new PerformanceConfig { CoalesceRequests = s.Bool("coalesce_requests") ?? false };
+
+    private static SecurityConfig ReadSecurity(ConfigSection? s) =>
+        s is null ? new SecurityConfig() : new SecurityConfig
+        {
+            MaxArgumentSize = s.Long("max_argument_size", v => v >= 1, ">= 1") ?? new SecurityConfig().MaxArgumentSize,
+        };
+
+    private static ObservabilityConfig ReadObservability(ConfigSection? s)
+    {
+        var d = new ObservabilityConfig();
+        if (s is null)
+        {
+            return d;
+        }
+
+        var logLevel = s.String("log_level")?.ToLowerInvariant();
+        if (logLevel is not null && !LogLevels.Contains(logLevel))
+        {
+            s.Error("log_level", $"unknown log level '{logLevel}' (expected one of {string.Join(", ", LogLevels)})");
+            logLevel = null;
+        }
+
+        var metrics = s.Section("metrics", MetricsKeys);
+        return new ObservabilityConfig
+        {
+            Audit = s.Bool("audit") ?? d.Audit,
+            LogLevel = logLevel ?? d.LogLevel,
+            JsonLogs = s.Bool("json_logs") ?? d.JsonLogs,
+            Metrics = new MetricsConfig { Enabled = metrics?.Bool("enabled") ?? d.Metrics.Enabled },
+            Tracing = ReadTracing(s.Section("tracing", TracingKeys)),
+        };
+    }
+
+    private static TracingConfig ReadTracing(ConfigSection? s)
+    {
+        var d = new TracingConfig();
+        if (s is null)
+        {
+            return d;
+        }
+
+        var endpoint = s.String("endpoint");
+        if (endpoint is not null && !IsHttpUri(endpoint))
+        {
+            s.Error("endpoint", $"must be an absolute http or https URL (got '{endpoint}')");
+        }
+
+        var serviceName = s.String("service_name");
+        if (serviceName is not null && string.IsNullOrWhiteSpace(serviceName))
+        {
+            s.Error("service_name", "must not be empty");
+        }
+
+        return new TracingConfig
+        {
+            Enabled = s.Bool("enabled") ?? d.Enabled,
+            Endpoint = endpoint ?? d.Endpoint,
+            ServiceName = serviceName ?? d.ServiceName,
+        };
+    }
+
+    private static bool IsHttpUri(string value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri)
+        && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
+        && !string.IsNullOrEmpty(uri.Host);
+}

@@ -1,0 +1,3 @@
+using McpProxy.Backends.Sample;
+
+return await SampleServer.RunAsync(args);

@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using McpProxy.Tests.Infrastructure;
+using ModelContextProtocol.Client;
+using static McpProxy.Tests.Proxy.AggregationTests;
+
+namespace McpProxy.Tests.Proxy;
+
+/// <summary>The proxy as a user runs it: a real process, the shipped config, <c>--check</c>.</summary>
+public sealed class CommandLineTests : IDisposable
+{
+    private static string ProxyDll => Path.Combine(AppContext.BaseDirectory, "McpProxy.Api.dll");
+    private readonly string _dir = Directory.CreateTempSubdirectory("mcp-proxy-cli-").FullName;
+
+    [Fact]
+    public async Task Check_accepts_the_shipped_config()
+    {
+        var (code, stdout, stderr) = await RunAsync(["--check", "--config", Path.Combine(TestPaths.RepoRoot, "mcp-proxy.toml")]);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("OK", stdout);
+        Assert.Contains("sample [stdio]", stdout);
+        Assert.Contains("sample-http [http]", stdout);
+    }
+
+    [Fact]
+    public async Task Check_accepts_the_reference_config_of_the_original_crate()
+    {
+        var (code, _, stderr) = await RunAsync(
+            ["--check", "--config", Path.Combine(AppContext.BaseDirectory, "Configuration", "mcp-proxy.reference.toml")],
+            env: new() { ["GITHUB_TOKEN"] = "x" });
+        Assert.True(code == 0, stderr);
+    }
+
+    [Fact]
+    public async Task Check_lists_every_problem_with_key_backend_and_line_and_exits_non_zero()
+    {
+        var path = Path.Combine(_dir, "bad.toml");
+        await File.WriteAllTextAsync(path, """
+            [proxy]
+            name = "bad"
+
+            [[backends]]
+            name = "a"
+            transport = "carrier-pigeon"
+
+            [[backends]]
+            name = "b"
+            transport = "http"
+            expose_tools = ["x"]
+            hide_tools = ["y"]
+            url = "${UNSET_VARIABLE_FOR_TEST}"
+            """);
+
+        var (code, _, stderr) = await RunAsync(["--check", "--config", path]);
+
+        Assert.Equal(1, code);
+        Assert.Contains("bad.toml:6", stderr);
+        Assert.Contains("transport", stderr);
+        Assert.Contains("carrier-pigeon", stderr);
+        Assert.Contains("hide_tools", stderr);
+        Assert.Contains("UNSET_VARIABLE_FOR_TEST", stderr);
+        Assert.Contains("bad.toml:13", stderr);
+        Assert.Contains("'b'", stderr.Replace("[b]", "'b'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_missing_config_file_is_a_clear_error()
+    {
+        var (code, _, stderr) = await RunAsync(["--check", "--config", Path.Combine(_dir, "nope.toml")]);
+        Assert.Equal(2, code);
+        Assert.Contains("config file not found", stderr);
+    }
+
+    [Fact]
+    public async Task The_proxy_process_serves_the_shipped_config_end_to_end()
+    {
+        var port = FreePort();
+        var samplePort = FreePort();
+        // The shipped file, with ports moved so parallel runs never collide.
+        var config = (await File.ReadAllTextAsync(Path.Combine(TestPaths.RepoRoot, "mcp-proxy.toml")))
+            .Replace("port = 8080", $"port = {port}", StringComparison.Ordinal)
+            .Replace("127.0.0.1:5101", $"127.0.0.1:{samplePort}", StringComparison.Ordinal);
+        var path = Path.Combine(TestPaths.RepoRoot, $".test-shipped-{port}.toml");
+        await File.WriteAllTextAsync(path, config);
+        try
+        {
+            using var proxy = Start(["--config", path]);
+            var endpoint = new Uri($"http://127.0.0.1:{port}/mcp");
+            await WaitForHealthAsync(new Uri($"http://127.0.0.1:{port}/health"));
+
+            await using var client = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions { Endpoint = endpoint }));
+            IList<McpClientTool> tools = [];
+            for (var i = 0; i < 100 && !tools.Any(t => t.Name.StartsWith("sample-http/", StringComparison.Ordinal)); i++)
+            {
+                tools = await client.ListToolsAsync();
+                await Task.Delay(100);
+            }
+
+            Assert.Contains(tools, t => t.Name == "sample/echo");
+            Assert.Contains(tools, t => t.Name == "sample-http/say");
+            Assert.Equal("hi", Text(await client.CallToolAsync("sample-http/say", new Dictionary<string, object?> { ["message"] = "hi" })));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static async Task WaitForHealthAsync(Uri health)
+    {
+        using var http = new HttpClient();
+        for (var i = 0; i < 300; i++)
+        {
+            try
+            {
+                if ((await http.GetAsync(health)).IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.Fail("proxy never became healthy");
+    }
+
+    private static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    private static ProcessHandle Start(string[] args, Dictionary<string, string>? env = null)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = TestPaths.RepoRoot };
+        psi.ArgumentList.Add(ProxyDll);
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        foreach (var (k, v) in env ?? [])
+        {
+            psi.Environment[k] = v;
+        }
+
+        return new ProcessHandle(Process.Start(psi)!);
+    }
+
+    private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(string[] args, Dictionary<string, string>? env = null)
+    {
+        using var handle = Start(args, env);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await handle.Process.WaitForExitAsync(cts.Token);
+        return (handle.Process.ExitCode, await handle.Stdout, await handle.Stderr);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private sealed class ProcessHandle : IDisposable
+    {
+        public ProcessHandle(Process process)
+        {
+            Process = process;
+            Stdout = process.StandardOutput.ReadToEndAsync();
+            Stderr = process.StandardError.ReadToEndAsync();
+        }
+
+        public Process Process { get; }
+        public Task<string> Stdout { get; }
+        public Task<string> Stderr { get; }
+
+        public void Dispose()
+        {
+            if (!Process.HasExited)
+            {
+                Process.Kill(entireProcessTree: true);
+                Process.WaitForExit(10_000);
+            }
+
+            Process.Dispose();
+        }
+    }
+}
