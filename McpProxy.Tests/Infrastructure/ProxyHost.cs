@@ -45,7 +45,7 @@ internal sealed class ProxyHost : IAsyncDisposable
         var app = builder.Build();
         app.MapMcpProxy();
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new ProxyHost(app, new Uri(address), config);
     }
 

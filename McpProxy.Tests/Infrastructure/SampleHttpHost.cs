@@ -23,7 +23,7 @@ internal sealed class SampleHttpHost : IAsyncDisposable
     {
         var app = SampleServer.BuildHttpApp(["--urls", "http://127.0.0.1:0", .. args]);
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new SampleHttpHost(app, new Uri(address));
     }
 

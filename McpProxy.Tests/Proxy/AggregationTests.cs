@@ -14,7 +14,7 @@ public sealed class AggregationTests(AggregationFixture fixture) : IClassFixture
     public async Task Initialize_reports_proxy_identity_instructions_and_capabilities()
     {
         await using var client = await fixture.Proxy.ConnectAsync();
-        Assert.Equal("agg-proxy", client.ServerInfo.Name);
+        Assert.Equal("agg-proxy", client.ServerInfo!.Name);
         Assert.Equal("9.9.9", client.ServerInfo.Version);
         Assert.Equal("Aggregated test proxy.", client.ServerInstructions);
         Assert.True(client.ServerCapabilities.Tools?.ListChanged);
@@ -175,7 +175,7 @@ public sealed class AggregationTests(AggregationFixture fixture) : IClassFixture
         await using var client = await fixture.Proxy.ConnectAsync();
         await client.SubscribeToResourceAsync("alpha/sample://info", cancellationToken: Ct);
         await client.UnsubscribeFromResourceAsync("alpha/sample://info", cancellationToken: Ct);
-        var ex = await Assert.ThrowsAsync<McpProtocolException>(() => client.SubscribeToResourceAsync("nobackend/x://y", cancellationToken: Ct).AsTask());
+        var ex = await Assert.ThrowsAsync<McpProtocolException>(() => client.SubscribeToResourceAsync("nobackend/x://y", cancellationToken: Ct));
         Assert.Contains("'nobackend/x://y'", ex.Message);
     }
 
