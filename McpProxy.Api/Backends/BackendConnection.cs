@@ -156,6 +156,9 @@ internal sealed partial class BackendConnection(
         {
             ClientInfo = new Implementation { Name = "mcp-proxy", Version = typeof(BackendConnection).Assembly.GetName().Version?.ToString() ?? "0.1.0" },
             InitializationTimeout = CallTimeout,
+            // The initialize-handshake revision: backends then push list_changed on the session without a
+            // subscriptions/listen stream (2026-07-28 would need one per backend).
+            ProtocolVersion = "2025-11-25",
             Handlers = new McpClientHandlers
             {
                 NotificationHandlers =

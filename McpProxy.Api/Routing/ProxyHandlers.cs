@@ -45,7 +45,7 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, B
             Meta = meta,
         };
 
-        return await InvokeAsync(backend, "tool", request.Name, c => client.CallToolAsync(forwarded, c), ct);
+        return await InvokeAsync(backend, "tool", request.Name, c => CallWithCancellationAsync(client, forwarded, c), ct);
     }
 
     public async ValueTask<GetPromptResult> GetPromptAsync(RequestContext<GetPromptRequestParams> context, CancellationToken ct)
@@ -170,6 +170,31 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, B
             }
         }));
         return new EmptyResult();
+    }
+
+    private static long s_requestIds;
+
+    /// <summary>
+    /// tools/call with a request id of our own, so that when the caller cancels we can send the backend
+    /// <c>notifications/cancelled</c> ourselves: the SDK 2.4.0 client does not send it over Streamable HTTP.
+    /// </summary>
+    private static async ValueTask<CallToolResult> CallWithCancellationAsync(McpClient client, CallToolRequestParams request, CancellationToken ct)
+    {
+        var id = new RequestId("mcp-proxy-" + Interlocked.Increment(ref s_requestIds).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await using var onCancel = ct.Register(() => _ = client.SendNotificationAsync(
+            NotificationMethods.CancelledNotification,
+            new CancelledNotificationParams { RequestId = id, Reason = "cancelled by the proxy's caller" },
+            cancellationToken: CancellationToken.None));
+        var response = await client.SendRequestAsync(
+            new JsonRpcRequest
+            {
+                Id = id,
+                Method = RequestMethods.ToolsCall,
+                Params = System.Text.Json.JsonSerializer.SerializeToNode(request, McpJsonUtilities.DefaultOptions),
+            },
+            ct);
+        return System.Text.Json.JsonSerializer.Deserialize<CallToolResult>(response.Result, McpJsonUtilities.DefaultOptions)
+            ?? throw new McpProtocolException("Backend returned an empty tools/call result.", McpErrorCode.InternalError);
     }
 
     private BackendRoute ResolveResource(string uri, out string originalUri)

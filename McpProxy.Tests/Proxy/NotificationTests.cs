@@ -74,9 +74,25 @@ public sealed class NotificationTests
         await using var proxy = await ProxyHost.StartAsync(sample?.Backend("s") ?? TestPaths.SampleStdioBackend("s"));
         await using var client = await proxy.ConnectAsync();
 
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
-            client.CallToolAsync("s/sleep", new Dictionary<string, object?> { ["ms"] = 30_000 }, cancellationToken: cts.Token).AsTask());
+        // Sent by hand: the C# SDK 2.4.0 client does not emit notifications/cancelled over Streamable HTTP when its
+        // token fires, so the test speaks the protocol itself (the TypeScript client does send it).
+        var id = new RequestId("cancel-me");
+        using var local = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var pending = client.SendRequestAsync(
+            new JsonRpcRequest
+            {
+                Id = id,
+                Method = RequestMethods.ToolsCall,
+                Params = JsonSerializer.SerializeToNode(new { name = "s/sleep", arguments = new { ms = 30_000 } }),
+            },
+            local.Token);
+        await Task.Delay(500, Ct);
+        await client.SendNotificationAsync(
+            NotificationMethods.CancelledNotification,
+            new CancelledNotificationParams { RequestId = id, Reason = "test" },
+            cancellationToken: Ct);
+        await local.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending);
 
         // The backend saw the cancellation (it counts them) — the call did not run on for 30 s.
         var cancellations = 0;
