@@ -98,7 +98,7 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, ILogger<SessionHu
     }
 
     /// <summary>Relays a notification a backend sent.</summary>
-    public ValueTask OnBackendNotificationAsync(BackendConnection backend, JsonRpcNotification notification)
+    public async ValueTask OnBackendNotificationAsync(BackendConnection backend, JsonRpcNotification notification)
     {
         switch (notification.Method)
         {
@@ -108,7 +108,15 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, ILogger<SessionHu
                 {
                     var p = (JsonObject)notification.Params.DeepClone();
                     p["progressToken"] = JsonSerializer.SerializeToNode(target.ClientToken, McpJsonUtilities.DefaultOptions);
-                    Send(target.Session, NotificationMethods.ProgressNotification, p);
+                    // Awaited, not fired and forgotten: progress must reach the caller before the call's response.
+                    try
+                    {
+                        await target.Session.SendMessageAsync(new JsonRpcNotification { Method = NotificationMethods.ProgressNotification, Params = p });
+                    }
+                    catch (Exception ex)
+                    {
+                        LogRelayFailed(NotificationMethods.ProgressNotification, ex.Message);
+                    }
                 }
 
                 break;
@@ -142,8 +150,6 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, ILogger<SessionHu
 
                 break;
         }
-
-        return default;
     }
 
     private void Send(McpServer session, string method, JsonNode? parameters)
