@@ -9,7 +9,10 @@ using ModelContextProtocol.Protocol;
 namespace McpProxy.Routing;
 
 /// <summary>A namespaced tool and where it routes.</summary>
-internal sealed record RoutedTool(BackendConnection Backend, string OriginalName, Tool Tool);
+internal sealed record RoutedTool(BackendRoute Route, string OriginalName, Tool Tool)
+{
+    public BackendConnection Backend => Route.Backend;
+}
 
 /// <summary>A namespaced prompt and where it routes.</summary>
 internal sealed record RoutedPrompt(BackendConnection Backend, string OriginalName, Prompt Prompt);
@@ -91,8 +94,6 @@ internal sealed class ProxyCatalog(ProxyConfig config)
         Rebuild();
     }
 
-    public bool TryGetRoute(string backendName, out BackendRoute route) => _routes.TryGetValue(backendName, out route!);
-
     /// <summary>Splits a namespaced name or URI into its backend route and the original name/URI.</summary>
     public bool TrySplit(string namespaced, out BackendRoute route, out string original)
     {
@@ -139,7 +140,7 @@ internal sealed class ProxyCatalog(ProxyConfig config)
 
                     var exposed = Namespace(route.Backend.Name, route.AliasOf.GetValueOrDefault(tool.Name, tool.Name));
                     var copy = CloneWith(tool, "name", exposed);
-                    if (toolsByName.TryAdd(exposed, new RoutedTool(route.Backend, tool.Name, copy)))
+                    if (toolsByName.TryAdd(exposed, new RoutedTool(route, tool.Name, copy)))
                     {
                         tools.Add(copy);
                     }

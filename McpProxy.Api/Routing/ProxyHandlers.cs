@@ -34,14 +34,13 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, B
             throw new McpProtocolException($"Unknown tool: '{request.Name}'", McpErrorCode.InvalidParams);
         }
 
-        catalog.TryGetRoute(routed.Backend.Name, out var route);
         var backend = routed.Backend;
         var client = backend.GetClientOrThrow();
         using var progress = sessions.BeginProgress(context.Server, request, out var meta);
         var forwarded = new CallToolRequestParams
         {
             Name = routed.OriginalName,
-            Arguments = route.Injector.Apply(routed.OriginalName, request.Arguments),
+            Arguments = routed.Route.Injector.Apply(routed.OriginalName, request.Arguments),
             Meta = meta,
         };
 
