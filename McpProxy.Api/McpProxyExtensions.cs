@@ -1,4 +1,5 @@
 using McpProxy.Backends;
+using McpProxy.Caching;
 using McpProxy.Configuration;
 using McpProxy.Routing;
 using ModelContextProtocol.AspNetCore;
@@ -37,6 +38,7 @@ public static class McpProxyExtensions
             .RemoveAllResilienceHandlers();
 
         services.AddHealthChecks().AddCheck<BackendsHealthCheck>("backends");
+        builder.AddProxyCaching();
 
         services.AddMcpServer(options =>
             {

@@ -99,9 +99,11 @@ public static class SampleServer
             builder.WebHost.UseUrls(urls);
         }
 
+        builder.AddServiceDefaults();
         ConfigureServices(builder.Services, builder.Logging, options, stdio: includeStdio, http: true);
 
         var app = builder.Build();
+        app.MapDefaultEndpoints();
         app.MapMcp(McpPath);
         app.MapMcp("/");
         LogStarting(app.Services, options, includeStdio, http: options.HttpUrls ?? "host urls");
@@ -111,6 +113,7 @@ public static class SampleServer
     private static IHost BuildStdioHost(string[] hostArgs, SampleOptions options)
     {
         var builder = Host.CreateApplicationBuilder(hostArgs);
+        builder.AddServiceDefaults();
         ConfigureServices(builder.Services, builder.Logging, options, stdio: true, http: false);
         var host = builder.Build();
         LogStarting(host.Services, options, stdio: true, http: "none");

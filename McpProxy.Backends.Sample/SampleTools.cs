@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Reflection;
@@ -117,16 +118,32 @@ internal sealed class SampleTools(SampleState state)
         new() { IsError = true, Content = [new TextContentBlock { Text = message }] };
 
     [McpServerTool(Name = "whoami", ReadOnly = true, OpenWorld = false)]
-    [Description("Returns JSON with the Authorization and traceparent HTTP headers of the request (null over stdio).")]
+    [Description("Returns JSON with the Authorization and traceparent HTTP headers of the request (null over stdio) and this server's span: trace id, span id and the remote parent span id of its outermost local span.")]
     public string WhoAmI(IServiceProvider services)
     {
         var httpContext = services.GetService<IHttpContextAccessor>()?.HttpContext;
         var headers = httpContext?.Request.Headers;
+
+        // The outermost span of this process in the current trace: its parent is the caller's span.
+        var local = Activity.Current;
+        while (local?.Parent is { } parent)
+        {
+            local = parent;
+        }
+
         return new JsonObject
         {
             ["authorization"] = HeaderValue(headers?.Authorization),
             ["traceparent"] = HeaderValue(headers?["traceparent"]),
             ["transport"] = httpContext is null ? "stdio" : "http",
+            ["span"] = local is null ? null : new JsonObject
+            {
+                ["traceId"] = local.TraceId.ToHexString(),
+                ["spanId"] = local.SpanId.ToHexString(),
+                ["parentSpanId"] = local.ParentSpanId == default ? null : local.ParentSpanId.ToHexString(),
+                ["currentSpanId"] = Activity.Current!.SpanId.ToHexString(),
+                ["currentName"] = Activity.Current.DisplayName,
+            },
         }.ToJsonString();
 
         static string? HeaderValue(StringValues? value) =>

@@ -1,9 +1,13 @@
 using Microsoft.AspNetCore.Builder;
+using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
@@ -21,6 +25,9 @@ public static class Extensions
 
     /// <summary>Name of McpProxy's own ActivitySource and Meter.</summary>
     public const string McpProxyTelemetryName = "McpProxy";
+
+    /// <summary>A second OTLP (gRPC) endpoint that receives traces too, next to <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>.</summary>
+    public const string SecondaryOtlpEndpointVariable = "OTEL_EXPORTER_OTLP_SECONDARY_ENDPOINT";
 
     public const string HealthEndpointPath = "/health";
     public const string AlivenessEndpointPath = "/alive";
@@ -40,10 +47,21 @@ public static class Extensions
 
     public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
+        // OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set (Aspire sets it to the dashboard); traces also go to
+        // OTEL_EXPORTER_OTLP_SECONDARY_ENDPOINT (gRPC) when set, e.g. a Jaeger next to the dashboard.
+        // Per-signal AddOtlpExporter rather than UseOtlpExporter: the two cannot be combined, and the second
+        // trace exporter needs the per-signal form.
+        var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        var secondaryOtlp = builder.Configuration[SecondaryOtlpEndpointVariable];
+
         builder.Logging.AddOpenTelemetry(logging =>
         {
             logging.IncludeFormattedMessage = true;
             logging.IncludeScopes = true;
+            if (otlp)
+            {
+                logging.AddOtlpExporter();
+            }
         });
 
         builder.Services.AddOpenTelemetry()
@@ -58,9 +76,20 @@ public static class Extensions
                     !ctx.Request.Path.StartsWithSegments(HealthEndpointPath) && !ctx.Request.Path.StartsWithSegments(AlivenessEndpointPath))
                 .AddHttpClientInstrumentation());
 
-        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        if (otlp)
         {
-            builder.Services.AddOpenTelemetry().UseOtlpExporter();
+            builder.Services.AddOpenTelemetry()
+                .WithMetrics(metrics => metrics.AddOtlpExporter())
+                .WithTracing(tracing => tracing.AddOtlpExporter());
+        }
+
+        if (!string.IsNullOrWhiteSpace(secondaryOtlp))
+        {
+            builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddOtlpExporter("secondary", o =>
+            {
+                o.Endpoint = new Uri(secondaryOtlp);
+                o.Protocol = OtlpExportProtocol.Grpc;
+            }));
         }
 
         return builder;
@@ -78,8 +107,38 @@ public static class Extensions
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
-        app.MapHealthChecks(HealthEndpointPath);
-        app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions { Predicate = r => r.Tags.Contains("live") });
+        app.MapHealthChecks(HealthEndpointPath, new HealthCheckOptions { ResponseWriter = WriteHealthJsonAsync });
+        app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions { Predicate = r => r.Tags.Contains("live"), ResponseWriter = WriteHealthJsonAsync });
         return app;
+    }
+
+    /// <summary>
+    /// Writes <c>{"status":"Healthy","checks":{"name":{"status":"...","description":"..."}}}</c>: a load balancer reads the
+    /// status code (503 when Unhealthy), an operator reads which check failed. Exceptions are not written (they may hold secrets).
+    /// </summary>
+    public static async Task WriteHealthJsonAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json; charset=utf-8";
+        await using var json = new Utf8JsonWriter(context.Response.Body);
+        json.WriteStartObject();
+        json.WriteString("status", report.Status.ToString());
+        json.WriteNumber("durationMs", Math.Round(report.TotalDuration.TotalMilliseconds, 1));
+        json.WriteStartObject("checks");
+        foreach (var (name, entry) in report.Entries)
+        {
+            json.WriteStartObject(name);
+            json.WriteString("status", entry.Status.ToString());
+            if (entry.Description is { } description)
+            {
+                json.WriteString("description", description);
+            }
+
+            json.WriteNumber("durationMs", Math.Round(entry.Duration.TotalMilliseconds, 1));
+            json.WriteEndObject();
+        }
+
+        json.WriteEndObject();
+        json.WriteEndObject();
+        await json.FlushAsync(context.RequestAborted);
     }
 }

@@ -139,7 +139,11 @@ public sealed class NotificationTests
         using var http = new HttpClient { BaseAddress = proxy.BaseAddress };
         var health = await http.GetAsync("/health", Ct);
         var body = await health.Content.ReadAsStringAsync(Ct);
-        Assert.Equal("Degraded", body);
+        var report = System.Text.Json.Nodes.JsonNode.Parse(body)!;
+        Assert.Equal("Degraded", (string?)report["status"]);
+        var backends = report["checks"]!["backends"]!;
+        Assert.Equal("Degraded", (string?)backends["status"]);
+        Assert.Contains("broken", (string?)backends["description"], StringComparison.Ordinal);
         Assert.True((await http.GetAsync("/alive", Ct)).IsSuccessStatusCode);
     }
 

@@ -1,0 +1,57 @@
+using McpProxy.AppHost;
+
+// The McpProxy topology: the proxy (McpProxy.Api) in front of two sample MCP backends over Streamable HTTP,
+// a Redis cache and, where a container engine runs, Jaeger receiving the same OTLP traces the dashboard shows.
+//
+// Switch: McpProxy:UseContainers (default true; env McpProxy__UseContainers=false or --McpProxy:UseContainers=false)
+// runs Redis as the `redis-server` executable on a free port and leaves Jaeger out, for machines and CI without a
+// container engine. Nothing else in the topology differs.
+var builder = DistributedApplication.CreateBuilder(args);
+var useContainers = !string.Equals(builder.Configuration["McpProxy:UseContainers"], "false", StringComparison.OrdinalIgnoreCase);
+
+var cache = useContainers
+    ? builder.AddRedis(TopologyNames.Cache).AsConnectionStringResource()
+    : builder.AddRedisServerExecutable(TopologyNames.Cache);
+
+var sampleA = builder.AddProject<Projects.McpProxy_Backends_Sample>(TopologyNames.SampleA)
+    .WithHttpEndpoint()
+    .WithEnvironment("SAMPLE_NAME", TopologyNames.SampleA)
+    .WithHttpHealthCheck("/health");
+
+var sampleB = builder.AddProject<Projects.McpProxy_Backends_Sample>(TopologyNames.SampleB)
+    .WithHttpEndpoint()
+    .WithEnvironment("SAMPLE_NAME", TopologyNames.SampleB)
+    .WithHttpHealthCheck("/health");
+
+// The topology's config file names the backends by their service discovery names (url = "http://sample-a/mcp").
+// Run mode reads it from this project's folder; a published container carries it next to the proxy's binaries.
+var configPath = builder.ExecutionContext.IsPublishMode
+    ? TopologyNames.ConfigFileName
+    : Path.Combine(builder.AppHostDirectory, TopologyNames.ConfigFileName);
+
+var proxy = builder.AddProject<Projects.McpProxy_Api>(TopologyNames.Proxy)
+    .WithHttpEndpoint()
+    .WithEnvironment("MCP_PROXY_CONFIG", configPath)
+    .WithReference(sampleA).WaitFor(sampleA)
+    .WithReference(sampleB).WaitFor(sampleB)
+    .WithReference(cache).WaitFor(cache)
+    .WithHttpHealthCheck("/health")
+    .WithExternalHttpEndpoints();
+
+if (useContainers)
+{
+    // Jaeger all-in-one receives OTLP (gRPC 4317) from the proxy and the backends, next to the dashboard's own
+    // OTLP endpoint: ServiceDefaults exports to both when OTEL_EXPORTER_OTLP_SECONDARY_ENDPOINT is set.
+    var jaeger = builder.AddContainer(TopologyNames.Jaeger, "jaegertracing/all-in-one", "1.62.0")
+        .WithHttpEndpoint(targetPort: 16686, name: "ui")
+        .WithEndpoint(targetPort: 4317, name: "otlp", scheme: "http")
+        .WithEnvironment("COLLECTOR_OTLP_ENABLED", "true")
+        .ExcludeFromManifest();
+    var otlp = jaeger.GetEndpoint("otlp");
+    foreach (var service in new[] { proxy, sampleA, sampleB })
+    {
+        service.WithEnvironment("OTEL_EXPORTER_OTLP_SECONDARY_ENDPOINT", otlp).WaitFor(jaeger);
+    }
+}
+
+builder.Build().Run();
