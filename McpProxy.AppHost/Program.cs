@@ -24,9 +24,10 @@ var sampleB = builder.AddProject<Projects.McpProxy_Backends_Sample>(TopologyName
     .WithHttpHealthCheck("/health");
 
 // The topology's config file names the backends by their service discovery names (url = "http://sample-a/mcp").
-// Run mode reads it from this project's folder; a published container carries it next to the proxy's binaries.
+// Run mode reads it from this project's folder; a published container carries it next to the proxy's binaries
+// (/app, the working directory of .NET SDK container images).
 var configPath = builder.ExecutionContext.IsPublishMode
-    ? TopologyNames.ConfigFileName
+    ? $"/app/{TopologyNames.ConfigFileName}"
     : Path.Combine(builder.AppHostDirectory, TopologyNames.ConfigFileName);
 
 var proxy = builder.AddProject<Projects.McpProxy_Api>(TopologyNames.Proxy)
@@ -38,7 +39,14 @@ var proxy = builder.AddProject<Projects.McpProxy_Api>(TopologyNames.Proxy)
     .WithHttpHealthCheck("/health")
     .WithExternalHttpEndpoints();
 
-if (useContainers)
+// Every ${NAME} the topology's config needs (no :- default) is a secret AppHost parameter, handed to the proxy as the
+// environment variable NAME: `azd up` prompts for it, run mode reads Parameters:name from user secrets or the dashboard.
+foreach (var variable in TopologySecrets.RequiredVariables(File.ReadAllText(Path.Combine(builder.AppHostDirectory, TopologyNames.ConfigFileName))))
+{
+    proxy.WithEnvironment(variable, builder.AddParameter(TopologySecrets.ParameterName(variable), secret: true));
+}
+
+if (useContainers && !builder.ExecutionContext.IsPublishMode)
 {
     // Jaeger all-in-one receives OTLP (gRPC 4317) from the proxy and the backends, next to the dashboard's own
     // OTLP endpoint: ServiceDefaults exports to both when OTEL_EXPORTER_OTLP_SECONDARY_ENDPOINT is set.
