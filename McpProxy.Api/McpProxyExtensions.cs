@@ -1,5 +1,7 @@
 using McpProxy.Backends;
 using McpProxy.Caching;
+using McpProxy.Resilience;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using McpProxy.Configuration;
 using McpProxy.Routing;
 using ModelContextProtocol.AspNetCore;
@@ -31,6 +33,12 @@ public static class McpProxyExtensions
         services.AddSingleton<BackendRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<BackendRegistry>());
         services.AddSingleton<ProxyHandlers>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<OutlierEjections>();
+        services.AddSingleton<ResilienceMetrics>();
+        services.AddSingleton<ResilienceServices>();
+        services.AddSingleton<TrafficMirror>();
+        services.AddSingleton<InFlightCalls>();
 
         // Backends get a plain HttpClient: no standard resilience handler (it would retry non-idempotent tool calls and
         // cut long SSE streams), no client timeout (each call has the backend's own timeout); service discovery stays.

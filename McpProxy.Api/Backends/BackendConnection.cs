@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using McpProxy.Configuration;
+using McpProxy.Resilience;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
@@ -26,7 +27,8 @@ internal sealed partial class BackendConnection(
     string baseDirectory,
     IBackendObserver observer,
     IHttpClientFactory httpClientFactory,
-    ILoggerFactory loggerFactory) : IAsyncDisposable
+    ILoggerFactory loggerFactory,
+    ResilienceServices resilienceServices) : IAsyncDisposable
 {
     /// <summary>Name of the HttpClient used for HTTP backends (no standard resilience handler: MCP calls are not blindly retryable).</summary>
     public const string HttpClientName = "mcp-backend";
@@ -52,6 +54,25 @@ internal sealed partial class BackendConnection(
 
     /// <summary>Timeout applied to each call routed to this backend (<c>[backends.timeout] seconds</c>, default 30 s).</summary>
     public TimeSpan CallTimeout { get; } = config.Timeout is { } t ? TimeSpan.FromSeconds(t.Seconds) : DefaultCallTimeout;
+
+    /// <summary>This backend's resilience pipeline (rate limit, retry, hedging, concurrency, breaker, ejection, timeout).</summary>
+    public BackendResilience Resilience { get; } = new(
+        config, config.Timeout is { } t2 ? TimeSpan.FromSeconds(t2.Seconds) : DefaultCallTimeout, resilienceServices);
+
+    /// <summary>
+    /// A call found the backend's session gone (HTTP 404 on a session request, per the Streamable HTTP spec): drop the
+    /// client so the supervisor re-initializes a new session right away; calls in the gap fail fast.
+    /// </summary>
+    public void OnSessionLost(McpClient client, Exception error)
+    {
+        if (ReferenceEquals(_client, client))
+        {
+            LogSessionLost(Name, error.Message);
+            State = BackendState.Unavailable;
+            LastError = "session lost: " + error.Message;
+            _ = DisposeQuietlyAsync(client);
+        }
+    }
 
     /// <summary>Starts the supervisor; the returned task completes when the first connection attempt has succeeded or failed.</summary>
     public Task StartAsync()
@@ -359,6 +380,9 @@ internal sealed partial class BackendConnection(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Backend '{Backend}' failed to start: {Error}; retrying with backoff")]
     private partial void LogBackendFailed(string backend, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backend '{Backend}' lost its session: {Error}; re-initializing")]
+    private partial void LogSessionLost(string backend, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Backend '{Backend}' went away: {Error}; reconnecting")]
     private partial void LogBackendLost(string backend, string error);

@@ -1,4 +1,5 @@
 using McpProxy.Configuration;
+using McpProxy.Resilience;
 using McpProxy.Routing;
 using ModelContextProtocol.Protocol;
 
@@ -15,12 +16,20 @@ internal sealed partial class BackendRegistry(
     SessionHub sessions,
     IHttpClientFactory httpClientFactory,
     ILoggerFactory loggerFactory,
+    ResilienceServices resilience,
+    TrafficMirror mirror,
+    InFlightCalls inFlight,
     ILogger<BackendRegistry> logger) : IHostedService, IBackendObserver, IAsyncDisposable
 {
     private List<BackendConnection> _backends = [];
+    private List<BackendConnection> _mirrors = [];
     private int _started;
 
+    /// <summary>The routed backends (mirrors excluded).</summary>
     public IReadOnlyList<BackendConnection> Backends => _backends;
+
+    /// <summary>The mirror backends (<c>mirror_of</c>): connected and supervised, never routed to.</summary>
+    public IReadOnlyList<BackendConnection> Mirrors => _mirrors;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -31,17 +40,43 @@ internal sealed partial class BackendRegistry(
 
         _backends = [.. config.Backends
             .Where(b => b.MirrorOf is null)
-            .Select(b => new BackendConnection(b, config.BaseDirectory, this, httpClientFactory, loggerFactory))];
+            .Select(b => new BackendConnection(b, config.BaseDirectory, this, httpClientFactory, loggerFactory, resilience))];
+        _mirrors = [.. config.Backends
+            .Where(b => b.MirrorOf is not null)
+            .Select(b => new BackendConnection(b, config.BaseDirectory, this, httpClientFactory, loggerFactory, resilience))];
+        resilience.Ejections.TotalBackends = _backends.Count;
         catalog.SetBackends(_backends);
+        mirror.SetMirrors(_mirrors);
 
-        await Task.WhenAll(_backends.Select(b => b.StartAsync())).WaitAsync(cancellationToken);
+        await Task.WhenAll(_backends.Concat(_mirrors).Select(b => b.StartAsync())).WaitAsync(cancellationToken);
         LogStarted(_backends.Count(b => b.State == BackendState.Ready), _backends.Count);
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken) => await DisposeAsync();
+    /// <summary>
+    /// Shutdown: refuse new calls, drain the calls in flight for up to <c>[proxy] shutdown_timeout_seconds</c>, then
+    /// stop the backends (children get their stdin closed, then are killed). The host stops this service before Kestrel,
+    /// so this is where the drain has to happen.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        var timeout = TimeSpan.FromSeconds(config.Proxy.ShutdownTimeoutSeconds);
+        LogDraining(inFlight.Count, timeout.TotalSeconds);
+        var left = await inFlight.DrainAsync(timeout, cancellationToken);
+        if (left > 0)
+        {
+            LogDrainTimedOut(left);
+        }
+
+        await DisposeAsync();
+    }
 
     public void OnCatalogChanged(BackendConnection backend, CatalogParts parts)
     {
+        if (backend.Config.MirrorOf is not null)
+        {
+            return; // mirrors are never listed
+        }
+
         catalog.Rebuild();
         sessions.BroadcastListChanged(parts);
     }
@@ -51,9 +86,15 @@ internal sealed partial class BackendRegistry(
 
     public async ValueTask DisposeAsync()
     {
-        var backends = Interlocked.Exchange(ref _backends, []);
+        var backends = Interlocked.Exchange(ref _backends, []).Concat(Interlocked.Exchange(ref _mirrors, []));
         await Task.WhenAll(backends.Select(b => b.DisposeAsync().AsTask()));
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Shutting down: draining {InFlight} calls in flight for up to {Seconds} s")]
+    private partial void LogDraining(int inFlight, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shutdown timeout reached with {Left} calls still in flight; stopping backends")]
+    private partial void LogDrainTimedOut(int left);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Ready} of {Total} backends ready")]
     private partial void LogStarted(int ready, int total);

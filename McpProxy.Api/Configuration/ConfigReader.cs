@@ -12,15 +12,15 @@ internal sealed class ConfigReader(ConfigErrors errors)
         "name", "transport", "command", "args", "env", "cwd", "url", "bearer_token", "forward_auth",
         "timeout", "concurrency", "cache", "circuit_breaker", "rate_limit", "retry", "hedging", "outlier_detection",
         "aliases", "expose_tools", "hide_tools", "expose_resources", "hide_resources", "expose_prompts", "hide_prompts",
-        "default_args", "inject_args", "mirror_of", "mirror_percent",
+        "default_args", "inject_args", "mirror_of", "mirror_percent", "idempotent_tools", "non_idempotent_tools",
     ];
 
     private static readonly string[] StdioOnlyKeys = ["command", "args", "env", "cwd"];
     private static readonly string[] HttpOnlyKeys = ["url", "bearer_token", "forward_auth"];
     private static readonly string[] TimeoutKeys = ["seconds"];
-    private static readonly string[] ConcurrencyKeys = ["max_concurrent"];
+    private static readonly string[] ConcurrencyKeys = ["max_concurrent", "max_queued"];
     private static readonly string[] CacheKeys = ["resource_ttl_seconds", "tool_ttl_seconds", "max_entries"];
-    private static readonly string[] CircuitBreakerKeys = ["failure_rate_threshold", "minimum_calls", "wait_duration_seconds", "permitted_calls_in_half_open"];
+    private static readonly string[] CircuitBreakerKeys = ["failure_rate_threshold", "minimum_calls", "wait_duration_seconds", "permitted_calls_in_half_open", "window_seconds"];
     private static readonly string[] RateLimitKeys = ["requests", "period_seconds"];
     private static readonly string[] RetryKeys = ["max_retries", "initial_backoff_ms", "max_backoff_ms", "budget_percent", "min_retries_per_sec"];
     private static readonly string[] HedgingKeys = ["delay_ms", "max_hedges"];
@@ -320,6 +320,8 @@ internal sealed class ConfigReader(ConfigErrors errors)
             InjectArgs = ReadInjectArgs(s),
             MirrorOf = mirrorOf,
             MirrorPercent = s.Number("mirror_percent", v => v is >= 0 and <= 100, Percent) ?? d.MirrorPercent,
+            IdempotentTools = s.StringList("idempotent_tools"),
+            NonIdempotentTools = s.StringList("non_idempotent_tools"),
         };
     }
 
@@ -331,6 +333,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
     private static ConcurrencyConfig? ReadConcurrency(ConfigSection? s) => s is null ? null : new ConcurrencyConfig
     {
         MaxConcurrent = s.Int("max_concurrent", v => v >= 1, ">= 1") ?? new ConcurrencyConfig().MaxConcurrent,
+        MaxQueued = s.Int("max_queued", v => v >= 0, ">= 0") ?? new ConcurrencyConfig().MaxQueued,
     };
 
     private static CacheConfig? ReadCache(ConfigSection? s)
@@ -363,6 +366,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
             MinimumCalls = s.Int("minimum_calls", v => v >= 1, ">= 1") ?? d.MinimumCalls,
             WaitDurationSeconds = s.Number("wait_duration_seconds", v => v >= 0, ">= 0") ?? d.WaitDurationSeconds,
             PermittedCallsInHalfOpen = s.Int("permitted_calls_in_half_open", v => v >= 1, ">= 1") ?? d.PermittedCallsInHalfOpen,
+            WindowSeconds = s.Number("window_seconds", v => v > 0, "> 0") ?? d.WindowSeconds,
         };
     }
 

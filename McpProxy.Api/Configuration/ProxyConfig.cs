@@ -85,10 +85,21 @@ public sealed record BackendConfig
 
     public string? MirrorOf { get; init; }
     public double MirrorPercent { get; init; } = 100;
+
+    /// <summary>Tools (globs, backend names) safe to retry and hedge whatever their annotations say (extension).</summary>
+    public IReadOnlyList<string>? IdempotentTools { get; init; }
+
+    /// <summary>Tools (globs, backend names) never retried or hedged, even when annotated read-only or idempotent (extension).</summary>
+    public IReadOnlyList<string>? NonIdempotentTools { get; init; }
 }
 
 public sealed record TimeoutConfig { public double Seconds { get; init; } = 30; }
-public sealed record ConcurrencyConfig { public int MaxConcurrent { get; init; } = 10; }
+public sealed record ConcurrencyConfig
+{
+    public int MaxConcurrent { get; init; } = 10;
+    /// <summary>Calls that may wait for a slot beyond <see cref="MaxConcurrent"/>; more are refused at once (extension).</summary>
+    public int MaxQueued { get; init; } = 100;
+}
 public sealed record CacheConfig
 {
     public int ResourceTtlSeconds { get; init; }
@@ -101,6 +112,8 @@ public sealed record CircuitBreakerConfig
     public int MinimumCalls { get; init; } = 5;
     public double WaitDurationSeconds { get; init; } = 30;
     public int PermittedCallsInHalfOpen { get; init; } = 3;
+    /// <summary>Sliding window over which the failure rate is measured while closed (extension).</summary>
+    public double WindowSeconds { get; init; } = 60;
 }
 public sealed record RateLimitConfig
 {

@@ -12,6 +12,16 @@ namespace McpProxy.Routing;
 internal sealed record RoutedTool(BackendRoute Route, string OriginalName, Tool Tool)
 {
     public BackendConnection Backend => Route.Backend;
+
+    /// <summary>
+    /// Whether a call may be retried or hedged: <c>non_idempotent_tools</c> says never, <c>idempotent_tools</c> says
+    /// always, otherwise the backend's annotations decide (<c>readOnlyHint</c> or <c>idempotentHint</c>).
+    /// </summary>
+    public bool Repeatable { get; } =
+        Route.NonIdempotentTools?.IsAllowed(OriginalName) != true
+        && (Route.IdempotentTools?.IsAllowed(OriginalName) == true
+            || Tool.Annotations?.ReadOnlyHint == true
+            || Tool.Annotations?.IdempotentHint == true);
 }
 
 /// <summary>A namespaced prompt and where it routes.</summary>
@@ -29,6 +39,8 @@ internal sealed class BackendRoute
         Resources = ItemFilter.Create(c.ExposeResources, c.HideResources, prefixMatch: true);
         AliasOf = c.Aliases.ToFrozenDictionary(a => a.From, a => a.To, StringComparer.Ordinal);
         Injector = new ArgumentInjector(c);
+        IdempotentTools = c.IdempotentTools is null ? null : ItemFilter.Create(c.IdempotentTools, null);
+        NonIdempotentTools = c.NonIdempotentTools is null ? null : ItemFilter.Create(c.NonIdempotentTools, null);
     }
 
     public BackendConnection Backend { get; }
@@ -38,6 +50,8 @@ internal sealed class BackendRoute
     /// <summary>Backend tool name → exposed (aliased) name.</summary>
     public FrozenDictionary<string, string> AliasOf { get; }
     public ArgumentInjector Injector { get; }
+    public ItemFilter? IdempotentTools { get; }
+    public ItemFilter? NonIdempotentTools { get; }
 }
 
 /// <summary>An immutable view of everything the proxy serves, rebuilt whenever a backend's catalog changes.</summary>

@@ -1,4 +1,5 @@
 using McpProxy.Backends;
+using McpProxy.Resilience;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
@@ -12,7 +13,7 @@ namespace McpProxy.Routing;
 /// <c>_meta</c>, progress relayed back and the caller's cancellation passed on. Unknown or hidden items get
 /// <c>-32602</c> naming the item, and nothing reaches a backend.
 /// </summary>
-internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, BackendRegistry registry)
+internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, BackendRegistry registry, TrafficMirror mirror, InFlightCalls inFlight)
 {
     public ValueTask<ListToolsResult> ListToolsAsync(RequestContext<ListToolsRequestParams> context, CancellationToken ct) =>
         ValueTask.FromResult(new ListToolsResult { Tools = catalog.Current.Tools });
@@ -35,7 +36,6 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, B
         }
 
         var backend = routed.Backend;
-        var client = backend.GetClientOrThrow();
         using var progress = sessions.BeginProgress(context.Server, request, out var meta);
         var forwarded = new CallToolRequestParams
         {
@@ -44,7 +44,8 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, B
             Meta = meta,
         };
 
-        return await InvokeAsync(backend, "tool", request.Name, c => CallWithCancellationAsync(client, forwarded, c), ct);
+        mirror.Mirror(backend, RequestMethods.ToolsCall, forwarded);
+        return await InvokeAsync(backend, "tool", request.Name, routed.Repeatable, (client, c) => CallWithCancellationAsync(client, forwarded, c), ct);
     }
 
     public async ValueTask<GetPromptResult> GetPromptAsync(RequestContext<GetPromptRequestParams> context, CancellationToken ct)
@@ -55,20 +56,20 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, B
             throw new McpProtocolException($"Unknown prompt: '{request.Name}'", McpErrorCode.InvalidParams);
         }
 
-        var client = routed.Backend.GetClientOrThrow();
         using var progress = sessions.BeginProgress(context.Server, request, out var meta);
         var forwarded = new GetPromptRequestParams { Name = routed.OriginalName, Arguments = request.Arguments, Meta = meta };
-        return await InvokeAsync(routed.Backend, "prompt", request.Name, c => client.GetPromptAsync(forwarded, c), ct);
+        mirror.Mirror(routed.Backend, RequestMethods.PromptsGet, forwarded);
+        return await InvokeAsync(routed.Backend, "prompt", request.Name, repeatable: true, (client, c) => client.GetPromptAsync(forwarded, c), ct);
     }
 
     public async ValueTask<ReadResourceResult> ReadResourceAsync(RequestContext<ReadResourceRequestParams> context, CancellationToken ct)
     {
         var request = context.Params ?? throw new McpProtocolException("Missing params for resources/read.", McpErrorCode.InvalidParams);
         var route = ResolveResource(request.Uri, out var originalUri);
-        var client = route.Backend.GetClientOrThrow();
         using var progress = sessions.BeginProgress(context.Server, request, out var meta);
         var forwarded = new ReadResourceRequestParams { Uri = originalUri, Meta = meta };
-        var result = await InvokeAsync(route.Backend, "resource", request.Uri, c => client.ReadResourceAsync(forwarded, c), ct);
+        mirror.Mirror(route.Backend, RequestMethods.ResourcesRead, forwarded);
+        var result = await InvokeAsync(route.Backend, "resource", request.Uri, repeatable: true, (client, c) => client.ReadResourceAsync(forwarded, c), ct);
 
         // Contents carry the backend's URIs; give them back namespaced so they round-trip through the proxy.
         foreach (var content in result.Contents)
@@ -106,27 +107,25 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, B
                 throw new McpProtocolException("Unsupported completion reference.", McpErrorCode.InvalidParams);
         }
 
-        var client = backend.GetClientOrThrow();
-        if (client.ServerCapabilities.Completions is null)
+        if (backend.GetClientOrThrow().ServerCapabilities.Completions is null)
         {
             return new CompleteResult();
         }
 
         var forwarded = new CompleteRequestParams { Ref = reference, Argument = request.Argument, Context = request.Context, Meta = request.Meta };
-        return await InvokeAsync(backend, "completion", DescribeReference(request.Ref), c => client.CompleteAsync(forwarded, c), ct);
+        return await InvokeAsync(backend, "completion", DescribeReference(request.Ref), repeatable: true, (client, c) => client.CompleteAsync(forwarded, c), ct);
     }
 
     public async ValueTask<EmptyResult> SubscribeAsync(RequestContext<SubscribeRequestParams> context, CancellationToken ct)
     {
         var request = context.Params ?? throw new McpProtocolException("Missing params for resources/subscribe.", McpErrorCode.InvalidParams);
         var route = ResolveResource(request.Uri, out var originalUri);
-        var client = route.Backend.GetClientOrThrow();
-        if (client.ServerCapabilities.Resources?.Subscribe != true)
+        if (route.Backend.GetClientOrThrow().ServerCapabilities.Resources?.Subscribe != true)
         {
             throw new McpProtocolException($"Backend '{route.Backend.Name}' does not support resource subscriptions.", McpErrorCode.InvalidParams);
         }
 
-        await InvokeAsync(route.Backend, "resource", request.Uri, async c =>
+        await InvokeAsync(route.Backend, "resource", request.Uri, repeatable: true, async (client, c) =>
         {
             await client.SubscribeToResourceAsync(new SubscribeRequestParams { Uri = originalUri }, c);
             return new EmptyResult();
@@ -141,8 +140,7 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, B
         var route = ResolveResource(request.Uri, out var originalUri);
         if (sessions.Unsubscribe(context.Server, request.Uri) && route.Backend.State == BackendState.Ready)
         {
-            var client = route.Backend.GetClientOrThrow();
-            await InvokeAsync(route.Backend, "resource", request.Uri, async c =>
+            await InvokeAsync(route.Backend, "resource", request.Uri, repeatable: true, async (client, c) =>
             {
                 await client.UnsubscribeFromResourceAsync(new UnsubscribeRequestParams { Uri = originalUri }, c);
                 return new EmptyResult();
@@ -221,31 +219,32 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, B
     };
 
     /// <summary>
-    /// Calls a backend under its per-call timeout, turning every failure into a JSON-RPC error that names the
-    /// backend: the backend's own protocol errors keep their code; timeouts and transport failures become -32603.
-    /// The caller's cancellation flows to the backend as <c>notifications/cancelled</c>.
+    /// Calls a backend through its resilience pipeline (<see cref="BackendResilience"/>): each attempt takes the
+    /// backend's live client (a dead backend fails fast, naming it), and a lost HTTP session makes the backend
+    /// re-initialize. Counted for the shutdown drain; refused once shutdown has begun.
     /// </summary>
-    private static async Task<T> InvokeAsync<T>(BackendConnection backend, string kind, string item, Func<CancellationToken, ValueTask<T>> call, CancellationToken ct)
+    private async Task<T> InvokeAsync<T>(
+        BackendConnection backend, string kind, string item, bool repeatable, Func<McpClient, CancellationToken, ValueTask<T>> call, CancellationToken ct)
+        where T : class
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(backend.CallTimeout);
-        try
-        {
-            return await call(timeout.Token);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            throw new McpProtocolException(
-                $"Backend '{backend.Name}' timed out after {backend.CallTimeout.TotalSeconds:0.###} s on {kind} '{item}'.",
-                McpErrorCode.InternalError);
-        }
-        catch (McpProtocolException ex)
-        {
-            throw new McpProtocolException($"Backend '{backend.Name}': {ex.Message}", ex, ex.ErrorCode);
-        }
-        catch (Exception ex) when (ex is McpException or IOException or HttpRequestException or InvalidOperationException or ObjectDisposedException or TimeoutException)
-        {
-            throw new McpProtocolException($"Backend '{backend.Name}' failed on {kind} '{item}': {ex.Message}", McpErrorCode.InternalError);
-        }
+        using var scope = inFlight.Enter();
+        return await backend.Resilience.ExecuteAsync(
+            async c =>
+            {
+                var client = backend.GetClientOrThrow();
+                try
+                {
+                    return await call(client, c);
+                }
+                catch (HttpRequestException ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
+                {
+                    backend.OnSessionLost(client, ex);
+                    throw;
+                }
+            },
+            repeatable,
+            kind,
+            item,
+            ct);
     }
 }

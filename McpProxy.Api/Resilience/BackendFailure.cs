@@ -1,0 +1,30 @@
+using ModelContextProtocol;
+using Polly.Timeout;
+
+namespace McpProxy.Resilience;
+
+/// <summary>
+/// The one definition of "the backend failed", shared by the circuit breaker, retry, hedging and outlier detection:
+/// transport errors, timeouts, JSON-RPC errors -32603 (internal error) and -32000..-32099 (server errors), and an
+/// unavailable backend (its process died or its session is gone). A tool result with <c>isError: true</c> is the
+/// tool's answer, not a failure; nor are the caller's own mistakes (-32602 invalid params, -32601 unknown method) or
+/// the caller's cancellation.
+/// </summary>
+internal static class BackendFailure
+{
+    public static bool IsFailure(Exception? exception) => exception switch
+    {
+        null => false,
+        ProxyRejectedException => false, // our own fast-fail (open circuit, ejection, limits): not new evidence
+        TimeoutRejectedException => true,
+        McpProtocolException p => IsFailureCode((int)p.ErrorCode),
+        McpException or IOException or HttpRequestException or ObjectDisposedException or TimeoutException => true,
+        InvalidOperationException => true, // the SDK's "transport is not connected" and friends
+        _ => false,
+    };
+
+    public static bool IsFailureCode(int code) => code == -32603 || code is >= -32099 and <= -32000;
+}
+
+/// <summary>A call the proxy refused before it reached the backend (open circuit, ejected backend, rate or concurrency limit).</summary>
+internal sealed class ProxyRejectedException(string message) : Exception(message);

@@ -1,0 +1,256 @@
+using System.Runtime.ExceptionServices;
+using System.Threading.RateLimiting;
+using McpProxy.Configuration;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+using Polly;
+using Polly.Hedging;
+using Polly.RateLimiting;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace McpProxy.Resilience;
+
+/// <summary>Shared by every backend's pipeline: the proxy-wide ejection view, the metrics and the clock.</summary>
+internal sealed record ResilienceServices(OutlierEjections Ejections, ResilienceMetrics Metrics, TimeProvider Time);
+
+/// <summary>
+/// Resilience: one Polly v8 pipeline per backend, composed from its config, outermost first:
+/// rate limit (<c>[backends.rate_limit]</c>, fixed window, no queue) → retry (<c>[backends.retry]</c>, exponential
+/// backoff with jitter capped at <c>max_backoff_ms</c>, within a <see cref="RetryBudget"/>) → hedging
+/// (<c>[backends.hedging]</c>) → concurrency limit (<c>[backends.concurrency]</c>, bounded queue) → outlier ejection and
+/// circuit breaker (<see cref="OutlierDetector"/>, <see cref="CircuitBreaker"/>) → per-attempt timeout
+/// (<c>[backends.timeout]</c>) → the call. Retry and hedging act only on calls that are safe to repeat; every policy
+/// judges failures by <see cref="BackendFailure"/>.
+/// </summary>
+internal sealed class BackendResilience
+{
+    private static readonly ResiliencePropertyKey<bool> RepeatableKey = new("mcp-proxy.repeatable");
+    private static readonly ResiliencePropertyKey<string> RejectedByKey = new("mcp-proxy.rejected-by");
+
+    private readonly string _backend;
+    private readonly BackendConfig _config;
+    private readonly ResiliencePipeline<object> _pipeline;
+
+    public BackendResilience(BackendConfig config, TimeSpan attemptTimeout, ResilienceServices services)
+    {
+        _backend = config.Name;
+        _config = config;
+        AttemptTimeout = attemptTimeout;
+        var metrics = services.Metrics;
+        var builder = new ResiliencePipelineBuilder<object> { Name = config.Name, TimeProvider = services.Time };
+
+        if (config.RateLimit is { } rate)
+        {
+            var limiter = new FixedWindowRateLimiter(new FixedWindowRateLimiterOptions
+            {
+                PermitLimit = rate.Requests,
+                Window = TimeSpan.FromSeconds(rate.PeriodSeconds),
+                QueueLimit = 0,
+                AutoReplenishment = true,
+            });
+            builder.AddRateLimiter(new RateLimiterStrategyOptions
+            {
+                Name = "rate_limit",
+                RateLimiter = args => limiter.AcquireAsync(1, args.Context.CancellationToken),
+                OnRejected = args => Rejected(args.Context, "rate_limit"),
+            });
+        }
+
+        if (config.Retry is { MaxRetries: > 0 } retry)
+        {
+            Budget = new RetryBudget(retry.BudgetPercent, retry.MinRetriesPerSec, services.Time);
+            var budget = Budget;
+            builder.AddRetry(new RetryStrategyOptions<object>
+            {
+                Name = "retry",
+                MaxRetryAttempts = retry.MaxRetries,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = TimeSpan.FromMilliseconds(retry.InitialBackoffMs),
+                MaxDelay = TimeSpan.FromMilliseconds(retry.MaxBackoffMs),
+                // Cheap checks first: the budget is only spent on a retry that will happen.
+                ShouldHandle = args => ValueTask.FromResult(
+                    IsRepeatable(args.Context) && BackendFailure.IsFailure(args.Outcome.Exception) && budget.TryAcquireRetry()),
+                OnRetry = _ =>
+                {
+                    metrics.Retry(_backend);
+                    return default;
+                },
+            });
+        }
+
+        if (config.Hedging is { MaxHedges: > 0 } hedging)
+        {
+            builder.AddHedging(new HedgingStrategyOptions<object>
+            {
+                Name = "hedging",
+                MaxHedgedAttempts = Math.Min(hedging.MaxHedges, 10),
+                Delay = TimeSpan.FromMilliseconds(hedging.DelayMs),
+                ShouldHandle = args => ValueTask.FromResult(IsRepeatable(args.Context) && BackendFailure.IsFailure(args.Outcome.Exception)),
+                // No hedge at all for a call that is not safe to repeat.
+                ActionGenerator = args => IsRepeatable(args.PrimaryContext) ? () => args.Callback(args.ActionContext) : null,
+                OnHedging = _ =>
+                {
+                    metrics.Hedge(_backend);
+                    return default;
+                },
+            });
+        }
+
+        if (config.Concurrency is { } concurrency)
+        {
+            builder.AddRateLimiter(new RateLimiterStrategyOptions
+            {
+                Name = "concurrency",
+                DefaultRateLimiterOptions = new ConcurrencyLimiterOptions
+                {
+                    PermitLimit = concurrency.MaxConcurrent,
+                    QueueLimit = concurrency.MaxQueued,
+                    QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+                },
+                OnRejected = args => Rejected(args.Context, "concurrency"),
+            });
+        }
+
+        if (config.OutlierDetection is { } outlier)
+        {
+            Outlier = new OutlierDetector(config.Name, outlier, services.Ejections, services.Time, (name, _) => metrics.Ejected(name));
+        }
+
+        if (config.CircuitBreaker is { } breaker)
+        {
+            Breaker = new CircuitBreaker(config.Name, breaker, services.Time, metrics.CircuitTransition);
+        }
+
+        if (Outlier is not null || Breaker is not null)
+        {
+            var (o, b) = (Outlier, Breaker);
+            builder.AddStrategy(_ => new GateStrategy(o, b, metrics, config.Name), new GateStrategyOptions());
+        }
+
+        builder.AddTimeout(new TimeoutStrategyOptions { Name = "timeout", Timeout = attemptTimeout });
+        _pipeline = builder.Build();
+
+        ValueTask Rejected(ResilienceContext context, string reason)
+        {
+            context.Properties.Set(RejectedByKey, reason);
+            metrics.Rejected(_backend, reason);
+            return default;
+        }
+    }
+
+    public TimeSpan AttemptTimeout { get; }
+    public CircuitBreaker? Breaker { get; }
+    public OutlierDetector? Outlier { get; }
+    public RetryBudget? Budget { get; }
+
+    /// <summary>
+    /// Runs one proxied call through the pipeline. Failures come back as JSON-RPC errors naming the backend: its own
+    /// protocol errors keep their code; timeouts, transport failures and the proxy's refusals are -32603.
+    /// </summary>
+    /// <param name="call">One attempt (it may run several times, concurrently when hedged).</param>
+    /// <param name="repeatable">Whether retry and hedging may repeat it.</param>
+    public async ValueTask<T> ExecuteAsync<T>(Func<CancellationToken, ValueTask<T>> call, bool repeatable, string kind, string item, CancellationToken cancellationToken)
+        where T : class
+    {
+        Budget?.RecordRequest();
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(RepeatableKey, repeatable);
+        try
+        {
+            var outcome = await _pipeline.ExecuteOutcomeAsync(
+                static async (ctx, attempt) =>
+                {
+                    try
+                    {
+                        return Outcome.FromResult<object>(await attempt(ctx.CancellationToken).ConfigureAwait(false));
+                    }
+                    catch (Exception ex)
+                    {
+                        return Outcome.FromException<object>(ex);
+                    }
+                },
+                context,
+                call).ConfigureAwait(false);
+
+            if (outcome.Exception is { } exception)
+            {
+                context.Properties.TryGetValue(RejectedByKey, out var rejectedBy);
+                throw Translate(exception, rejectedBy, kind, item, cancellationToken);
+            }
+
+            return (T)outcome.Result!;
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    private static bool IsRepeatable(ResilienceContext context) => context.Properties.GetValue(RepeatableKey, false);
+
+    private Exception Translate(Exception exception, string? rejectedBy, string kind, string item, CancellationToken cancellationToken)
+    {
+        switch (exception)
+        {
+            case OperationCanceledException when cancellationToken.IsCancellationRequested:
+                ExceptionDispatchInfo.Throw(exception);
+                return exception;
+            case ProxyRejectedException rejected:
+                return new McpProtocolException(rejected.Message, McpErrorCode.InternalError);
+            case RateLimiterRejectedException limited when rejectedBy == "rate_limit":
+                return new McpProtocolException(
+                    $"Backend '{_backend}' rate limit exceeded ({_config.RateLimit!.Requests} requests per {_config.RateLimit.PeriodSeconds:0.###} s)" +
+                    (limited.RetryAfter is { } after ? $"; retry after {Math.Ceiling(after.TotalMilliseconds):0} ms." : "."),
+                    McpErrorCode.InternalError);
+            case RateLimiterRejectedException:
+                return new McpProtocolException(
+                    $"Backend '{_backend}' is at its concurrency limit ({_config.Concurrency!.MaxConcurrent} calls in flight, {_config.Concurrency.MaxQueued} waiting); retry later.",
+                    McpErrorCode.InternalError);
+            case TimeoutRejectedException:
+                return new McpProtocolException(
+                    $"Backend '{_backend}' timed out after {AttemptTimeout.TotalSeconds:0.###} s on {kind} '{item}'.", McpErrorCode.InternalError);
+            case McpProtocolException protocol:
+                return new McpProtocolException($"Backend '{_backend}': {protocol.Message}", protocol, protocol.ErrorCode);
+            default:
+                return new McpProtocolException($"Backend '{_backend}' failed on {kind} '{item}': {exception.Message}", McpErrorCode.InternalError);
+        }
+    }
+
+    private sealed class GateStrategyOptions : ResilienceStrategyOptions
+    {
+        public GateStrategyOptions() => Name = "outlier_and_circuit_breaker";
+    }
+
+    /// <summary>Outlier ejection and the circuit breaker as one Polly strategy: admit or refuse, then record the outcome.</summary>
+    private sealed class GateStrategy(OutlierDetector? outlier, CircuitBreaker? breaker, ResilienceMetrics metrics, string backend) : ResilienceStrategy<object>
+    {
+        protected override async ValueTask<Outcome<object>> ExecuteCore<TState>(
+            Func<ResilienceContext, TState, ValueTask<Outcome<object>>> callback, ResilienceContext context, TState state)
+        {
+            try
+            {
+                outlier?.Enter();
+                breaker?.Enter();
+            }
+            catch (ProxyRejectedException ex)
+            {
+                metrics.Rejected(backend, outlier?.IsEjected == true ? "ejected" : "circuit_open");
+                return Outcome.FromException<object>(ex);
+            }
+
+            var outcome = await callback(context, state).ConfigureAwait(context.ContinueOnCapturedContext);
+            if (outcome.Exception is OperationCanceledException && context.CancellationToken.IsCancellationRequested)
+            {
+                breaker?.Release(); // a cancelled attempt (caller gone, hedge lost) says nothing about the backend
+                return outcome;
+            }
+
+            var failed = BackendFailure.IsFailure(outcome.Exception);
+            breaker?.Record(failed);
+            outlier?.Record(failed);
+            return outcome;
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using System.Text.Json;
+using McpProxy.Backends;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+
+namespace McpProxy.Resilience;
+
+/// <summary>
+/// Traffic mirroring (<c>mirror_of</c>, <c>mirror_percent</c>): a copy of a sampled share of the <c>tools/call</c>,
+/// <c>resources/read</c> and <c>prompts/get</c> requests routed to a backend goes to its mirrors, fire-and-forget: the
+/// primary call never waits for the mirror and never sees its errors, which are counted instead.
+/// </summary>
+internal sealed partial class TrafficMirror(ResilienceMetrics metrics, ILogger<TrafficMirror> logger)
+{
+    private IReadOnlyDictionary<string, BackendConnection[]> _mirrorsByPrimary = new Dictionary<string, BackendConnection[]>();
+    private long _sent;
+    private long _failed;
+
+    public long Sent => Interlocked.Read(ref _sent);
+    public long Failed => Interlocked.Read(ref _failed);
+
+    public void SetMirrors(IEnumerable<BackendConnection> mirrors) =>
+        _mirrorsByPrimary = mirrors.GroupBy(m => m.Config.MirrorOf!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
+
+    /// <summary>Sends a sampled copy of <paramref name="parameters"/> (without <c>_meta</c>) to each mirror of <paramref name="primary"/>.</summary>
+    public void Mirror<TParams>(BackendConnection primary, string method, TParams parameters)
+        where TParams : RequestParams
+    {
+        if (_mirrorsByPrimary.Count == 0 || !_mirrorsByPrimary.TryGetValue(primary.Name, out var mirrors))
+        {
+            return;
+        }
+
+        foreach (var mirror in mirrors)
+        {
+            if (Random.Shared.NextDouble() * 100 >= mirror.Config.MirrorPercent)
+            {
+                continue;
+            }
+
+            var node = JsonSerializer.SerializeToNode(parameters, McpJsonUtilities.DefaultOptions)!.AsObject();
+            node.Remove("_meta"); // the caller's progress token belongs to the primary call
+            _ = SendAsync(mirror, method, node);
+        }
+    }
+
+    private async Task SendAsync(BackendConnection mirror, string method, System.Text.Json.Nodes.JsonObject parameters)
+    {
+        Interlocked.Increment(ref _sent);
+        try
+        {
+            await Task.Yield(); // never on the primary call's path
+            using var timeout = new CancellationTokenSource(mirror.CallTimeout);
+            var response = await mirror.GetClientOrThrow().SendRequestAsync(new JsonRpcRequest { Method = method, Params = parameters }, timeout.Token);
+            metrics.Mirrored(mirror.Name, "ok");
+        }
+        catch (Exception ex)
+        {
+            Interlocked.Increment(ref _failed);
+            metrics.Mirrored(mirror.Name, "error");
+            LogMirrorFailed(mirror.Name, method, ex.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Mirror '{Mirror}' failed on {Method}: {Error}")]
+    private partial void LogMirrorFailed(string mirror, string method, string error);
+}
