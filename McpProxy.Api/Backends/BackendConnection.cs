@@ -35,6 +35,7 @@ internal sealed partial class BackendConnection(
 
     private static readonly TimeSpan DefaultCallTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan ChildShutdownGrace = TimeSpan.FromSeconds(2);
 
     private readonly ILogger _logger = loggerFactory.CreateLogger("McpProxy.Backends");
     private readonly CancellationTokenSource _stopping = new();
@@ -224,6 +225,8 @@ internal sealed partial class BackendConnection(
                 InheritEnvironmentVariables = true,
                 WorkingDirectory = config.Cwd is { } cwd ? Path.GetFullPath(cwd, baseDirectory) : baseDirectory,
                 StandardErrorLines = line => LogBackendStderr(Name, line),
+                // On stop a child gets its stdin closed and this long to exit before it is killed.
+                ShutdownTimeout = ChildShutdownGrace,
             },
             loggerFactory);
     }

@@ -32,7 +32,7 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, B
         var request = context.Params ?? throw new McpProtocolException("Missing params for tools/call.", McpErrorCode.InvalidParams);
         if (!catalog.Current.ToolsByName.TryGetValue(request.Name, out var routed))
         {
-            throw new McpProtocolException($"Unknown tool: '{request.Name}'", McpErrorCode.InvalidParams);
+            throw Unknown("tool", request.Name);
         }
 
         var backend = routed.Backend;
@@ -53,7 +53,7 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, B
         var request = context.Params ?? throw new McpProtocolException("Missing params for prompts/get.", McpErrorCode.InvalidParams);
         if (!catalog.Current.PromptsByName.TryGetValue(request.Name, out var routed))
         {
-            throw new McpProtocolException($"Unknown prompt: '{request.Name}'", McpErrorCode.InvalidParams);
+            throw Unknown("prompt", request.Name);
         }
 
         using var progress = sessions.BeginProgress(context.Server, request, out var meta);
@@ -90,7 +90,7 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, B
             case PromptReference prompt:
                 if (!catalog.Current.PromptsByName.TryGetValue(prompt.Name, out var routedPrompt))
                 {
-                    throw new McpProtocolException($"Unknown prompt: '{prompt.Name}'", McpErrorCode.InvalidParams);
+                    throw Unknown("prompt", prompt.Name);
                 }
 
                 backend = routedPrompt.Backend;
@@ -192,6 +192,27 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, B
             ct);
         return System.Text.Json.JsonSerializer.Deserialize<CallToolResult>(response.Result, McpJsonUtilities.DefaultOptions)
             ?? throw new McpProtocolException("Backend returned an empty tools/call result.", McpErrorCode.InternalError);
+    }
+
+    /// <summary>
+    /// The error for a name the catalog does not have: when it names a backend that is down (restarting, reconnecting),
+    /// say so — the item is gone only until the backend is back — otherwise it is an unknown item (-32602).
+    /// </summary>
+    private McpProtocolException Unknown(string kind, string name)
+    {
+        if (catalog.TrySplit(name, out var route, out _) && route.Backend.State != BackendState.Ready)
+        {
+            try
+            {
+                route.Backend.GetClientOrThrow();
+            }
+            catch (McpProtocolException unavailable)
+            {
+                return new McpProtocolException($"{unavailable.Message} Its {kind} '{name}' cannot be called until it is back.", unavailable.ErrorCode);
+            }
+        }
+
+        return new McpProtocolException($"Unknown {kind}: '{name}'", McpErrorCode.InvalidParams);
     }
 
     private BackendRoute ResolveResource(string uri, out string originalUri)

@@ -19,6 +19,14 @@ internal sealed class SampleHttpHost : IAsyncDisposable
     public Uri BaseAddress { get; }
     public Uri McpEndpoint => new(BaseAddress, "/mcp");
 
+    /// <summary>The live fault knobs: latency and error rate can be changed while the server runs.</summary>
+    public SampleOptions Options => App.Services.GetRequiredService<SampleOptions>();
+
+    /// <summary>Tool calls this server has received (every attempt the proxy sent).</summary>
+    public long ToolCalls => App.Services.GetRequiredService<SampleState>().ToolCalls;
+
+    public long Cancellations => App.Services.GetRequiredService<SampleState>().Cancellations;
+
     public static async Task<SampleHttpHost> StartAsync(params string[] args)
     {
         var app = SampleServer.BuildHttpApp(["--urls", "http://127.0.0.1:0", .. args]);

@@ -163,7 +163,7 @@ public sealed class NotificationTests
         // The first call is served, then the child exits.
         await CallIgnoringCrash(client);
 
-        // While it is down: the tools are gone and a call fails fast, naming the tool (it is no longer listed).
+        // While it is down: the tools are gone and a call fails fast, naming the backend, why, and the tool.
         var sawGap = false;
         for (var i = 0; i < 100 && !sawGap; i++)
         {
@@ -177,6 +177,8 @@ public sealed class NotificationTests
         Assert.True(sawGap, "the crashed backend's tools stayed listed");
         var ex = await Assert.ThrowsAsync<McpProtocolException>(() => client.CallToolAsync("c/echo", new Dictionary<string, object?> { ["message"] = "x" }, cancellationToken: Ct).AsTask());
         Assert.Contains("'c/echo'", ex.Message);
+        Assert.Contains("Backend 'c' is unavailable", ex.Message);
+        Assert.Equal(McpErrorCode.InternalError, ex.ErrorCode);
 
         // The supervisor restarts it; the catalog returns and clients hear about it.
         IList<McpClientTool> tools = [];
