@@ -306,3 +306,39 @@ public sealed class ConfigDefaultsTests
         Assert.Contains("cannot read", Assert.Single(ex.Errors).Message);
     }
 }
+
+public sealed class ResilienceConfigExtensionTests
+{
+    [Fact]
+    public void Resilience_extension_keys_parse_with_their_defaults()
+    {
+        var config = ConfigTestSupport.Parse("""
+            [[backends]]
+            name = "a"
+            transport = "stdio"
+            command = "x"
+            idempotent_tools = ["search_*"]
+            non_idempotent_tools = ["add"]
+            [backends.concurrency]
+            max_concurrent = 2
+            [backends.circuit_breaker]
+            window_seconds = 5
+
+            [[backends]]
+            name = "b"
+            transport = "stdio"
+            command = "x"
+            [backends.concurrency]
+            max_queued = 0
+            """);
+
+        var a = config.Backends[0];
+        Assert.Equal(["search_*"], a.IdempotentTools);
+        Assert.Equal(["add"], a.NonIdempotentTools);
+        Assert.Equal(100, a.Concurrency!.MaxQueued);
+        Assert.Equal(5, a.CircuitBreaker!.WindowSeconds);
+        Assert.Equal(0, config.Backends[1].Concurrency!.MaxQueued);
+        Assert.Null(config.Backends[1].IdempotentTools);
+        Assert.Equal(60, new McpProxy.Configuration.CircuitBreakerConfig().WindowSeconds);
+    }
+}
