@@ -1,9 +1,11 @@
+using McpProxy.Admin;
 using McpProxy.Backends;
 using McpProxy.Caching;
-using McpProxy.Resilience;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using McpProxy.Configuration;
+using McpProxy.Observability;
+using McpProxy.Resilience;
 using McpProxy.Routing;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using ModelContextProtocol.AspNetCore;
 using ModelContextProtocol.Protocol;
 
@@ -39,6 +41,11 @@ public static class McpProxyExtensions
         services.AddSingleton<ResilienceServices>();
         services.AddSingleton<TrafficMirror>();
         services.AddSingleton<InFlightCalls>();
+        services.AddSingleton<ResponseCache>();
+        services.AddSingleton<RequestCoalescer>();
+        services.AddSingleton<ProxyTelemetry>();
+        services.AddHostedService<ConfigWatcher>();
+        builder.AddProxyObservability(config.Observability);
 
         // Backends get a plain HttpClient: no standard resilience handler (it would retry non-idempotent tool calls and
         // cut long SSE streams), no client timeout (each call has the backend's own timeout); service discovery stays.
@@ -91,6 +98,12 @@ public static class McpProxyExtensions
     {
         var config = app.Services.GetRequiredService<ProxyConfig>();
         app.MapDefaultEndpoints();
+        app.MapProxyAdmin();
+        if (config.Observability.Metrics.Enabled)
+        {
+            app.MapPrometheusScrapingEndpoint(ObservabilityServices.MetricsPath);
+        }
+
         app.MapMcp(config.Proxy.Listen.Path);
         return app;
     }

@@ -21,9 +21,13 @@ internal sealed partial class BackendRegistry(
     InFlightCalls inFlight,
     ILogger<BackendRegistry> logger) : IHostedService, IBackendObserver, IAsyncDisposable
 {
+    private readonly SemaphoreSlim _reload = new(1, 1);
     private List<BackendConnection> _backends = [];
     private List<BackendConnection> _mirrors = [];
     private int _started;
+
+    /// <summary>The backends in effect: those of the startup config, then of the last config hot reload applied.</summary>
+    public IReadOnlyList<BackendConfig> Configs { get; private set; } = config.Backends;
 
     /// <summary>The routed backends (mirrors excluded).</summary>
     public IReadOnlyList<BackendConnection> Backends => _backends;
@@ -69,6 +73,73 @@ internal sealed partial class BackendRegistry(
 
         await DisposeAsync();
     }
+
+    /// <summary>
+    /// Hot reload: moves to a new list of backends. Backends whose config is unchanged keep their connection (and every
+    /// client session keeps working with them); removed ones are stopped; added ones are started; changed ones (any
+    /// key, policies included) are replaced by a new connection. Clients get <c>list_changed</c>.
+    /// </summary>
+    /// <returns>Names added, removed and replaced.</returns>
+    public async Task<(IReadOnlyList<string> Added, IReadOnlyList<string> Removed, IReadOnlyList<string> Replaced)> ApplyAsync(
+        IReadOnlyList<BackendConfig> configs, CancellationToken cancellationToken)
+    {
+        await _reload.WaitAsync(cancellationToken);
+        try
+        {
+            var current = _backends.Concat(_mirrors).ToDictionary(b => b.Name, StringComparer.Ordinal);
+            var next = new List<BackendConnection>();
+            var started = new List<BackendConnection>();
+            var stopped = new List<BackendConnection>();
+            List<string> added = [], replaced = [];
+            foreach (var backendConfig in configs)
+            {
+                if (current.Remove(backendConfig.Name, out var existing))
+                {
+                    if (ConfigFingerprint(existing.Config) == ConfigFingerprint(backendConfig))
+                    {
+                        next.Add(existing);
+                        continue;
+                    }
+
+                    stopped.Add(existing);
+                    replaced.Add(backendConfig.Name);
+                }
+                else
+                {
+                    added.Add(backendConfig.Name);
+                }
+
+                var connection = new BackendConnection(backendConfig, config.BaseDirectory, this, httpClientFactory, loggerFactory, resilience);
+                next.Add(connection);
+                started.Add(connection);
+            }
+
+            stopped.AddRange(current.Values);
+            var removed = current.Keys.ToList();
+
+            // New connections first (so the switch-over finds them started), then swap, then stop the old ones.
+            await Task.WhenAll(started.Select(b => b.StartAsync())).WaitAsync(cancellationToken);
+            _backends = [.. next.Where(b => b.Config.MirrorOf is null)];
+            _mirrors = [.. next.Where(b => b.Config.MirrorOf is not null)];
+            Configs = configs;
+            resilience.Ejections.TotalBackends = _backends.Count;
+            mirror.SetMirrors(_mirrors);
+            catalog.SetBackends(_backends);
+            sessions.BroadcastListChanged(CatalogParts.All);
+            await Task.WhenAll(stopped.Select(b => b.DisposeAsync().AsTask()));
+            return (added, removed, replaced);
+        }
+        finally
+        {
+            _reload.Release();
+        }
+    }
+
+    /// <summary>A value comparison of two backend configs (records holding lists compare those by reference).</summary>
+    private static string ConfigFingerprint(BackendConfig backend) =>
+        System.Text.Json.JsonSerializer.Serialize(backend, FingerprintOptions);
+
+    private static readonly System.Text.Json.JsonSerializerOptions FingerprintOptions = new() { WriteIndented = false };
 
     public void OnCatalogChanged(BackendConnection backend, CatalogParts parts)
     {

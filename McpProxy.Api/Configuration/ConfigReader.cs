@@ -19,7 +19,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
     private static readonly string[] HttpOnlyKeys = ["url", "bearer_token", "forward_auth"];
     private static readonly string[] TimeoutKeys = ["seconds"];
     private static readonly string[] ConcurrencyKeys = ["max_concurrent", "max_queued"];
-    private static readonly string[] CacheKeys = ["resource_ttl_seconds", "tool_ttl_seconds", "max_entries"];
+    private static readonly string[] CacheKeys = ["resource_ttl_seconds", "tool_ttl_seconds", "max_entries", "cache_tools"];
     private static readonly string[] CircuitBreakerKeys = ["failure_rate_threshold", "minimum_calls", "wait_duration_seconds", "permitted_calls_in_half_open", "window_seconds"];
     private static readonly string[] RateLimitKeys = ["requests", "period_seconds"];
     private static readonly string[] RetryKeys = ["max_retries", "initial_backoff_ms", "max_backoff_ms", "budget_percent", "min_retries_per_sec"];
@@ -32,7 +32,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
     private static readonly string[] RoleMappingKeys = ["claim", "mapping"];
     private static readonly string[] PerformanceKeys = ["coalesce_requests"];
     private static readonly string[] SecurityKeys = ["max_argument_size"];
-    private static readonly string[] ObservabilityKeys = ["audit", "log_level", "json_logs", "metrics", "tracing"];
+    private static readonly string[] ObservabilityKeys = ["audit", "log_level", "json_logs", "metrics", "tracing", "audit_arguments", "health_min_ready_percent"];
     private static readonly string[] MetricsKeys = ["enabled"];
     private static readonly string[] TracingKeys = ["enabled", "endpoint", "service_name"];
     private static readonly string[] LogLevels = ["trace", "debug", "info", "warn", "error"];
@@ -349,6 +349,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
             ResourceTtlSeconds = s.Int("resource_ttl_seconds", v => v >= 0, ">= 0") ?? d.ResourceTtlSeconds,
             ToolTtlSeconds = s.Int("tool_ttl_seconds", v => v >= 0, ">= 0") ?? d.ToolTtlSeconds,
             MaxEntries = s.Int("max_entries", v => v >= 1, ">= 1") ?? d.MaxEntries,
+            CacheTools = s.StringList("cache_tools") ?? d.CacheTools,
         };
     }
 
@@ -712,6 +713,8 @@ internal sealed class ConfigReader(ConfigErrors errors)
             Audit = s.Bool("audit") ?? d.Audit,
             LogLevel = logLevel ?? d.LogLevel,
             JsonLogs = s.Bool("json_logs") ?? d.JsonLogs,
+            AuditArguments = s.Bool("audit_arguments") ?? d.AuditArguments,
+            HealthMinReadyPercent = s.Number("health_min_ready_percent", v => v is >= 0 and <= 100, Percent) ?? d.HealthMinReadyPercent,
             Metrics = new MetricsConfig { Enabled = metrics?.Bool("enabled") ?? d.Metrics.Enabled },
             Tracing = ReadTracing(s.Section("tracing", TracingKeys)),
         };

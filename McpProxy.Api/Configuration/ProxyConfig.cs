@@ -105,6 +105,8 @@ public sealed record CacheConfig
     public int ResourceTtlSeconds { get; init; }
     public int ToolTtlSeconds { get; init; }
     public int MaxEntries { get; init; } = 1000;
+    /// <summary>Tools (globs, backend names) cached although not annotated read-only: an explicit opt-in (extension).</summary>
+    public IReadOnlyList<string> CacheTools { get; init; } = [];
 }
 public sealed record CircuitBreakerConfig
 {
@@ -191,6 +193,10 @@ public sealed record ObservabilityConfig
     public bool Audit { get; init; }
     public string LogLevel { get; init; } = "info";
     public bool JsonLogs { get; init; }
+    /// <summary>Audit events include the call's argument values (extension; default off).</summary>
+    public bool AuditArguments { get; init; }
+    /// <summary><c>/admin/health</c> answers 503 when fewer than this share of the backends is ready (extension).</summary>
+    public double HealthMinReadyPercent { get; init; } = 50;
     public MetricsConfig Metrics { get; init; } = new();
     public TracingConfig Tracing { get; init; } = new();
 }

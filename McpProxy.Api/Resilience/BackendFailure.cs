@@ -28,3 +28,6 @@ internal static class BackendFailure
 
 /// <summary>A call the proxy refused before it reached the backend (open circuit, ejected backend, rate or concurrency limit).</summary>
 internal sealed class ProxyRejectedException(string message) : Exception(message);
+
+/// <summary>The JSON-RPC error (-32603) a client gets for a call the proxy refused; its own type so telemetry can tell refusals from failures.</summary>
+internal sealed class ProxyRefusedException(string message) : McpProtocolException(message, McpErrorCode.InternalError);

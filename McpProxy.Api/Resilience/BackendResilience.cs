@@ -198,16 +198,14 @@ internal sealed class BackendResilience
                 ExceptionDispatchInfo.Throw(exception);
                 return exception;
             case ProxyRejectedException rejected:
-                return new McpProtocolException(rejected.Message, McpErrorCode.InternalError);
+                return new ProxyRefusedException(rejected.Message);
             case RateLimiterRejectedException limited when rejectedBy == "rate_limit":
-                return new McpProtocolException(
+                return new ProxyRefusedException(
                     $"Backend '{_backend}' rate limit exceeded ({_config.RateLimit!.Requests} requests per {_config.RateLimit.PeriodSeconds:0.###} s)" +
-                    (limited.RetryAfter is { } after ? $"; retry after {Math.Ceiling(after.TotalMilliseconds):0} ms." : "."),
-                    McpErrorCode.InternalError);
+                    (limited.RetryAfter is { } after ? $"; retry after {Math.Ceiling(after.TotalMilliseconds):0} ms." : "."));
             case RateLimiterRejectedException:
-                return new McpProtocolException(
-                    $"Backend '{_backend}' is at its concurrency limit ({_config.Concurrency!.MaxConcurrent} calls in flight, {_config.Concurrency.MaxQueued} waiting); retry later.",
-                    McpErrorCode.InternalError);
+                return new ProxyRefusedException(
+                    $"Backend '{_backend}' is at its concurrency limit ({_config.Concurrency!.MaxConcurrent} calls in flight, {_config.Concurrency.MaxQueued} waiting); retry later.");
             case TimeoutRejectedException:
                 return new McpProtocolException(
                     $"Backend '{_backend}' timed out after {AttemptTimeout.TotalSeconds:0.###} s on {kind} '{item}'.", McpErrorCode.InternalError);

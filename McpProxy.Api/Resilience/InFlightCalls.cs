@@ -1,6 +1,3 @@
-using ModelContextProtocol;
-using ModelContextProtocol.Protocol;
-
 namespace McpProxy.Resilience;
 
 /// <summary>
@@ -24,7 +21,7 @@ internal sealed class InFlightCalls
     {
         if (_stopping)
         {
-            throw new McpProtocolException("The proxy is shutting down; retry against another instance.", McpErrorCode.InternalError);
+            throw new ProxyRefusedException("The proxy is shutting down; retry against another instance.");
         }
 
         Interlocked.Increment(ref _count);

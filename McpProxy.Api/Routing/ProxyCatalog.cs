@@ -22,6 +22,16 @@ internal sealed record RoutedTool(BackendRoute Route, string OriginalName, Tool 
         && (Route.IdempotentTools?.IsAllowed(OriginalName) == true
             || Tool.Annotations?.ReadOnlyHint == true
             || Tool.Annotations?.IdempotentHint == true);
+
+    /// <summary>
+    /// How long a successful result may be cached: <c>[backends.cache] tool_ttl_seconds</c>, for tools annotated
+    /// <c>readOnlyHint</c> or listed in <c>cache_tools</c> (an explicit opt-in); otherwise not at all.
+    /// </summary>
+    public TimeSpan? CacheTtl { get; } =
+        Route.Backend.Config.Cache is { ToolTtlSeconds: > 0 } cache
+        && (Tool.Annotations?.ReadOnlyHint == true || Route.CacheTools?.IsAllowed(OriginalName) == true)
+            ? TimeSpan.FromSeconds(cache.ToolTtlSeconds)
+            : null;
 }
 
 /// <summary>A namespaced prompt and where it routes.</summary>
@@ -41,6 +51,7 @@ internal sealed class BackendRoute
         Injector = new ArgumentInjector(c);
         IdempotentTools = c.IdempotentTools is null ? null : ItemFilter.Create(c.IdempotentTools, null);
         NonIdempotentTools = c.NonIdempotentTools is null ? null : ItemFilter.Create(c.NonIdempotentTools, null);
+        CacheTools = c.Cache is { CacheTools.Count: > 0 } cache ? ItemFilter.Create(cache.CacheTools, null) : null;
     }
 
     public BackendConnection Backend { get; }
@@ -52,6 +63,7 @@ internal sealed class BackendRoute
     public ArgumentInjector Injector { get; }
     public ItemFilter? IdempotentTools { get; }
     public ItemFilter? NonIdempotentTools { get; }
+    public ItemFilter? CacheTools { get; }
 }
 
 /// <summary>An immutable view of everything the proxy serves, rebuilt whenever a backend's catalog changes.</summary>
@@ -94,6 +106,7 @@ internal sealed class ProxyCatalog(ProxyConfig config)
     private readonly Lock _gate = new();
     private volatile CatalogSnapshot _snapshot = CatalogSnapshot.Empty;
     private FrozenDictionary<string, BackendRoute> _routes = FrozenDictionary<string, BackendRoute>.Empty;
+    private BackendRoute[] _ordered = [];
 
     public string Separator { get; } = config.Proxy.Separator;
     public CatalogSnapshot Current => _snapshot;
@@ -102,7 +115,8 @@ internal sealed class ProxyCatalog(ProxyConfig config)
     {
         lock (_gate)
         {
-            _routes = backends.ToFrozenDictionary(b => b.Name, b => new BackendRoute(b), StringComparer.Ordinal);
+            _ordered = [.. backends.Select(b => new BackendRoute(b))];
+            _routes = _ordered.ToFrozenDictionary(r => r.Backend.Name, StringComparer.Ordinal);
         }
 
         Rebuild();
@@ -137,9 +151,9 @@ internal sealed class ProxyCatalog(ProxyConfig config)
             var promptsByName = new Dictionary<string, RoutedPrompt>(StringComparer.Ordinal);
 
             // Config order, so listings are stable.
-            foreach (var backendConfig in config.Backends)
+            foreach (var route in _ordered)
             {
-                if (!_routes.TryGetValue(backendConfig.Name, out var route) || route.Backend.State != BackendState.Ready)
+                if (route.Backend.State != BackendState.Ready)
                 {
                     continue;
                 }

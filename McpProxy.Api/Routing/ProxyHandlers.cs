@@ -1,4 +1,11 @@
+using System.Diagnostics;
+using System.Security.Claims;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using McpProxy.Backends;
+using McpProxy.Caching;
+using McpProxy.Configuration;
+using McpProxy.Observability;
 using McpProxy.Resilience;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
@@ -13,7 +20,16 @@ namespace McpProxy.Routing;
 /// <c>_meta</c>, progress relayed back and the caller's cancellation passed on. Unknown or hidden items get
 /// <c>-32602</c> naming the item, and nothing reaches a backend.
 /// </summary>
-internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, BackendRegistry registry, TrafficMirror mirror, InFlightCalls inFlight)
+internal sealed class ProxyHandlers(
+    ProxyCatalog catalog,
+    SessionHub sessions,
+    BackendRegistry registry,
+    TrafficMirror mirror,
+    InFlightCalls inFlight,
+    ResponseCache cache,
+    RequestCoalescer coalescer,
+    ProxyTelemetry telemetry,
+    ProxyConfig config)
 {
     public ValueTask<ListToolsResult> ListToolsAsync(RequestContext<ListToolsRequestParams> context, CancellationToken ct) =>
         ValueTask.FromResult(new ListToolsResult { Tools = catalog.Current.Tools });
@@ -45,7 +61,11 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, B
         };
 
         mirror.Mirror(backend, RequestMethods.ToolsCall, forwarded);
-        return await InvokeAsync(backend, "tool", request.Name, routed.Repeatable, (client, c) => CallWithCancellationAsync(client, forwarded, c), ct);
+        return await ProxyAsync(
+            new ProxyCall(RequestMethods.ToolsCall, backend, "tool", request.Name, routed.OriginalName, context.User, forwarded.Arguments, routed.Repeatable, routed.CacheTtl),
+            (client, c) => CallWithCancellationAsync(client, forwarded, c),
+            static r => r.IsError != true,
+            ct);
     }
 
     public async ValueTask<GetPromptResult> GetPromptAsync(RequestContext<GetPromptRequestParams> context, CancellationToken ct)
@@ -59,7 +79,11 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, B
         using var progress = sessions.BeginProgress(context.Server, request, out var meta);
         var forwarded = new GetPromptRequestParams { Name = routed.OriginalName, Arguments = request.Arguments, Meta = meta };
         mirror.Mirror(routed.Backend, RequestMethods.PromptsGet, forwarded);
-        return await InvokeAsync(routed.Backend, "prompt", request.Name, repeatable: true, (client, c) => client.GetPromptAsync(forwarded, c), ct);
+        return await ProxyAsync(
+            new ProxyCall(RequestMethods.PromptsGet, routed.Backend, "prompt", request.Name, routed.OriginalName, context.User, null, Repeatable: true, CacheTtl: null),
+            (client, c) => client.GetPromptAsync(forwarded, c),
+            static _ => true,
+            ct);
     }
 
     public async ValueTask<ReadResourceResult> ReadResourceAsync(RequestContext<ReadResourceRequestParams> context, CancellationToken ct)
@@ -69,7 +93,12 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, B
         using var progress = sessions.BeginProgress(context.Server, request, out var meta);
         var forwarded = new ReadResourceRequestParams { Uri = originalUri, Meta = meta };
         mirror.Mirror(route.Backend, RequestMethods.ResourcesRead, forwarded);
-        var result = await InvokeAsync(route.Backend, "resource", request.Uri, repeatable: true, (client, c) => client.ReadResourceAsync(forwarded, c), ct);
+        var ttl = route.Backend.Config.Cache is { ResourceTtlSeconds: > 0 } cacheConfig ? TimeSpan.FromSeconds(cacheConfig.ResourceTtlSeconds) : (TimeSpan?)null;
+        var result = await ProxyAsync(
+            new ProxyCall(RequestMethods.ResourcesRead, route.Backend, "resource", request.Uri, originalUri, context.User, null, Repeatable: true, ttl),
+            (client, c) => client.ReadResourceAsync(forwarded, c),
+            static _ => true,
+            ct);
 
         // Contents carry the backend's URIs; give them back namespaced so they round-trip through the proxy.
         foreach (var content in result.Contents)
@@ -113,7 +142,12 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, B
         }
 
         var forwarded = new CompleteRequestParams { Ref = reference, Argument = request.Argument, Context = request.Context, Meta = request.Meta };
-        return await InvokeAsync(backend, "completion", DescribeReference(request.Ref), repeatable: true, (client, c) => client.CompleteAsync(forwarded, c), ct);
+        var item = DescribeReference(request.Ref);
+        return await ProxyAsync(
+            new ProxyCall(RequestMethods.CompletionComplete, backend, "completion", item, item, context.User, null, Repeatable: true, CacheTtl: null),
+            (client, c) => client.CompleteAsync(forwarded, c),
+            static _ => true,
+            ct);
     }
 
     public async ValueTask<EmptyResult> SubscribeAsync(RequestContext<SubscribeRequestParams> context, CancellationToken ct)
@@ -238,6 +272,71 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, B
         ResourceTemplateReference r => r.Uri ?? "",
         _ => "",
     };
+
+    /// <summary>What a proxied call is, for caching, coalescing, metrics, tracing and audit.</summary>
+    private readonly record struct ProxyCall(
+        string Method, BackendConnection Backend, string Kind, string Item, string OriginalItem, ClaimsPrincipal? User,
+        IDictionary<string, JsonElement>? Arguments, bool Repeatable, TimeSpan? CacheTtl);
+
+    /// <summary>
+    /// One proxied call with everything around it: a span, the request metrics and the audit event; the response cache
+    /// (successful results only, per caller) and request coalescing (identical concurrent calls that are safe to
+    /// repeat share one backend call); then <see cref="InvokeAsync"/>.
+    /// </summary>
+    private async Task<T> ProxyAsync<T>(ProxyCall call, Func<McpClient, CancellationToken, ValueTask<T>> send, Func<T, bool> succeeded, CancellationToken ct)
+        where T : class
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var activity = telemetry.StartCall(call.Method, call.Backend.Name, call.Item);
+        var outcome = "ok";
+        try
+        {
+            Func<CancellationToken, ValueTask<T>> invoke = c => new ValueTask<T>(InvokeAsync(call.Backend, call.Kind, call.Item, call.Repeatable, send, c));
+            var coalesce = config.Performance.CoalesceRequests && call.Repeatable;
+            string? key = coalesce || call.CacheTtl is not null
+                ? ResponseCache.Key(call.Backend.Name, call.Method, call.OriginalItem, ArgumentsNode(call.Arguments), CallerIdentity.Of(call.User))
+                : null;
+
+            if (coalesce)
+            {
+                var direct = invoke;
+                invoke = c => new ValueTask<T>(coalescer.RunAsync(key!, cc => direct(cc).AsTask(), c));
+            }
+
+            var result = call.CacheTtl is { } ttl
+                ? await cache.GetOrCallAsync(call.Backend.Name, key!, ttl, call.Backend.Config.Cache!.MaxEntries, invoke, succeeded, ct)
+                : await invoke(ct);
+            if (!succeeded(result))
+            {
+                outcome = "tool_error";
+            }
+
+            return result;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            outcome = "cancelled";
+            throw;
+        }
+        catch (ProxyRefusedException)
+        {
+            outcome = "rejected";
+            throw;
+        }
+        catch (Exception)
+        {
+            outcome = "error";
+            throw;
+        }
+        finally
+        {
+            telemetry.EndCall(activity, call.Method, call.Backend.Name, call.Item, outcome, Stopwatch.GetElapsedTime(started), call.User,
+                call.Arguments is null ? null : ArgumentsNode(call.Arguments));
+        }
+    }
+
+    private static JsonObject? ArgumentsNode(IDictionary<string, JsonElement>? arguments) =>
+        arguments is null ? null : JsonSerializer.SerializeToNode(arguments, McpJsonUtilities.DefaultOptions) as JsonObject;
 
     /// <summary>
     /// Calls a backend through its resilience pipeline (<see cref="BackendResilience"/>): each attempt takes the

@@ -127,7 +127,8 @@ public sealed class TopologyTests(TopologyFixture topology)
             chain.Add(ancestor.Name);
         }
 
-        // The MCP SDK's client span for the backend call, under the proxy's server span for the client's call.
-        Assert.Equal(["tools/call whoami", "tools/call sample-a__whoami"], chain.Take(2));
+        // The MCP SDK's client span for the backend call, under the proxy's own span for the routed call (with backend
+        // and tool attributes), under the SDK's server span for the client's call.
+        Assert.Equal(["tools/call whoami", "proxy tools/call", "tools/call sample-a__whoami"], chain.Take(3));
     }
 }

@@ -1,0 +1,133 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using McpProxy.Backends;
+using McpProxy.Caching;
+using McpProxy.Configuration;
+using McpProxy.Resilience;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace McpProxy.Admin;
+
+/// <summary>
+/// Admin: the operator's JSON API under <c>/admin</c> — <c>GET backends</c> (each backend's transport, health,
+/// circuit, ejection, last error, catalog counts), <c>GET health</c> (503 below <c>health_min_ready_percent</c>),
+/// <c>GET cache/stats</c>, <c>POST cache/clear</c>, <c>GET config</c> (the effective config, secrets redacted) and,
+/// with <c>[observability.metrics] enabled</c>, Prometheus text at <c>GET metrics</c>.
+/// </summary>
+internal static class AdminEndpoints
+{
+    public const string Redacted = "[redacted]";
+
+    private static readonly JsonSerializerOptions ConfigJson = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        WriteIndented = true,
+    };
+
+    public static RouteGroupBuilder MapProxyAdmin(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("/admin");
+        admin.MapGet("/backends", (BackendRegistry registry) => TypedResults.Ok(registry.Backends.Concat(registry.Mirrors).Select(Describe)));
+        admin.MapGet("/health", Health);
+        admin.MapGet("/cache/stats", CacheStats);
+        admin.MapPost("/cache/clear", async (ResponseCache cache, CancellationToken ct) =>
+        {
+            await cache.ClearAsync(ct);
+            return TypedResults.Ok(new { cleared = true });
+        });
+        admin.MapGet("/config", (ProxyConfig config, BackendRegistry registry) =>
+            TypedResults.Content(EffectiveConfig(config, registry.Configs).ToJsonString(ConfigJson), "application/json"));
+        return admin;
+    }
+
+    private static BackendStatus Describe(BackendConnection b) => new(
+        b.Name,
+        b.Config.Transport.ToString().ToLowerInvariant(),
+        b.State.ToString().ToLowerInvariant(),
+        b.Config.MirrorOf,
+        b.LastError,
+        b.ReadySince,
+        b.Restarts,
+        b.Catalog.Tools.Count,
+        b.Catalog.Prompts.Count,
+        b.Catalog.Resources.Count,
+        b.Resilience.Breaker is { } breaker
+            ? new CircuitStatus(breaker.State.ToString().ToLowerInvariant(), breaker.State == CircuitState.Open ? breaker.OpenUntil : null)
+            : null,
+        b.Resilience.Outlier is { } outlier ? new EjectionStatus(outlier.IsEjected, outlier.IsEjected ? outlier.EjectedUntil : null, outlier.Ejections) : null);
+
+    private static Results<Ok<HealthStatus>, JsonHttpResult<HealthStatus>> Health(BackendRegistry registry, ProxyConfig config)
+    {
+        var total = registry.Backends.Count;
+        var ready = registry.Backends.Count(b => b.State == BackendState.Ready);
+        var percent = total == 0 ? 100 : 100.0 * ready / total;
+        var threshold = config.Observability.HealthMinReadyPercent;
+        var status = new HealthStatus(
+            ready == total ? "healthy" : percent >= threshold ? "degraded" : "unhealthy",
+            ready,
+            total,
+            threshold,
+            registry.Backends.ToDictionary(b => b.Name, b => b.State.ToString().ToLowerInvariant()));
+        return percent >= threshold
+            ? TypedResults.Ok(status)
+            : TypedResults.Json(status, statusCode: StatusCodes.Status503ServiceUnavailable);
+    }
+
+    private static Ok<CacheStatsResponse> CacheStats(ResponseCache cache, RequestCoalescer coalescer, CacheLayer layer) =>
+        TypedResults.Ok(new CacheStatsResponse(
+            layer.Distributed,
+            layer.Endpoint,
+            cache.Hits,
+            cache.Misses,
+            coalescer.Coalesced,
+            cache.Counters.ToDictionary(
+                c => c.Key,
+                c => new BackendCacheStats(Interlocked.Read(ref c.Value.Hits), Interlocked.Read(ref c.Value.Misses), Interlocked.Read(ref c.Value.Entries)))));
+
+    /// <summary>
+    /// The config in effect (hot-reloaded backends included) with every secret replaced by <see cref="Redacted"/>:
+    /// auth tokens, backend bearer tokens and stdio environment values.
+    /// </summary>
+    internal static JsonObject EffectiveConfig(ProxyConfig config, IReadOnlyList<BackendConfig> backends)
+    {
+        var node = JsonSerializer.SerializeToNode(config with { Backends = backends }, ConfigJson)!.AsObject();
+        if (node["auth"] is JsonObject auth && auth["tokens"] is JsonArray tokens)
+        {
+            auth["tokens"] = new JsonArray([.. tokens.Select(_ => (JsonNode)Redacted)]);
+        }
+
+        foreach (var backend in node["backends"]!.AsArray().OfType<JsonObject>())
+        {
+            if (backend["bearer_token"] is not null)
+            {
+                backend["bearer_token"] = Redacted;
+            }
+
+            if (backend["env"] is JsonObject env)
+            {
+                foreach (var key in env.Select(p => p.Key).ToList())
+                {
+                    env[key] = Redacted;
+                }
+            }
+        }
+
+        return node;
+    }
+
+    internal sealed record BackendStatus(
+        string Name, string Transport, string State, string? MirrorOf, string? LastError, DateTimeOffset? ReadySince, int Restarts,
+        int Tools, int Prompts, int Resources, CircuitStatus? Circuit, EjectionStatus? Ejection);
+
+    internal sealed record CircuitStatus(string State, DateTimeOffset? OpenUntil);
+
+    internal sealed record EjectionStatus(bool Ejected, DateTimeOffset? Until, int Ejections);
+
+    internal sealed record HealthStatus(string Status, int Ready, int Total, double MinReadyPercent, Dictionary<string, string> Backends);
+
+    internal sealed record CacheStatsResponse(string Layer, string? Endpoint, long Hits, long Misses, long Coalesced, Dictionary<string, BackendCacheStats> Backends);
+
+    internal sealed record BackendCacheStats(long Hits, long Misses, long Entries);
+}

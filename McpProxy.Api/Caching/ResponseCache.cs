@@ -1,0 +1,167 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Caching.Hybrid;
+using ModelContextProtocol;
+
+namespace McpProxy.Caching;
+
+/// <summary>Hit/miss/entry counts of one backend's cache.</summary>
+internal sealed class CacheCounters
+{
+    public long Hits;
+    public long Misses;
+    public long Entries;
+}
+
+/// <summary>
+/// Caches successful <c>resources/read</c> and <c>tools/call</c> results in the proxy's <c>HybridCache</c> (in-memory,
+/// plus Redis when the topology provides it). The key is the backend, the kind, the original name or URI, the
+/// canonical arguments (object keys sorted, so key order is irrelevant) and the caller's identity, so one user's
+/// result is never served to another. Errors and <c>isError</c> results are never stored. At most
+/// <c>max_entries</c> entries per backend: the oldest are evicted first.
+/// </summary>
+internal sealed class ResponseCache(HybridCache cache, TimeProvider time)
+{
+    /// <summary>Tag carried by every entry, for <see cref="ClearAsync"/>.</summary>
+    public const string AllTag = "mcp-proxy";
+
+    private readonly ConcurrentDictionary<string, CacheCounters> _counters = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<(string Key, DateTimeOffset Expires)>> _keys = new(StringComparer.Ordinal);
+
+    public IReadOnlyDictionary<string, CacheCounters> Counters => _counters;
+
+    public long Hits => _counters.Values.Sum(c => Interlocked.Read(ref c.Hits));
+    public long Misses => _counters.Values.Sum(c => Interlocked.Read(ref c.Misses));
+
+    /// <summary>The key of a call: stable for equal arguments whatever their key order; secrets never appear in it (hashed).</summary>
+    public static string Key(string backend, string kind, string item, JsonNode? arguments, string identity)
+    {
+        var canonical = new StringBuilder();
+        Canonicalize(arguments, canonical);
+        var digest = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{identity}\n{item}\n{canonical}")));
+        return $"mcp-proxy:{backend}:{kind}:{digest}";
+    }
+
+    /// <summary>
+    /// Returns the cached result for <paramref name="key"/>, or makes the call and stores the result when
+    /// <paramref name="storable"/> says so. Concurrent misses on one key share one call (HybridCache stampede protection).
+    /// </summary>
+    public async ValueTask<T> GetOrCallAsync<T>(
+        string backend, string key, TimeSpan ttl, int maxEntries, Func<CancellationToken, ValueTask<T>> call, Func<T, bool> storable, CancellationToken cancellationToken)
+        where T : class
+    {
+        var counters = _counters.GetOrAdd(backend, _ => new CacheCounters());
+        var missed = false;
+        string json;
+        try
+        {
+            json = await cache.GetOrCreateAsync(
+                key,
+                async ct =>
+                {
+                    missed = true;
+                    var result = await call(ct);
+                    if (!storable(result))
+                    {
+                        throw new NotStorableException(result);
+                    }
+
+                    return JsonSerializer.Serialize(result, McpJsonUtilities.DefaultOptions);
+                },
+                new HybridCacheEntryOptions { Expiration = ttl, LocalCacheExpiration = ttl },
+                [AllTag, "backend:" + backend],
+                cancellationToken);
+        }
+        catch (NotStorableException notStorable)
+        {
+            Interlocked.Increment(ref counters.Misses);
+            return (T)notStorable.Result;
+        }
+
+        if (missed)
+        {
+            Interlocked.Increment(ref counters.Misses);
+            await TrackAsync(backend, key, ttl, maxEntries, counters);
+        }
+        else
+        {
+            Interlocked.Increment(ref counters.Hits);
+        }
+
+        return JsonSerializer.Deserialize<T>(json, McpJsonUtilities.DefaultOptions)!;
+    }
+
+    /// <summary>Drops every cached entry (all backends, both layers).</summary>
+    public async ValueTask ClearAsync(CancellationToken cancellationToken)
+    {
+        await cache.RemoveByTagAsync(AllTag, cancellationToken);
+        foreach (var (backend, keys) in _keys)
+        {
+            keys.Clear();
+            if (_counters.TryGetValue(backend, out var counters))
+            {
+                Interlocked.Exchange(ref counters.Entries, 0);
+            }
+        }
+    }
+
+    private async ValueTask TrackAsync(string backend, string key, TimeSpan ttl, int maxEntries, CacheCounters counters)
+    {
+        var now = time.GetUtcNow();
+        var keys = _keys.GetOrAdd(backend, _ => new ConcurrentQueue<(string, DateTimeOffset)>());
+        keys.Enqueue((key, now + ttl));
+        Interlocked.Increment(ref counters.Entries);
+
+        // Expired entries leave the count; beyond max_entries the oldest are evicted.
+        while (keys.TryPeek(out var head) && (head.Expires <= now || Interlocked.Read(ref counters.Entries) > maxEntries) && keys.TryDequeue(out head))
+        {
+            Interlocked.Decrement(ref counters.Entries);
+            if (head.Expires > now)
+            {
+                await cache.RemoveAsync(head.Key);
+            }
+        }
+    }
+
+    private static void Canonicalize(JsonNode? node, StringBuilder output)
+    {
+        switch (node)
+        {
+            case JsonObject obj:
+                output.Append('{');
+                foreach (var (name, value) in obj.OrderBy(p => p.Key, StringComparer.Ordinal))
+                {
+                    output.Append(JsonSerializer.Serialize(name)).Append(':');
+                    Canonicalize(value, output);
+                    output.Append(',');
+                }
+
+                output.Append('}');
+                break;
+            case JsonArray array:
+                output.Append('[');
+                foreach (var item in array)
+                {
+                    Canonicalize(item, output);
+                    output.Append(',');
+                }
+
+                output.Append(']');
+                break;
+            case null:
+                output.Append("null");
+                break;
+            default:
+                output.Append(node.ToJsonString());
+                break;
+        }
+    }
+
+    private sealed class NotStorableException(object result) : Exception("The result is not cacheable.")
+    {
+        public object Result { get; } = result;
+    }
+}

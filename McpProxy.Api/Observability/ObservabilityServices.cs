@@ -1,0 +1,51 @@
+using McpProxy.Configuration;
+using Microsoft.Extensions.Logging.Console;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace McpProxy.Observability;
+
+/// <summary>Applies <c>[observability]</c>: log level, JSON console logs, the audit logger, Prometheus metrics and OTLP tracing.</summary>
+internal static class ObservabilityServices
+{
+    public const string MetricsPath = "/admin/metrics";
+
+    public static void AddProxyObservability(this WebApplicationBuilder builder, ObservabilityConfig config)
+    {
+        builder.Logging.SetMinimumLevel(config.LogLevel switch
+        {
+            "trace" => LogLevel.Trace,
+            "debug" => LogLevel.Debug,
+            "warn" => LogLevel.Warning,
+            "error" => LogLevel.Error,
+            _ => LogLevel.Information,
+        });
+
+        // Audit events are Information: on whenever audit is, whatever log_level says.
+        builder.Logging.AddFilter(ProxyTelemetry.AuditCategory, config.Audit ? LogLevel.Information : LogLevel.None);
+
+        if (config.JsonLogs)
+        {
+            builder.Logging.AddJsonConsole(o => o.IncludeScopes = true);
+            builder.Services.Configure<ConsoleLoggerOptions>(o => o.FormatterName = ConsoleFormatterNames.Json);
+        }
+
+        if (config.Metrics.Enabled)
+        {
+            builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddPrometheusExporter(o => o.ScrapeEndpointPath = MetricsPath));
+        }
+
+        if (config.Tracing.Enabled)
+        {
+            builder.Services.AddOpenTelemetry()
+                .ConfigureResource(resource => resource.AddService(config.Tracing.ServiceName))
+                .WithTracing(tracing => tracing.AddOtlpExporter("mcp-proxy", o =>
+                {
+                    o.Endpoint = new Uri(config.Tracing.Endpoint);
+                    o.Protocol = OtlpExportProtocol.Grpc;
+                }));
+        }
+    }
+}
