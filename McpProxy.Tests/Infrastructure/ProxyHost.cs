@@ -28,15 +28,25 @@ internal sealed class ProxyHost : IAsyncDisposable
     public IServiceProvider Services => App.Services;
 
     /// <summary>Starts a proxy for the given backends TOML; <c>[proxy]</c> is prepended unless the TOML has one.</summary>
-    public static async Task<ProxyHost> StartAsync(string toml, Func<string, string?>? getEnv = null, Action<ILoggingBuilder>? logging = null)
+    public static Task<ProxyHost> StartAsync(
+        string toml, Func<string, string?>? getEnv = null, Action<ILoggingBuilder>? logging = null, Action<WebApplicationBuilder>? configure = null)
     {
         if (!toml.Contains("[proxy]", StringComparison.Ordinal))
         {
             toml = "[proxy]\nname = \"test-proxy\"\n[proxy.listen]\nport = 0\n\n" + toml;
         }
 
-        var config = ConfigLoader.Parse(toml, Path.Combine(TestPaths.RepoRoot, "test.toml"), getEnv ?? (_ => null));
+        return StartAsync(ConfigLoader.Parse(toml, Path.Combine(TestPaths.RepoRoot, "test.toml"), getEnv ?? (_ => null)), logging, configure);
+    }
+
+    /// <summary>Starts a proxy on a config file, as <c>--config FILE</c> does (hot reload watches that file).</summary>
+    public static Task<ProxyHost> StartFromFileAsync(string path, Action<ILoggingBuilder>? logging = null, Action<WebApplicationBuilder>? configure = null) =>
+        StartAsync(ConfigLoader.LoadFile(path), logging, configure);
+
+    private static async Task<ProxyHost> StartAsync(ProxyConfig config, Action<ILoggingBuilder>? logging, Action<WebApplicationBuilder>? configure)
+    {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Development" });
+        configure?.Invoke(builder);
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         logging?.Invoke(builder.Logging);
