@@ -80,6 +80,11 @@ internal sealed class ResponseCache(HybridCache cache, TimeProvider time)
             Interlocked.Increment(ref counters.Misses);
             return (T)notStorable.Result;
         }
+        catch (Exception) when (missed)
+        {
+            Interlocked.Increment(ref counters.Misses); // the call failed: a miss, and nothing stored
+            throw;
+        }
 
         if (missed)
         {
