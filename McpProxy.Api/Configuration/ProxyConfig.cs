@@ -105,7 +105,7 @@ public sealed record CacheConfig
     public int ResourceTtlSeconds { get; init; }
     public int ToolTtlSeconds { get; init; }
     public int MaxEntries { get; init; } = 1000;
-    /// <summary>Tools (globs, backend names) cached although not annotated read-only: an explicit opt-in (extension).</summary>
+    /// <summary>When set, exactly these tools (globs, backend names) are cached, read-only or not: an explicit choice (extension).</summary>
     public IReadOnlyList<string> CacheTools { get; init; } = [];
 }
 public sealed record CircuitBreakerConfig

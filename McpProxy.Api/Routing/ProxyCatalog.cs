@@ -24,12 +24,13 @@ internal sealed record RoutedTool(BackendRoute Route, string OriginalName, Tool 
             || Tool.Annotations?.IdempotentHint == true);
 
     /// <summary>
-    /// How long a successful result may be cached: <c>[backends.cache] tool_ttl_seconds</c>, for tools annotated
-    /// <c>readOnlyHint</c> or listed in <c>cache_tools</c> (an explicit opt-in); otherwise not at all.
+    /// How long a successful result may be cached: <c>[backends.cache] tool_ttl_seconds</c>, for exactly the tools
+    /// listed in <c>cache_tools</c> when that key is set (an explicit choice, which may include tools that are not
+    /// read-only), otherwise for the tools annotated <c>readOnlyHint</c>; other tools are never cached.
     /// </summary>
     public TimeSpan? CacheTtl { get; } =
         Route.Backend.Config.Cache is { ToolTtlSeconds: > 0 } cache
-        && (Tool.Annotations?.ReadOnlyHint == true || Route.CacheTools?.IsAllowed(OriginalName) == true)
+        && (Route.CacheTools is { } listed ? listed.IsAllowed(OriginalName) : Tool.Annotations?.ReadOnlyHint == true)
             ? TimeSpan.FromSeconds(cache.ToolTtlSeconds)
             : null;
 }

@@ -83,6 +83,20 @@ public sealed class CachingTests
     }
 
     [Fact]
+    public async Task Cache_tools_names_exactly_the_tools_to_cache_read_only_or_not()
+    {
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync(backend.Backend("b", CacheConfig + "\ncache_tools = [\"toggle_*\"]\n"));
+        await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
+
+        Assert.Equal("added", Text(await client.CallToolAsync("b/toggle_extra", cancellationToken: Ct)));
+        Assert.Equal("added", Text(await client.CallToolAsync("b/toggle_extra", cancellationToken: Ct))); // from the cache
+        await client.CallToolAsync("b/echo", Message("x"), cancellationToken: Ct);
+        await client.CallToolAsync("b/echo", Message("x"), cancellationToken: Ct); // read-only, but not listed
+        Assert.Equal(3, backend.ToolCalls);
+    }
+
+    [Fact]
     public async Task Cache_clear_drops_entries_and_max_entries_evicts_the_oldest()
     {
         await using var backend = await SampleHttpHost.StartAsync();

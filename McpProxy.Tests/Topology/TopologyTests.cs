@@ -63,6 +63,22 @@ public sealed class TopologyTests(TopologyFixture topology)
         Assert.True(await db.StringSetAsync("mcp-proxy-topology-test", "ok"));
         Assert.Equal("ok", (string?)await db.StringGetAsync("mcp-proxy-topology-test"));
 
+        // The Redis-backed feature: sample-a's read-only results are cached in that Redis, so a repeated call is
+        // answered without the backend, and the entry is visible in Redis itself.
+        await using var client = await topology.ConnectAsync(cancellationToken: ct);
+        await using var direct = await ModelContextProtocol.Client.McpClient.CreateAsync(
+            new ModelContextProtocol.Client.HttpClientTransport(new() { Endpoint = new Uri(topology.App.GetEndpoint(TopologyNames.SampleA, "http"), "/mcp") }),
+            cancellationToken: ct);
+        async Task<long> ToolCallsAsync() => // asked of sample-a directly, not through the proxy
+            (long)JsonNode.Parse(Assert.IsType<TextContentBlock>(Assert.Single((await direct.CallToolAsync("stats", cancellationToken: ct)).Content)).Text)!["toolCalls"]!;
+        var marker = Guid.NewGuid().ToString("N");
+        await client.CallToolAsync("sample-a__echo", new Dictionary<string, object?> { ["message"] = marker }, cancellationToken: ct);
+        var before = await ToolCallsAsync();
+        await client.CallToolAsync("sample-a__echo", new Dictionary<string, object?> { ["message"] = marker }, cancellationToken: ct);
+        Assert.Equal(before + 1, await ToolCallsAsync()); // only the direct stats call reached sample-a
+        var keys = redis.GetServer(redis.GetEndPoints().Single()).Keys(pattern: "*mcp-proxy:sample-a:*").ToList();
+        Assert.NotEmpty(keys);
+
         using var alive = await http.GetAsync(new Uri("/alive", UriKind.Relative), ct);
         Assert.Equal(HttpStatusCode.OK, alive.StatusCode);
     }
