@@ -7,6 +7,8 @@ using Microsoft.Extensions.Logging;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 
+using static McpProxy.Tests.Infrastructure.TestCalls;
+
 namespace McpProxy.Tests.Observability;
 
 /// <summary>Audit events, Prometheus metrics after real traffic, and the admin API's JSON.</summary>
@@ -14,23 +16,12 @@ public sealed class AdminAndTelemetryTests
 {
     private static CancellationToken Ct => TestContext.Timeout(60);
 
-    private static Dictionary<string, object?> Message(string text) => new() { ["message"] = text };
-
     [Fact]
     public async Task Audit_emits_one_structured_event_per_call_without_argument_values()
     {
         var logs = new CapturingLoggerProvider();
         await using var backend = await SampleHttpHost.StartAsync();
-        await using var proxy = await ProxyHost.StartAsync("""
-            [proxy]
-            name = "audited"
-            [proxy.listen]
-            port = 0
-            [observability]
-            audit = true
-            log_level = "warn"
-
-            """ + backend.Backend("b"), logging: l => l.AddProvider(logs));
+        await using var proxy = await AuditedProxyAsync(backend, "log_level = \"warn\"", logs);
         await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
 
         await client.CallToolAsync("b/echo", Message("top-secret-argument"), cancellationToken: Ct);
@@ -64,16 +55,7 @@ public sealed class AdminAndTelemetryTests
     {
         var logs = new CapturingLoggerProvider();
         await using var backend = await SampleHttpHost.StartAsync();
-        await using var proxy = await ProxyHost.StartAsync("""
-            [proxy]
-            name = "audited"
-            [proxy.listen]
-            port = 0
-            [observability]
-            audit = true
-            audit_arguments = true
-
-            """ + backend.Backend("b"), logging: l => l.AddProvider(logs));
+        await using var proxy = await AuditedProxyAsync(backend, "audit_arguments = true", logs);
         await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
 
         await client.CallToolAsync("b/echo", Message("visible-argument"), cancellationToken: Ct);
@@ -228,6 +210,19 @@ public sealed class AdminAndTelemetryTests
         Assert.Equal("unhealthy", (string?)body["status"]);
         Assert.Equal("unavailable", (string?)body["backends"]!["down"]);
     }
+
+    private static Task<ProxyHost> AuditedProxyAsync(SampleHttpHost backend, string observabilityKey, CapturingLoggerProvider logs) =>
+        ProxyHost.StartAsync($"""
+            [proxy]
+            name = "audited"
+            [proxy.listen]
+            port = 0
+            [observability]
+            audit = true
+            {observabilityKey}
+
+            {backend.Backend("b")}
+            """, logging: l => l.AddProvider(logs));
 
     /// <summary>Hook for admin credentials (the admin API is protected once auth is configured).</summary>
     private static void Admin(HttpClient http) => http.DefaultRequestHeaders.Authorization = new("Bearer", "auth-secret-0");

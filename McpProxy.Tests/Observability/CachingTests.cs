@@ -7,6 +7,8 @@ using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 using StackExchange.Redis;
 
+using static McpProxy.Tests.Infrastructure.TestCalls;
+
 namespace McpProxy.Tests.Observability;
 
 /// <summary>The response cache (HybridCache, Redis as its distributed layer) and request coalescing, through the real endpoint.</summary>
@@ -14,15 +16,21 @@ public sealed class CachingTests
 {
     private static CancellationToken Ct => TestContext.Timeout(60);
 
+    private const string Coalescing = """
+        [proxy]
+        name = "coalescing"
+        [proxy.listen]
+        port = 0
+        [performance]
+        coalesce_requests = true
+
+        """;
+
     private const string CacheConfig = """
         [backends.cache]
         resource_ttl_seconds = 60
         tool_ttl_seconds = 60
         """;
-
-    private static Dictionary<string, object?> Message(string text) => new() { ["message"] = text };
-
-    private static string Text(CallToolResult result) => Assert.IsType<TextContentBlock>(Assert.Single(result.Content)).Text;
 
     [Fact]
     public async Task Read_only_successes_are_cached_in_redis_and_shared_by_proxy_instances_other_calls_are_not()
@@ -130,15 +138,7 @@ public sealed class CachingTests
     public async Task Identical_concurrent_calls_share_one_backend_call_and_a_cancelled_first_caller_strands_no_one()
     {
         await using var backend = await SampleHttpHost.StartAsync("--latency-ms", "800");
-        await using var proxy = await ProxyHost.StartAsync("""
-            [proxy]
-            name = "coalescing"
-            [proxy.listen]
-            port = 0
-            [performance]
-            coalesce_requests = true
-
-            """ + backend.Backend("b"));
+        await using var proxy = await ProxyHost.StartAsync(Coalescing + backend.Backend("b"));
         await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
 
         var results = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => client.CallToolAsync("b/echo", Message("same"), cancellationToken: Ct).AsTask()));
@@ -169,15 +169,7 @@ public sealed class CachingTests
     public async Task Calls_that_are_not_safe_to_repeat_are_never_coalesced()
     {
         await using var backend = await SampleHttpHost.StartAsync("--latency-ms", "300");
-        await using var proxy = await ProxyHost.StartAsync("""
-            [proxy]
-            name = "coalescing"
-            [proxy.listen]
-            port = 0
-            [performance]
-            coalesce_requests = true
-
-            """ + backend.Backend("b"));
+        await using var proxy = await ProxyHost.StartAsync(Coalescing + backend.Backend("b"));
         await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
 
         await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => client.CallToolAsync("b/toggle_extra", cancellationToken: Ct).AsTask()));

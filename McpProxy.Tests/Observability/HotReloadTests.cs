@@ -8,6 +8,8 @@ using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 
+using static McpProxy.Tests.Infrastructure.TestCalls;
+
 namespace McpProxy.Tests.Observability;
 
 /// <summary><c>[proxy] hot_reload = true</c>: edit the file under a live client session.</summary>
@@ -85,24 +87,8 @@ public sealed class HotReloadTests : IDisposable
         Assert.Equal("six", Text(await client.CallToolAsync("b/echo", Message("six"), cancellationToken: Ct)));
     }
 
-    private static Dictionary<string, object?> Message(string text) => new() { ["message"] = text };
-
-    private static string Text(CallToolResult result) => Assert.IsType<TextContentBlock>(Assert.Single(result.Content)).Text;
-
     private static Task WaitForToolAsync(McpClient client, string name) =>
         WaitUntil(async () => (await client.ListToolsAsync(cancellationToken: Ct)).Any(t => t.Name == name));
-
-    private static Task WaitUntil(Func<bool> condition) => WaitUntil(() => Task.FromResult(condition()));
-
-    private static async Task WaitUntil(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 20 s");
-            await Task.Delay(50);
-        }
-    }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }

@@ -6,6 +6,8 @@ using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 
+using static McpProxy.Tests.Infrastructure.TestCalls;
+
 namespace McpProxy.Tests.Resilience;
 
 /// <summary>
@@ -15,8 +17,6 @@ namespace McpProxy.Tests.Resilience;
 public sealed class ResilienceTests
 {
     private static CancellationToken Ct => TestContext.Timeout(60);
-
-    private static Dictionary<string, object?> Message(string text) => new() { ["message"] = text };
 
     private static async Task<McpProtocolException> CallFails(McpClient client, string tool, Dictionary<string, object?>? args = null) =>
         await Assert.ThrowsAsync<McpProtocolException>(() => client.CallToolAsync(tool, args ?? Message("x"), cancellationToken: Ct).AsTask());
@@ -382,17 +382,4 @@ public sealed class ResilienceTests
         Assert.Equal("up", Text(await client.CallToolAsync("b/echo", Message("up"), cancellationToken: Ct)));
     }
 
-    private static string Text(CallToolResult result) => Assert.IsType<TextContentBlock>(Assert.Single(result.Content)).Text;
-
-    private static Task WaitUntil(Func<bool> condition) => WaitUntil(() => Task.FromResult(condition()));
-
-    private static async Task WaitUntil(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 20 s");
-            await Task.Delay(50);
-        }
-    }
 }
