@@ -107,6 +107,55 @@ public sealed class CommandLineTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Json_logs_and_audit_on_stdout_and_SIGTERM_drains_the_call_in_flight_then_exits_cleanly()
+    {
+        await using var backend = await SampleHttpHost.StartAsync();
+        var port = FreePort();
+        var path = Path.Combine(_dir, "json.toml");
+        await File.WriteAllTextAsync(path, $"""
+            [proxy]
+            name = "json"
+            shutdown_timeout_seconds = 10
+            [proxy.listen]
+            port = {port}
+            [observability]
+            json_logs = true
+            audit = true
+
+            {backend.Backend("b")}
+            """);
+
+        using var proxy = Start(["--config", path]);
+        await WaitForHealthAsync(new Uri($"http://127.0.0.1:{port}/health"));
+        await using (var client = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions { Endpoint = new Uri($"http://127.0.0.1:{port}/mcp") })))
+        {
+            Assert.Equal("hi", Text(await client.CallToolAsync("b/echo", new Dictionary<string, object?> { ["message"] = "hi" })));
+
+            // SIGTERM while a call is in flight: the call completes, then the process exits with 0.
+            var inFlight = client.CallToolAsync("b/sleep", new Dictionary<string, object?> { ["ms"] = 1500 }).AsTask();
+            await Task.Delay(300);
+            using (var kill = Process.Start("kill", ["-TERM", proxy.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            Assert.Equal("slept", Text(await inFlight));
+        }
+
+        using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await proxy.Process.WaitForExitAsync(exit.Token);
+        Assert.Equal(0, proxy.Process.ExitCode);
+
+        // Every stdout line is one JSON object; the audit event is among them with its structured fields.
+        var lines = (await proxy.Stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.NotEmpty(lines);
+        var entries = lines.Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!).ToList();
+        var audit = Assert.Single(entries, e => (string?)e["Category"] == "McpProxy.Audit" && (string?)e["State"]!["Item"] == "b/echo");
+        Assert.Equal("ok", (string?)audit["State"]!["Outcome"]);
+        Assert.Contains(entries, e => ((string?)e["Message"])?.Contains("draining", StringComparison.Ordinal) == true);
+    }
+
     private static async Task WaitForHealthAsync(Uri health)
     {
         using var http = new HttpClient();
