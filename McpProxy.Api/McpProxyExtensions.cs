@@ -5,6 +5,7 @@ using McpProxy.Configuration;
 using McpProxy.Observability;
 using McpProxy.Resilience;
 using McpProxy.Routing;
+using McpProxy.Security;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using ModelContextProtocol.AspNetCore;
 using ModelContextProtocol.Protocol;
@@ -50,7 +51,9 @@ public static class McpProxyExtensions
         // Backends get a plain HttpClient: no standard resilience handler (it would retry non-idempotent tool calls and
         // cut long SSE streams), no client timeout (each call has the backend's own timeout); service discovery stays.
         services.AddHttpClient(BackendConnection.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
-            .RemoveAllResilienceHandlers();
+            .RemoveAllResilienceHandlers()
+            .AddForwardAuth();
+        builder.AddProxySecurity(config);
 
         services.AddHealthChecks().AddCheck<BackendsHealthCheck>("backends");
         builder.AddProxyCaching();
@@ -97,14 +100,15 @@ public static class McpProxyExtensions
     public static WebApplication MapMcpProxy(this WebApplication app)
     {
         var config = app.Services.GetRequiredService<ProxyConfig>();
-        app.MapDefaultEndpoints();
-        app.MapProxyAdmin();
+        app.UseProxySecurity(config);
+        app.MapDefaultEndpoints(); // /health and /alive stay open
+        app.MapProxyAdmin().RequireAuthorization(SecurityServices.AdminPolicy);
         if (config.Observability.Metrics.Enabled)
         {
-            app.MapPrometheusScrapingEndpoint(ObservabilityServices.MetricsPath);
+            app.MapPrometheusScrapingEndpoint(ObservabilityServices.MetricsPath).RequireAuthorization(SecurityServices.AdminPolicy);
         }
 
-        app.MapMcp(config.Proxy.Listen.Path);
+        app.MapMcp(config.Proxy.Listen.Path).RequireAuthorization(SecurityServices.ClientPolicy);
         return app;
     }
 }

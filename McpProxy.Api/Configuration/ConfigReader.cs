@@ -27,11 +27,11 @@ internal sealed class ConfigReader(ConfigErrors errors)
     private static readonly string[] OutlierKeys = ["consecutive_errors", "interval_seconds", "base_ejection_seconds", "max_ejection_percent"];
     private static readonly string[] AliasKeys = ["from", "to"];
     private static readonly string[] InjectArgsKeys = ["tool", "args", "overwrite"];
-    private static readonly string[] AuthKeys = ["type", "tokens", "issuer", "audience", "jwks_uri", "roles", "role_mapping"];
-    private static readonly string[] RoleKeys = ["name", "allow_tools", "deny_tools"];
+    private static readonly string[] AuthKeys = ["type", "tokens", "issuer", "audience", "jwks_uri", "roles", "role_mapping", "default_role"];
+    private static readonly string[] RoleKeys = ["name", "allow_tools", "deny_tools", "allow_prompts", "deny_prompts", "allow_resources", "deny_resources"];
     private static readonly string[] RoleMappingKeys = ["claim", "mapping"];
     private static readonly string[] PerformanceKeys = ["coalesce_requests"];
-    private static readonly string[] SecurityKeys = ["max_argument_size"];
+    private static readonly string[] SecurityKeys = ["max_argument_size", "max_request_body", "allowed_origins", "admin_token"];
     private static readonly string[] ObservabilityKeys = ["audit", "log_level", "json_logs", "metrics", "tracing", "audit_arguments", "health_min_ready_percent"];
     private static readonly string[] MetricsKeys = ["enabled"];
     private static readonly string[] TracingKeys = ["enabled", "endpoint", "service_name"];
@@ -599,8 +599,16 @@ internal sealed class ConfigReader(ConfigErrors errors)
         }
 
         var roles = ReadRoles(s);
+        var defaultRole = s.String("default_role");
+        if (defaultRole is not null && !roles.Any(r => r.Name == defaultRole))
+        {
+            s.Error("default_role", $"unknown role '{defaultRole}' (" +
+                (roles.Count == 0 ? "no roles are defined in [[auth.roles]]" : "defined roles: " + string.Join(", ", roles.Select(r => r.Name).Order(StringComparer.Ordinal))) + ")");
+        }
+
         return new AuthConfig
         {
+            DefaultRole = defaultRole,
             Type = type ?? AuthType.Bearer,
             Tokens = tokens ?? [],
             Issuer = issuer,
@@ -640,6 +648,10 @@ internal sealed class ConfigReader(ConfigErrors errors)
                 Name = name ?? "",
                 AllowTools = s.StringList("allow_tools") ?? [],
                 DenyTools = s.StringList("deny_tools") ?? [],
+                AllowPrompts = s.StringList("allow_prompts") ?? [],
+                DenyPrompts = s.StringList("deny_prompts") ?? [],
+                AllowResources = s.StringList("allow_resources") ?? [],
+                DenyResources = s.StringList("deny_resources") ?? [],
             });
         }
 
@@ -686,11 +698,37 @@ internal sealed class ConfigReader(ConfigErrors errors)
     private static PerformanceConfig ReadPerformance(ConfigSection? s) =>
         s is null ? new PerformanceConfig() : new PerformanceConfig { CoalesceRequests = s.Bool("coalesce_requests") ?? false };
 
-    private static SecurityConfig ReadSecurity(ConfigSection? s) =>
-        s is null ? new SecurityConfig() : new SecurityConfig
+    private static SecurityConfig ReadSecurity(ConfigSection? s)
+    {
+        var d = new SecurityConfig();
+        if (s is null)
         {
-            MaxArgumentSize = s.Long("max_argument_size", v => v >= 1, ">= 1") ?? new SecurityConfig().MaxArgumentSize,
+            return d;
+        }
+
+        var adminToken = s.String("admin_token");
+        if (adminToken is not null && adminToken.Trim().Length < 16)
+        {
+            s.Error("admin_token", "must be at least 16 characters (it guards the admin API)");
+        }
+
+        var origins = s.StringList("allowed_origins");
+        foreach (var origin in origins ?? [])
+        {
+            if (origin != "*" && !(Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.AbsolutePath == "/"))
+            {
+                s.Error("allowed_origins", $"'{origin}' is not an origin (scheme://host[:port], or \"*\")");
+            }
+        }
+
+        return new SecurityConfig
+        {
+            MaxArgumentSize = s.Long("max_argument_size", v => v >= 1, ">= 1") ?? d.MaxArgumentSize,
+            MaxRequestBody = s.Long("max_request_body", v => v >= 1024, ">= 1024"),
+            AllowedOrigins = origins ?? d.AllowedOrigins,
+            AdminToken = string.IsNullOrEmpty(adminToken) ? null : adminToken,
         };
+    }
 
     private static ObservabilityConfig ReadObservability(ConfigSection? s)
     {

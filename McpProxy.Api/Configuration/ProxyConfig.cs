@@ -166,6 +166,8 @@ public sealed record AuthConfig
     public string? JwksUri { get; init; }
     public IReadOnlyList<RoleConfig> Roles { get; init; } = [];
     public RoleMappingConfig? RoleMapping { get; init; }
+    /// <summary>Role of a caller whose token maps to no role (extension); without it such a caller is refused (403).</summary>
+    public string? DefaultRole { get; init; }
 }
 
 public sealed record RoleConfig
@@ -173,6 +175,10 @@ public sealed record RoleConfig
     public required string Name { get; init; }
     public IReadOnlyList<string> AllowTools { get; init; } = [];
     public IReadOnlyList<string> DenyTools { get; init; } = [];
+    public IReadOnlyList<string> AllowPrompts { get; init; } = [];
+    public IReadOnlyList<string> DenyPrompts { get; init; } = [];
+    public IReadOnlyList<string> AllowResources { get; init; } = [];
+    public IReadOnlyList<string> DenyResources { get; init; } = [];
 }
 
 public sealed record RoleMappingConfig
@@ -185,7 +191,18 @@ public sealed record RoleMappingConfig
 public sealed record PerformanceConfig { public bool CoalesceRequests { get; init; } }
 
 /// <summary><c>[security]</c></summary>
-public sealed record SecurityConfig { public long MaxArgumentSize { get; init; } = 1_048_576; }
+public sealed record SecurityConfig
+{
+    public long MaxArgumentSize { get; init; } = 1_048_576;
+    /// <summary>Limit of an HTTP request body (extension; default: 2 × max_argument_size + 64 KiB, at least 4 MiB).</summary>
+    public long? MaxRequestBody { get; init; }
+    /// <summary>Origins allowed besides same-origin requests (extension; <c>"*"</c> allows any).</summary>
+    public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
+    /// <summary>A token that opens the admin API (extension).</summary>
+    public string? AdminToken { get; init; }
+
+    public long EffectiveMaxRequestBody => MaxRequestBody ?? Math.Max(4L * 1024 * 1024, (2 * MaxArgumentSize) + (64 * 1024));
+}
 
 /// <summary><c>[observability]</c></summary>
 public sealed record ObservabilityConfig

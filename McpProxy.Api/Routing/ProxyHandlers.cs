@@ -7,6 +7,7 @@ using McpProxy.Caching;
 using McpProxy.Configuration;
 using McpProxy.Observability;
 using McpProxy.Resilience;
+using McpProxy.Security;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
@@ -29,23 +30,49 @@ internal sealed class ProxyHandlers(
     ResponseCache cache,
     RequestCoalescer coalescer,
     ProxyTelemetry telemetry,
-    ProxyConfig config)
+    ProxyConfig config,
+    AccessPolicy access)
 {
-    public ValueTask<ListToolsResult> ListToolsAsync(RequestContext<ListToolsRequestParams> context, CancellationToken ct) =>
-        ValueTask.FromResult(new ListToolsResult { Tools = catalog.Current.Tools });
+    public ValueTask<ListToolsResult> ListToolsAsync(RequestContext<ListToolsRequestParams> context, CancellationToken ct)
+    {
+        var caller = Access(context.User);
+        var tools = catalog.Current.Tools;
+        return ValueTask.FromResult(new ListToolsResult { Tools = caller.AllTools ? tools : [.. tools.Where(t => caller.CanUseTool(t.Name))] });
+    }
 
-    public ValueTask<ListPromptsResult> ListPromptsAsync(RequestContext<ListPromptsRequestParams> context, CancellationToken ct) =>
-        ValueTask.FromResult(new ListPromptsResult { Prompts = catalog.Current.Prompts });
+    public ValueTask<ListPromptsResult> ListPromptsAsync(RequestContext<ListPromptsRequestParams> context, CancellationToken ct)
+    {
+        var caller = Access(context.User);
+        var prompts = catalog.Current.Prompts;
+        return ValueTask.FromResult(new ListPromptsResult { Prompts = caller.AllPrompts ? prompts : [.. prompts.Where(p => caller.CanUsePrompt(p.Name))] });
+    }
 
-    public ValueTask<ListResourcesResult> ListResourcesAsync(RequestContext<ListResourcesRequestParams> context, CancellationToken ct) =>
-        ValueTask.FromResult(new ListResourcesResult { Resources = catalog.Current.Resources });
+    public ValueTask<ListResourcesResult> ListResourcesAsync(RequestContext<ListResourcesRequestParams> context, CancellationToken ct)
+    {
+        var caller = Access(context.User);
+        var resources = catalog.Current.Resources;
+        return ValueTask.FromResult(new ListResourcesResult { Resources = caller.AllResources ? resources : [.. resources.Where(r => caller.CanUseResource(r.Uri))] });
+    }
 
-    public ValueTask<ListResourceTemplatesResult> ListResourceTemplatesAsync(RequestContext<ListResourceTemplatesRequestParams> context, CancellationToken ct) =>
-        ValueTask.FromResult(new ListResourceTemplatesResult { ResourceTemplates = catalog.Current.ResourceTemplates });
+    public ValueTask<ListResourceTemplatesResult> ListResourceTemplatesAsync(RequestContext<ListResourceTemplatesRequestParams> context, CancellationToken ct)
+    {
+        var caller = Access(context.User);
+        var templates = catalog.Current.ResourceTemplates;
+        return ValueTask.FromResult(new ListResourceTemplatesResult
+        {
+            ResourceTemplates = caller.AllResources ? templates : [.. templates.Where(t => caller.CanUseResource(t.UriTemplate))],
+        });
+    }
 
     public async ValueTask<CallToolResult> CallToolAsync(RequestContext<CallToolRequestParams> context, CancellationToken ct)
     {
         var request = context.Params ?? throw new McpProtocolException("Missing params for tools/call.", McpErrorCode.InvalidParams);
+        CheckArgumentSize(request);
+        if (!Access(context.User).CanUseTool(request.Name))
+        {
+            throw Forbidden("tool", request.Name, context.User);
+        }
+
         if (!catalog.Current.ToolsByName.TryGetValue(request.Name, out var routed))
         {
             throw Unknown("tool", request.Name);
@@ -71,6 +98,11 @@ internal sealed class ProxyHandlers(
     public async ValueTask<GetPromptResult> GetPromptAsync(RequestContext<GetPromptRequestParams> context, CancellationToken ct)
     {
         var request = context.Params ?? throw new McpProtocolException("Missing params for prompts/get.", McpErrorCode.InvalidParams);
+        if (!Access(context.User).CanUsePrompt(request.Name))
+        {
+            throw Forbidden("prompt", request.Name, context.User);
+        }
+
         if (!catalog.Current.PromptsByName.TryGetValue(request.Name, out var routed))
         {
             throw Unknown("prompt", request.Name);
@@ -89,6 +121,7 @@ internal sealed class ProxyHandlers(
     public async ValueTask<ReadResourceResult> ReadResourceAsync(RequestContext<ReadResourceRequestParams> context, CancellationToken ct)
     {
         var request = context.Params ?? throw new McpProtocolException("Missing params for resources/read.", McpErrorCode.InvalidParams);
+        CheckResourceAccess(context.User, request.Uri);
         var route = ResolveResource(request.Uri, out var originalUri);
         using var progress = sessions.BeginProgress(context.Server, request, out var meta);
         var forwarded = new ReadResourceRequestParams { Uri = originalUri, Meta = meta };
@@ -117,6 +150,11 @@ internal sealed class ProxyHandlers(
         switch (request.Ref)
         {
             case PromptReference prompt:
+                if (!Access(context.User).CanUsePrompt(prompt.Name))
+                {
+                    throw Forbidden("prompt", prompt.Name, context.User);
+                }
+
                 if (!catalog.Current.PromptsByName.TryGetValue(prompt.Name, out var routedPrompt))
                 {
                     throw Unknown("prompt", prompt.Name);
@@ -127,6 +165,7 @@ internal sealed class ProxyHandlers(
                 break;
 
             case ResourceTemplateReference template:
+                CheckResourceAccess(context.User, template.Uri ?? "");
                 var route = ResolveResource(template.Uri ?? "", out var originalUri);
                 backend = route.Backend;
                 reference = new ResourceTemplateReference { Uri = originalUri };
@@ -153,6 +192,7 @@ internal sealed class ProxyHandlers(
     public async ValueTask<EmptyResult> SubscribeAsync(RequestContext<SubscribeRequestParams> context, CancellationToken ct)
     {
         var request = context.Params ?? throw new McpProtocolException("Missing params for resources/subscribe.", McpErrorCode.InvalidParams);
+        CheckResourceAccess(context.User, request.Uri);
         var route = ResolveResource(request.Uri, out var originalUri);
         if (route.Backend.GetClientOrThrow().ServerCapabilities.Resources?.Subscribe != true)
         {
@@ -228,6 +268,42 @@ internal sealed class ProxyHandlers(
             ?? throw new McpProtocolException("Backend returned an empty tools/call result.", McpErrorCode.InternalError);
     }
 
+    private CallerAccess Access(ClaimsPrincipal? user) =>
+        access.For(user) ?? throw new McpProtocolException("The caller maps to no role.", McpErrorCode.InvalidRequest); // the endpoint policy refuses these first
+
+    private static McpProtocolException Forbidden(string kind, string name, ClaimsPrincipal? user) =>
+        new($"The {kind} '{name}' is not allowed for this caller ({CallerIdentity.Of(user)}).", McpErrorCode.InvalidParams);
+
+    private void CheckResourceAccess(ClaimsPrincipal? user, string uri)
+    {
+        if (!Access(user).CanUseResource(uri))
+        {
+            throw Forbidden("resource", uri, user);
+        }
+    }
+
+    /// <summary><c>[security] max_argument_size</c>: oversized arguments are refused before anything reaches a backend.</summary>
+    private void CheckArgumentSize(CallToolRequestParams request)
+    {
+        if (request.Arguments is not { Count: > 0 } arguments)
+        {
+            return;
+        }
+
+        var limit = config.Security.MaxArgumentSize;
+        long size = 2;
+        foreach (var (name, value) in arguments)
+        {
+            size += System.Text.Encoding.UTF8.GetByteCount(name) + 4 + System.Text.Encoding.UTF8.GetByteCount(value.GetRawText());
+            if (size > limit)
+            {
+                throw new McpProtocolException(
+                    $"The arguments of tool '{request.Name}' exceed the limit of {limit} bytes ([security] max_argument_size); nothing was sent to the backend.",
+                    McpErrorCode.InvalidParams);
+            }
+        }
+    }
+
     /// <summary>
     /// The error for a name the catalog does not have: when it names a backend that is down (restarting, reconnecting),
     /// say so — the item is gone only until the backend is back — otherwise it is an unknown item (-32602).
@@ -288,6 +364,7 @@ internal sealed class ProxyHandlers(
     {
         var started = Stopwatch.GetTimestamp();
         using var activity = telemetry.StartCall(call.Method, call.Backend.Name, call.Item);
+        using var forwarded = ForwardAuthHandler.Use(call.Backend.Config.ForwardAuth ? BearerToken.Of(call.User) : null);
         var outcome = "ok";
         try
         {

@@ -1,0 +1,103 @@
+using System.Security.Claims;
+using System.Text.RegularExpressions;
+using McpProxy.Configuration;
+
+namespace McpProxy.Security;
+
+/// <summary>
+/// RBAC (<c>[[auth.roles]]</c>, <c>[auth.role_mapping]</c>): a caller's roles come from one claim (<c>scope</c> is split
+/// on spaces; any other claim may hold several values), each value mapped to a role. A role allows the tools, prompts
+/// and resources its <c>allow_*</c> patterns match (empty = all) minus those its <c>deny_*</c> patterns match; a caller
+/// may use an item when any of its roles allows it. Patterns are namespaced names (<c>files/read_*</c>; resources: a
+/// namespaced URI or a prefix of one). A caller that maps to no role gets <c>default_role</c>, or is refused.
+/// Without roles (or without auth) everyone may use everything.
+/// </summary>
+internal sealed class AccessPolicy
+{
+    private readonly AuthConfig? _auth;
+    private readonly Dictionary<string, CompiledRole> _roles;
+
+    public AccessPolicy(ProxyConfig config)
+    {
+        _auth = config.Auth;
+        _roles = (_auth?.Roles ?? []).ToDictionary(r => r.Name, r => new CompiledRole(r), StringComparer.Ordinal);
+    }
+
+    /// <summary>Whether roles apply at all (JWT auth with <c>[[auth.roles]]</c>).</summary>
+    public bool Enabled => _roles.Count > 0;
+
+    /// <summary>The caller's access; <see langword="null"/> when it maps to no role and there is no <c>default_role</c>.</summary>
+    public CallerAccess? For(ClaimsPrincipal? user)
+    {
+        if (!Enabled)
+        {
+            return CallerAccess.All;
+        }
+
+        var mapping = _auth!.RoleMapping ?? new RoleMappingConfig();
+        var values = (user?.FindAll(mapping.Claim) ?? [])
+            .SelectMany(c => mapping.Claim == "scope" ? c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries) : [c.Value]);
+        var roles = values
+            .Select(v => mapping.Mapping.GetValueOrDefault(v))
+            .Where(r => r is not null && _roles.ContainsKey(r))
+            .Distinct(StringComparer.Ordinal)
+            .Select(r => _roles[r!])
+            .ToList();
+        if (roles.Count == 0 && _auth.DefaultRole is { } fallback)
+        {
+            roles.Add(_roles[fallback]);
+        }
+
+        return roles.Count == 0 ? null : new CallerAccess(roles);
+    }
+
+    internal sealed class CompiledRole(RoleConfig role)
+    {
+        public string Name { get; } = role.Name;
+        public Rule Tools { get; } = new(role.AllowTools, role.DenyTools, prefix: false);
+        public Rule Prompts { get; } = new(role.AllowPrompts, role.DenyPrompts, prefix: false);
+        public Rule Resources { get; } = new(role.AllowResources, role.DenyResources, prefix: true);
+    }
+
+    internal sealed class Rule(IReadOnlyList<string> allow, IReadOnlyList<string> deny, bool prefix)
+    {
+        private readonly Regex[] _allow = [.. allow.Select(p => Compile(p, prefix))];
+        private readonly Regex[] _deny = [.. deny.Select(p => Compile(p, prefix))];
+
+        public bool AllowsEverything => _allow.Length == 0 && _deny.Length == 0;
+
+        public bool Allows(string name) =>
+            (_allow.Length == 0 || _allow.Any(r => r.IsMatch(name))) && !_deny.Any(r => r.IsMatch(name));
+
+        private static Regex Compile(string pattern, bool prefix) =>
+            new("^" + string.Join(".*", pattern.Split('*').Select(Regex.Escape)) + (prefix ? "" : "$"),
+                RegexOptions.CultureInvariant | RegexOptions.Singleline, TimeSpan.FromSeconds(1));
+    }
+}
+
+/// <summary>What one caller may use.</summary>
+internal sealed class CallerAccess
+{
+    public static readonly CallerAccess All = new([]);
+
+    private readonly IReadOnlyList<AccessPolicy.CompiledRole> _roles;
+
+    public CallerAccess(IReadOnlyList<AccessPolicy.CompiledRole> roles)
+    {
+        _roles = roles;
+        IsUnrestricted = roles.Count == 0;
+        AllTools = IsUnrestricted || roles.Any(r => r.Tools.AllowsEverything);
+        AllPrompts = IsUnrestricted || roles.Any(r => r.Prompts.AllowsEverything);
+        AllResources = IsUnrestricted || roles.Any(r => r.Resources.AllowsEverything);
+    }
+
+    public bool IsUnrestricted { get; }
+    public bool AllTools { get; }
+    public bool AllPrompts { get; }
+    public bool AllResources { get; }
+    public string RoleNames => string.Join(", ", _roles.Select(r => r.Name));
+
+    public bool CanUseTool(string name) => AllTools || _roles.Any(r => r.Tools.Allows(name));
+    public bool CanUsePrompt(string name) => AllPrompts || _roles.Any(r => r.Prompts.Allows(name));
+    public bool CanUseResource(string uri) => AllResources || _roles.Any(r => r.Resources.Allows(uri));
+}

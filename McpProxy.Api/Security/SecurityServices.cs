@@ -1,0 +1,187 @@
+using System.Net;
+using McpProxy.Backends;
+using McpProxy.Configuration;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.IdentityModel.Protocols;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
+using Microsoft.IdentityModel.Tokens;
+
+namespace McpProxy.Security;
+
+/// <summary>
+/// Security: who may call the MCP endpoint (<c>[auth]</c>: static bearer tokens or JWT from a JWKS, with OAuth 2.0
+/// Protected Resource Metadata), what each caller may use (<see cref="AccessPolicy"/>), the admin API's guard,
+/// DNS-rebinding protection (<see cref="OriginValidation"/>), request size limits, and <c>forward_auth</c>.
+/// </summary>
+internal static class SecurityServices
+{
+    public const string ClientPolicy = "mcp-proxy-client";
+    public const string AdminPolicy = "mcp-proxy-admin";
+    public const string BearerScheme = "McpProxyBearer";
+    public const string AdminTokenScheme = "McpProxyAdminToken";
+    public const string ProtectedResourceMetadataPath = "/.well-known/oauth-protected-resource";
+
+    private static readonly string[] AllowedAlgorithms =
+    [
+        SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512,
+        SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.RsaSsaPssSha384, SecurityAlgorithms.RsaSsaPssSha512,
+        SecurityAlgorithms.EcdsaSha256, SecurityAlgorithms.EcdsaSha384, SecurityAlgorithms.EcdsaSha512,
+    ];
+
+    public static void AddProxySecurity(this WebApplicationBuilder builder, ProxyConfig config)
+    {
+        var services = builder.Services;
+        var auth = config.Auth;
+        var security = config.Security;
+        services.AddSingleton<AccessPolicy>();
+        services.AddTransient<ForwardAuthHandler>();
+
+        builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = security.EffectiveMaxRequestBody);
+
+        var authentication = services.AddAuthentication();
+        string? mainScheme = null;
+        if (auth?.Type == AuthType.Bearer)
+        {
+            mainScheme = BearerScheme;
+            authentication.AddScheme<StaticBearerOptions, StaticBearerHandler>(BearerScheme, o =>
+                o.TokenDigests = [.. auth.Tokens.Select(StaticBearerOptions.Digest)]);
+        }
+        else if (auth?.Type == AuthType.Jwt)
+        {
+            mainScheme = JwtBearerDefaults.AuthenticationScheme;
+            authentication.AddJwtBearer(o => ConfigureJwt(o, auth, config.Proxy.Listen.Path));
+        }
+
+        if (security.AdminToken is { } adminToken)
+        {
+            authentication.AddScheme<StaticBearerOptions, StaticBearerHandler>(AdminTokenScheme, o =>
+            {
+                o.TokenDigests = [StaticBearerOptions.Digest(adminToken)];
+                o.SubjectPrefix = "admin";
+            });
+        }
+
+        services.AddAuthorizationBuilder()
+            .AddPolicy(ClientPolicy, policy =>
+            {
+                if (mainScheme is null)
+                {
+                    policy.RequireAssertion(_ => true);
+                    return;
+                }
+
+                policy.AddAuthenticationSchemes(mainScheme).RequireAuthenticatedUser();
+                // RBAC: a caller that maps to no role (and no default_role) is refused outright, not given full access.
+                policy.RequireAssertion(ctx =>
+                    ctx.Resource is not HttpContext http || http.RequestServices.GetRequiredService<AccessPolicy>().For(ctx.User) is not null);
+            })
+            .AddPolicy(AdminPolicy, policy =>
+            {
+                string[] schemes = [.. new[] { mainScheme, security.AdminToken is null ? null : AdminTokenScheme }.OfType<string>()];
+                if (schemes.Length > 0)
+                {
+                    // The proxy's own auth, or the admin token.
+                    policy.AddAuthenticationSchemes(schemes).RequireAuthenticatedUser();
+                }
+                else
+                {
+                    // Neither configured: the admin API answers on loopback only.
+                    policy.RequireAssertion(ctx => ctx.Resource is HttpContext http && http.Connection.RemoteIpAddress is { } ip && IPAddress.IsLoopback(ip));
+                }
+            });
+    }
+
+    public static void UseProxySecurity(this WebApplication app, ProxyConfig config)
+    {
+        app.UseMiddleware<OriginValidation>();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        if (config.Auth?.Type == AuthType.Jwt)
+        {
+            // RFC 9728, at the root and path-aware (/.well-known/oauth-protected-resource/mcp).
+            app.MapGet(ProtectedResourceMetadataPath, ProtectedResourceMetadata).AllowAnonymous();
+            app.MapGet(ProtectedResourceMetadataPath + config.Proxy.Listen.Path, ProtectedResourceMetadata).AllowAnonymous();
+        }
+    }
+
+    private static IResult ProtectedResourceMetadata(HttpContext http, ProxyConfig config)
+    {
+        var auth = config.Auth!;
+        var scopes = auth.RoleMapping is { Claim: "scope" } mapping ? mapping.Mapping.Keys.Order(StringComparer.Ordinal).ToArray() : [];
+        return TypedResults.Json(new Dictionary<string, object>
+        {
+            ["resource"] = $"{http.Request.Scheme}://{http.Request.Host}{config.Proxy.Listen.Path}",
+            ["authorization_servers"] = new[] { auth.Issuer! },
+            ["bearer_methods_supported"] = new[] { "header" },
+            ["scopes_supported"] = scopes,
+            ["resource_name"] = config.Proxy.Name,
+        });
+    }
+
+    private static void ConfigureJwt(JwtBearerOptions options, AuthConfig auth, string mcpPath)
+    {
+        var jwksUri = new Uri(auth.JwksUri!);
+        options.MapInboundClaims = false; // keep "sub", "scope" and friends as the token names them
+        options.RefreshOnIssuerKeyNotFound = true;
+        options.ConfigurationManager = new ConfigurationManager<OpenIdConnectConfiguration>(
+            jwksUri.ToString(),
+            new JwksRetriever(auth.Issuer!),
+            new HttpDocumentRetriever { RequireHttps = !jwksUri.IsLoopback })
+        {
+            AutomaticRefreshInterval = TimeSpan.FromHours(1),
+            RefreshInterval = TimeSpan.FromSeconds(30),
+        };
+        options.TokenValidationParameters = new TokenValidationParameters
+        {
+            ValidateIssuer = true,
+            ValidIssuer = auth.Issuer,
+            ValidateAudience = true,
+            ValidAudience = auth.Audience,
+            ValidateLifetime = true,
+            RequireExpirationTime = true,
+            RequireSignedTokens = true, // alg "none" is refused
+            ValidateIssuerSigningKey = true,
+            ValidAlgorithms = AllowedAlgorithms,
+            ClockSkew = TimeSpan.FromSeconds(30),
+        };
+        options.Events = new JwtBearerEvents
+        {
+            OnTokenValidated = ctx =>
+            {
+                // Kept for forward_auth only (see BearerToken); never logged.
+                if (BearerToken.From(ctx.Request) is { } raw && ctx.Principal?.Identity is System.Security.Claims.ClaimsIdentity identity)
+                {
+                    identity.AddClaim(new System.Security.Claims.Claim(BearerToken.AccessTokenClaim, raw));
+                }
+
+                return Task.CompletedTask;
+            },
+            OnChallenge = async ctx =>
+            {
+                ctx.HandleResponse();
+                var metadata = $"{ctx.Request.Scheme}://{ctx.Request.Host}{ProtectedResourceMetadataPath}{mcpPath}";
+                await Challenges.WriteAsync(ctx.HttpContext, metadata, ctx.AuthenticateFailure is null ? null : "invalid_token", Describe(ctx.AuthenticateFailure));
+            },
+        };
+    }
+
+    /// <summary>Why a token was refused, in words a client developer can act on (no token content).</summary>
+    private static string Describe(Exception? failure) => failure switch
+    {
+        null => "a bearer token is required",
+        SecurityTokenExpiredException => "the token has expired",
+        SecurityTokenNotYetValidException => "the token is not valid yet",
+        SecurityTokenInvalidIssuerException => "the token's issuer is not accepted",
+        SecurityTokenInvalidAudienceException => "the token's audience is not this resource",
+        SecurityTokenInvalidAlgorithmException => "the token's signing algorithm is not accepted",
+        SecurityTokenSignatureKeyNotFoundException or SecurityTokenInvalidSignatureException => "the token's signature is not valid",
+        SecurityTokenNoExpirationException => "the token has no expiry",
+        _ when failure.Message.Contains("IDX10504", StringComparison.Ordinal) => "the token is not signed",
+        _ => "the token is not valid",
+    };
+
+    /// <summary>Adds <c>forward_auth</c> to the backends' HttpClient.</summary>
+    public static IHttpClientBuilder AddForwardAuth(this IHttpClientBuilder client) => client.AddHttpMessageHandler<ForwardAuthHandler>();
+}
