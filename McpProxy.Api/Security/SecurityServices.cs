@@ -130,8 +130,10 @@ internal static class SecurityServices
             new JwksRetriever(auth.Issuer!),
             new HttpDocumentRetriever { RequireHttps = !jwksUri.IsLoopback })
         {
+            // Keys are re-read every hour, and at most once a second when a token names a key id not seen yet
+            // (rotation): that token is refused, the keys are refetched, and the next one is accepted.
             AutomaticRefreshInterval = TimeSpan.FromHours(1),
-            RefreshInterval = TimeSpan.FromSeconds(30),
+            RefreshInterval = TimeSpan.FromSeconds(1),
         };
         options.TokenValidationParameters = new TokenValidationParameters
         {
@@ -171,6 +173,7 @@ internal static class SecurityServices
     private static string Describe(Exception? failure) => failure switch
     {
         null => "a bearer token is required",
+        _ when failure.Message.Contains("IDX10504", StringComparison.Ordinal) => "the token is not signed",
         SecurityTokenExpiredException => "the token has expired",
         SecurityTokenNotYetValidException => "the token is not valid yet",
         SecurityTokenInvalidIssuerException => "the token's issuer is not accepted",
@@ -178,7 +181,6 @@ internal static class SecurityServices
         SecurityTokenInvalidAlgorithmException => "the token's signing algorithm is not accepted",
         SecurityTokenSignatureKeyNotFoundException or SecurityTokenInvalidSignatureException => "the token's signature is not valid",
         SecurityTokenNoExpirationException => "the token has no expiry",
-        _ when failure.Message.Contains("IDX10504", StringComparison.Ordinal) => "the token is not signed",
         _ => "the token is not valid",
     };
 

@@ -59,9 +59,14 @@ internal sealed class ProxyHost : IAsyncDisposable
         return new ProxyHost(app, new Uri(address), config);
     }
 
-    public Task<McpClient> ConnectAsync(McpClientOptions? options = null, CancellationToken cancellationToken = default) =>
+    public Task<McpClient> ConnectAsync(McpClientOptions? options = null, CancellationToken cancellationToken = default, string? bearerToken = null) =>
         McpClient.CreateAsync(
-            new HttpClientTransport(new HttpClientTransportOptions { Endpoint = McpEndpoint, TransportMode = HttpTransportMode.StreamableHttp }),
+            new HttpClientTransport(new HttpClientTransportOptions
+            {
+                Endpoint = McpEndpoint,
+                TransportMode = HttpTransportMode.StreamableHttp,
+                AdditionalHeaders = bearerToken is null ? null : new Dictionary<string, string> { ["Authorization"] = "Bearer " + bearerToken },
+            }),
             options,
             cancellationToken: cancellationToken);
 

@@ -1,0 +1,127 @@
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace McpProxy.Tests.Infrastructure;
+
+/// <summary>
+/// A token issuer for the tests: real RSA keys, a JWKS served over real HTTP on loopback, and signed JWTs. Keys can
+/// be rotated while it runs; <see cref="JwksRequests"/> counts how often the proxy fetched the key set.
+/// </summary>
+internal sealed class JwtIssuer : IAsyncDisposable
+{
+    public const string Issuer = "https://issuer.test";
+    public const string Audience = "mcp-proxy-tests";
+
+    private readonly WebApplication _app;
+    private readonly List<(string Kid, RSA Key)> _keys = [];
+    private int _jwksRequests;
+
+    private JwtIssuer(WebApplication app) => _app = app;
+
+    public Uri JwksUri { get; private set; } = null!;
+
+    public int JwksRequests => Volatile.Read(ref _jwksRequests);
+
+    public static async Task<JwtIssuer> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        var issuer = new JwtIssuer(app);
+        issuer.RotateKey();
+        app.MapGet("/.well-known/jwks.json", () =>
+        {
+            Interlocked.Increment(ref issuer._jwksRequests);
+            var keys = issuer._keys.Select(k =>
+            {
+                var p = k.Key.ExportParameters(includePrivateParameters: false);
+                return new Dictionary<string, string>
+                {
+                    ["kty"] = "RSA",
+                    ["use"] = "sig",
+                    ["alg"] = "RS256",
+                    ["kid"] = k.Kid,
+                    ["n"] = Base64UrlEncoder.Encode(p.Modulus),
+                    ["e"] = Base64UrlEncoder.Encode(p.Exponent),
+                };
+            });
+            return Results.Json(new { keys });
+        });
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        issuer.JwksUri = new Uri(new Uri(address), "/.well-known/jwks.json");
+        return issuer;
+    }
+
+    /// <summary>Adds a new signing key (published in the JWKS) that new tokens are signed with.</summary>
+    public void RotateKey() => _keys.Add(($"key-{_keys.Count + 1}", RSA.Create(2048)));
+
+    /// <summary>The <c>[auth]</c> table for this issuer, with optional extra lines (roles, mapping).</summary>
+    public string AuthToml(string extra = "") => $"""
+        [auth]
+        type = "jwt"
+        issuer = "{Issuer}"
+        audience = "{Audience}"
+        jwks_uri = "{JwksUri}"
+        {extra}
+        """;
+
+    /// <summary>A signed token; every parameter can be made wrong for the rejection tests.</summary>
+    public string Token(
+        string subject = "alice",
+        string? scope = null,
+        string issuer = Issuer,
+        string audience = Audience,
+        TimeSpan? lifetime = null,
+        RSA? signingKey = null,
+        string? kid = null)
+    {
+        var (currentKid, currentKey) = _keys[^1];
+        var now = DateTime.UtcNow;
+        var expires = now + (lifetime ?? TimeSpan.FromMinutes(10));
+        var claims = new Dictionary<string, object> { ["sub"] = subject };
+        if (scope is not null)
+        {
+            claims["scope"] = scope;
+        }
+
+        var descriptor = new SecurityTokenDescriptor
+        {
+            Issuer = issuer,
+            Audience = audience,
+            Claims = claims,
+            IssuedAt = expires < now ? expires.AddMinutes(-10) : now,
+            NotBefore = expires < now ? expires.AddMinutes(-10) : now,
+            Expires = expires,
+            SigningCredentials = new SigningCredentials(new RsaSecurityKey(signingKey ?? currentKey) { KeyId = kid ?? currentKid }, SecurityAlgorithms.RsaSha256),
+        };
+        return new JsonWebTokenHandler().CreateToken(descriptor);
+    }
+
+    /// <summary>An unsigned token (<c>alg: none</c>) with otherwise valid claims.</summary>
+    public static string UnsignedToken(string subject = "mallory")
+    {
+        static string Segment(string json) => Base64UrlEncoder.Encode(json);
+        var exp = DateTimeOffset.UtcNow.AddMinutes(10).ToUnixTimeSeconds();
+        return $"{Segment("""{"alg":"none","typ":"JWT"}""")}.{Segment($$"""{"sub":"{{subject}}","iss":"{{Issuer}}","aud":"{{Audience}}","exp":{{exp}}}""")}.";
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        foreach (var (_, key) in _keys)
+        {
+            key.Dispose();
+        }
+    }
+}

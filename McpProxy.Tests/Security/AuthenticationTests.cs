@@ -1,0 +1,158 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using McpProxy.Tests.Infrastructure;
+using ModelContextProtocol.Client;
+using static McpProxy.Tests.Infrastructure.TestCalls;
+
+namespace McpProxy.Tests.Security;
+
+/// <summary>
+/// <c>[auth]</c> through the real endpoint: static bearer tokens, and JWTs from a JWKS served over real HTTP with real
+/// RSA keys. Every rejection answers 401 with <c>WWW-Authenticate</c> and a reason.
+/// </summary>
+public sealed class AuthenticationTests
+{
+    private static CancellationToken Ct => TestContext.Timeout(60);
+
+    /// <summary>A raw MCP initialize POST, as a client's first request.</summary>
+    private static async Task<HttpResponseMessage> InitializeAsync(ProxyHost proxy, string? token)
+    {
+        using var http = new HttpClient();
+        var request = new HttpRequestMessage(HttpMethod.Post, proxy.McpEndpoint)
+        {
+            Content = new StringContent(
+                """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}""",
+                Encoding.UTF8,
+                "application/json"),
+        };
+        request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return await http.SendAsync(request, Ct);
+    }
+
+    private static async Task AssertUnauthorizedAsync(HttpResponseMessage response, string? error, string reason)
+    {
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        var challenge = response.Headers.WwwAuthenticate.ToString();
+        Assert.StartsWith("Bearer", challenge, StringComparison.Ordinal);
+        if (error is not null)
+        {
+            Assert.Contains($"error=\"{error}\"", challenge, StringComparison.Ordinal);
+        }
+
+        var body = (await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!;
+        Assert.Equal(reason, (string?)body["error_description"]);
+    }
+
+    [Fact]
+    public async Task Bearer_tokens_are_required_and_checked()
+    {
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync("""
+            [proxy]
+            name = "bearer"
+            [proxy.listen]
+            port = 0
+            [auth]
+            type = "bearer"
+            tokens = ["first-token-aaaaaaaa", "second-token-bbbbbbb"]
+
+            """ + backend.Backend("b"));
+
+        await AssertUnauthorizedAsync(await InitializeAsync(proxy, null), null, "a bearer token is required");
+        await AssertUnauthorizedAsync(await InitializeAsync(proxy, "wrong-token"), "invalid_token", "the bearer token is not valid");
+        await AssertUnauthorizedAsync(await InitializeAsync(proxy, "first-token-aaaaaaa"), "invalid_token", "the bearer token is not valid"); // a prefix
+
+        foreach (var token in new[] { "first-token-aaaaaaaa", "second-token-bbbbbbb" })
+        {
+            await using var client = await proxy.ConnectAsync(cancellationToken: Ct, bearerToken: token);
+            Assert.Equal("ok", Text(await client.CallToolAsync("b/echo", Message("ok"), cancellationToken: Ct)));
+        }
+
+        // Health stays open.
+        using var http = new HttpClient { BaseAddress = proxy.BaseAddress };
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/alive", Ct)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Jwt_from_the_jwks_is_accepted_and_every_bad_token_is_refused_with_its_reason()
+    {
+        await using var issuer = await JwtIssuer.StartAsync();
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync($"""
+            [proxy]
+            name = "jwt"
+            [proxy.listen]
+            port = 0
+            {issuer.AuthToml()}
+
+            {backend.Backend("b")}
+            """);
+
+        await using (var client = await proxy.ConnectAsync(cancellationToken: Ct, bearerToken: issuer.Token()))
+        {
+            Assert.Equal("ok", Text(await client.CallToolAsync("b/echo", Message("ok"), cancellationToken: Ct)));
+        }
+
+        // Missing: 401 pointing at the protected resource metadata (RFC 9728), as the MCP authorization spec requires.
+        var missing = await InitializeAsync(proxy, null);
+        await AssertUnauthorizedAsync(missing, null, "a bearer token is required");
+        var metadataUrl = $"{proxy.BaseAddress.ToString().TrimEnd('/')}/.well-known/oauth-protected-resource/mcp";
+        Assert.Contains($"resource_metadata=\"{metadataUrl}\"", missing.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+
+        using var http = new HttpClient();
+        var metadata = (await http.GetFromJsonAsync<JsonObject>(metadataUrl, Ct))!;
+        Assert.Equal(proxy.McpEndpoint.ToString(), (string?)metadata["resource"]);
+        Assert.Equal(JwtIssuer.Issuer, (string?)metadata["authorization_servers"]![0]);
+        Assert.NotNull(await http.GetFromJsonAsync<JsonObject>(new Uri(proxy.BaseAddress, "/.well-known/oauth-protected-resource"), Ct));
+
+        using var stranger = RSA.Create(2048);
+        var cases = new (string Token, string Reason)[]
+        {
+            (issuer.Token(lifetime: TimeSpan.FromMinutes(-5)), "the token has expired"),
+            (issuer.Token(issuer: "https://evil.test"), "the token's issuer is not accepted"),
+            (issuer.Token(audience: "someone-else"), "the token's audience is not this resource"),
+            (issuer.Token(signingKey: stranger), "the token's signature is not valid"), // right kid, wrong key
+            (issuer.Token(signingKey: stranger, kid: "unknown-kid"), "the token's signature is not valid"),
+            (JwtIssuer.UnsignedToken(), "the token is not signed"),
+            ("not.a.jwt", "the token is not valid"),
+        };
+        foreach (var (token, reason) in cases)
+        {
+            await AssertUnauthorizedAsync(await InitializeAsync(proxy, token), "invalid_token", reason);
+        }
+    }
+
+    [Fact]
+    public async Task Rotated_signing_keys_are_fetched_from_the_jwks()
+    {
+        await using var issuer = await JwtIssuer.StartAsync();
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync($"""
+            [proxy]
+            name = "jwt"
+            [proxy.listen]
+            port = 0
+            {issuer.AuthToml()}
+
+            {backend.Backend("b")}
+            """);
+
+        Assert.Equal(HttpStatusCode.OK, (await InitializeAsync(proxy, issuer.Token())).StatusCode);
+        var fetches = issuer.JwksRequests;
+
+        // A new kid the proxy has not seen: it refetches the JWKS (at most once a second) and accepts the new key.
+        issuer.RotateKey();
+        var token = issuer.Token();
+        await WaitUntil(async () => (await InitializeAsync(proxy, token)).StatusCode == HttpStatusCode.OK);
+        Assert.True(issuer.JwksRequests > fetches);
+    }
+}
