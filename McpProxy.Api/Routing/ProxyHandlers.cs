@@ -364,11 +364,17 @@ internal sealed class ProxyHandlers(
     {
         var started = Stopwatch.GetTimestamp();
         using var activity = telemetry.StartCall(call.Method, call.Backend.Name, call.Item);
-        using var forwarded = ForwardAuthHandler.Use(call.Backend.Config.ForwardAuth ? BearerToken.Of(call.User) : null);
         var outcome = "ok";
         try
         {
-            Func<CancellationToken, ValueTask<T>> invoke = c => new ValueTask<T>(InvokeAsync(call.Backend, call.Kind, call.Item, call.Repeatable, send, c));
+            // forward_auth: the caller's token rides with the call itself (the cache and the coalescer may run it on
+            // another flow).
+            var forwardedToken = call.Backend.Config.ForwardAuth ? BearerToken.Of(call.User) : null;
+            Func<CancellationToken, ValueTask<T>> invoke = async c =>
+            {
+                using var forwarded = ForwardAuthHandler.Use(forwardedToken);
+                return await InvokeAsync(call.Backend, call.Kind, call.Item, call.Repeatable, send, c);
+            };
             var coalesce = config.Performance.CoalesceRequests && call.Repeatable;
             string? key = coalesce || call.CacheTtl is not null
                 ? ResponseCache.Key(call.Backend.Name, call.Method, call.OriginalItem, ArgumentsNode(call.Arguments), CallerIdentity.Of(call.User))

@@ -85,6 +85,11 @@ internal static class Challenges
 {
     public static async Task WriteAsync(HttpContext context, string? resourceMetadataUrl, string? error, string description)
     {
+        if (context.Response.HasStarted)
+        {
+            return; // a policy with two schemes challenges twice: the first answer stands
+        }
+
         var header = new StringBuilder("Bearer realm=\"mcp-proxy\"");
         if (resourceMetadataUrl is not null)
         {

@@ -1,0 +1,283 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using McpProxy.Tests.Infrastructure;
+using ModelContextProtocol;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+using static McpProxy.Tests.Infrastructure.TestCalls;
+
+namespace McpProxy.Tests.Security;
+
+/// <summary>RBAC, forward_auth, size limits, the admin guard, Origin validation and per-user cache isolation.</summary>
+public sealed class AuthorizationTests
+{
+    private static CancellationToken Ct => TestContext.Timeout(60);
+
+    private const string Roles = """
+        [[auth.roles]]
+        name = "reader"
+        allow_tools = ["b/echo", "b/add", "b/whoami"]
+        allow_prompts = ["b/none_*"]
+        deny_resources = ["b/sample://info"]
+
+        [[auth.roles]]
+        name = "admin"
+
+        [auth.role_mapping]
+        claim = "scope"
+        mapping = { "mcp:read" = "reader", "mcp:admin" = "admin" }
+        """;
+
+    [Fact]
+    public async Task Roles_shape_what_each_caller_lists_and_may_call_and_unmapped_callers_are_refused()
+    {
+        await using var issuer = await JwtIssuer.StartAsync();
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync($"""
+            [proxy]
+            name = "rbac"
+            [proxy.listen]
+            port = 0
+            {issuer.AuthToml(Roles)}
+
+            {backend.Backend("b")}
+            """);
+
+        await using var reader = await proxy.ConnectAsync(cancellationToken: Ct, bearerToken: issuer.Token("rita", scope: "openid mcp:read"));
+        await using var admin = await proxy.ConnectAsync(cancellationToken: Ct, bearerToken: issuer.Token("adam", scope: "mcp:admin"));
+
+        var readerTools = (await reader.ListToolsAsync(cancellationToken: Ct)).Select(t => t.Name).Order().ToList();
+        Assert.Equal(["b/add", "b/echo", "b/whoami"], readerTools);
+        var adminTools = (await admin.ListToolsAsync(cancellationToken: Ct)).Select(t => t.Name).ToList();
+        Assert.Contains("b/fail", adminTools);
+        Assert.Contains("b/toggle_extra", adminTools);
+
+        Assert.Equal("ok", Text(await reader.CallToolAsync("b/echo", Message("ok"), cancellationToken: Ct)));
+        var calls = backend.ToolCalls;
+        var refused = await Assert.ThrowsAsync<McpProtocolException>(() => reader.CallToolAsync("b/toggle_extra", cancellationToken: Ct).AsTask());
+        Assert.Equal(McpErrorCode.InvalidParams, refused.ErrorCode);
+        Assert.Contains("The tool 'b/toggle_extra' is not allowed for this caller (rita)", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(calls, backend.ToolCalls); // never reached the backend
+        Assert.Equal("added", Text(await admin.CallToolAsync("b/toggle_extra", cancellationToken: Ct)));
+
+        // Prompts and resources follow the same rule.
+        Assert.Empty(await reader.ListPromptsAsync(cancellationToken: Ct));
+        Assert.NotEmpty(await admin.ListPromptsAsync(cancellationToken: Ct));
+        await Assert.ThrowsAsync<McpProtocolException>(() => reader.GetPromptAsync("b/greet", new Dictionary<string, object?> { ["name"] = "x" }, cancellationToken: Ct).AsTask());
+        Assert.DoesNotContain(await reader.ListResourcesAsync(cancellationToken: Ct), r => r.Uri == "b/sample://info");
+        Assert.Contains(await admin.ListResourcesAsync(cancellationToken: Ct), r => r.Uri == "b/sample://info");
+        await Assert.ThrowsAsync<McpProtocolException>(() => reader.ReadResourceAsync("b/sample://info", cancellationToken: Ct).AsTask());
+        Assert.NotEmpty((await admin.ReadResourceAsync("b/sample://info", cancellationToken: Ct)).Contents);
+
+        // A valid token that maps to no role: refused outright (403), not given full access.
+        using var http = new HttpClient();
+        var request = new HttpRequestMessage(HttpMethod.Post, proxy.McpEndpoint)
+        {
+            Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", issuer.Token("eve", scope: "openid profile"));
+        Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(request, Ct)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Default_role_covers_unmapped_callers()
+    {
+        await using var issuer = await JwtIssuer.StartAsync();
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync($"""
+            [proxy]
+            name = "rbac"
+            [proxy.listen]
+            port = 0
+            {issuer.AuthToml("default_role = \"reader\"\n" + Roles)}
+
+            {backend.Backend("b")}
+            """);
+
+        await using var client = await proxy.ConnectAsync(cancellationToken: Ct, bearerToken: issuer.Token("nobody"));
+        Assert.Equal(3, (await client.ListToolsAsync(cancellationToken: Ct)).Count);
+    }
+
+    [Fact]
+    public async Task Forward_auth_sends_the_callers_token_and_bearer_token_the_static_one()
+    {
+        await using var issuer = await JwtIssuer.StartAsync();
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync($"""
+            [proxy]
+            name = "forward"
+            [proxy.listen]
+            port = 0
+            {issuer.AuthToml()}
+
+            {backend.Backend("fwd", "forward_auth = true\nbearer_token = \"static-backend-token\"")}
+            {backend.Backend("static", "bearer_token = \"static-backend-token\"")}
+            {backend.Backend("plain")}
+            """);
+
+        var token = issuer.Token("alice");
+        await using var client = await proxy.ConnectAsync(cancellationToken: Ct, bearerToken: token);
+        string? Authorization(CallToolResult r) => (string?)JsonNode.Parse(Text(r))!["authorization"];
+
+        Assert.Equal("Bearer " + token, Authorization(await client.CallToolAsync("fwd/whoami", cancellationToken: Ct)));
+        Assert.Equal("Bearer static-backend-token", Authorization(await client.CallToolAsync("static/whoami", cancellationToken: Ct)));
+        Assert.Null(Authorization(await client.CallToolAsync("plain/whoami", cancellationToken: Ct)));
+
+        // Another caller's call carries that caller's token, not the first one's.
+        var other = issuer.Token("bob");
+        await using var second = await proxy.ConnectAsync(cancellationToken: Ct, bearerToken: other);
+        Assert.Equal("Bearer " + other, Authorization(await second.CallToolAsync("fwd/whoami", cancellationToken: Ct)));
+    }
+
+    [Fact]
+    public async Task Cached_results_are_never_served_to_another_user()
+    {
+        await using var issuer = await JwtIssuer.StartAsync();
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync($"""
+            [proxy]
+            name = "cache-per-user"
+            [proxy.listen]
+            port = 0
+            {issuer.AuthToml()}
+
+            {backend.Backend("b", "forward_auth = true\n[backends.cache]\ntool_ttl_seconds = 60\ncache_tools = [\"whoami\"]")}
+            """);
+
+        var alice = issuer.Token("alice");
+        var bob = issuer.Token("bob");
+        await using var a = await proxy.ConnectAsync(cancellationToken: Ct, bearerToken: alice);
+        await using var b = await proxy.ConnectAsync(cancellationToken: Ct, bearerToken: bob);
+        string? Authorization(CallToolResult r) => (string?)JsonNode.Parse(Text(r))!["authorization"];
+
+        Assert.Equal("Bearer " + alice, Authorization(await a.CallToolAsync("b/whoami", cancellationToken: Ct)));
+        Assert.Equal("Bearer " + bob, Authorization(await b.CallToolAsync("b/whoami", cancellationToken: Ct)));
+        Assert.Equal("Bearer " + alice, Authorization(await a.CallToolAsync("b/whoami", cancellationToken: Ct))); // alice's own entry
+        Assert.Equal(2, backend.ToolCalls);
+    }
+
+    [Fact]
+    public async Task Oversized_arguments_and_bodies_are_refused_before_any_backend_call()
+    {
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync("""
+            [proxy]
+            name = "limits"
+            [proxy.listen]
+            port = 0
+            [security]
+            max_argument_size = 1024
+            max_request_body = 65536
+
+            """ + backend.Backend("b"));
+        await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
+
+        Assert.Equal(900, Text(await client.CallToolAsync("b/echo", Message(new string('x', 900)), cancellationToken: Ct)).Length);
+        var refused = await Assert.ThrowsAsync<McpProtocolException>(() => client.CallToolAsync("b/echo", Message(new string('x', 2000)), cancellationToken: Ct).AsTask());
+        Assert.Equal(McpErrorCode.InvalidParams, refused.ErrorCode);
+        Assert.Contains("exceed the limit of 1024 bytes ([security] max_argument_size)", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(1, backend.ToolCalls);
+
+        // The HTTP body itself: 413 before it is even parsed.
+        using var http = new HttpClient();
+        var big = new string('x', 200_000);
+        using var body = new StringContent("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"b/echo\",\"arguments\":{\"message\":\"" + big + "\"}}}", Encoding.UTF8, "application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, proxy.McpEndpoint) { Content = body };
+        request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await http.SendAsync(request, Ct)).StatusCode);
+        Assert.Equal(1, backend.ToolCalls);
+
+        // And the proxy keeps serving.
+        Assert.Equal("still", Text(await client.CallToolAsync("b/echo", Message("still"), cancellationToken: Ct)));
+    }
+
+    [Fact]
+    public async Task Admin_api_needs_credentials_while_health_stays_open()
+    {
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync("""
+            [proxy]
+            name = "admin-guard"
+            [proxy.listen]
+            port = 0
+            [auth]
+            type = "bearer"
+            tokens = ["client-token-1234567"]
+            [security]
+            admin_token = "admin-token-abcdefghijkl"
+            [observability.metrics]
+            enabled = true
+
+            """ + backend.Backend("b"));
+        using var http = new HttpClient { BaseAddress = proxy.BaseAddress };
+
+        foreach (var path in new[] { "/admin/backends", "/admin/config", "/admin/cache/stats", "/admin/health", "/admin/metrics" })
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync(path, Ct)).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await Get(http, path, "admin-token-abcdefghijkl")).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await Get(http, path, "client-token-1234567")).StatusCode);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await Get(http, path, "admin-token-abcdefghijkX")).StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.PostAsync("/admin/cache/clear", null, Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/health", Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/alive", Ct)).StatusCode);
+
+        // The admin token opens the admin API only, not the MCP endpoint.
+        await Assert.ThrowsAnyAsync<Exception>(() => proxy.ConnectAsync(cancellationToken: Ct, bearerToken: "admin-token-abcdefghijkl"));
+
+        static Task<HttpResponseMessage> Get(HttpClient http, string path, string token)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            return http.SendAsync(request, Ct);
+        }
+    }
+
+    [Fact]
+    public async Task Foreign_origins_are_refused_and_same_or_allowed_origins_pass()
+    {
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync("""
+            [proxy]
+            name = "origins"
+            [proxy.listen]
+            port = 0
+            [security]
+            allowed_origins = ["https://app.example.com"]
+
+            """ + backend.Backend("b"));
+
+        async Task<HttpStatusCode> InitializeFrom(string? origin)
+        {
+            using var http = new HttpClient();
+            var request = new HttpRequestMessage(HttpMethod.Post, proxy.McpEndpoint)
+            {
+                Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}""", Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+            if (origin is not null)
+            {
+                request.Headers.Add("Origin", origin);
+            }
+
+            var response = await http.SendAsync(request, Ct);
+            if (response.StatusCode == HttpStatusCode.Forbidden)
+            {
+                var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!["error"]!;
+                Assert.Contains($"Origin '{origin}' is not allowed", (string?)error["message"], StringComparison.Ordinal);
+            }
+
+            return response.StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.Forbidden, await InitializeFrom("http://evil.example"));
+        Assert.Equal(HttpStatusCode.Forbidden, await InitializeFrom("http://localhost.evil.example:" + proxy.BaseAddress.Port));
+        Assert.Equal(HttpStatusCode.OK, await InitializeFrom(null));
+        Assert.Equal(HttpStatusCode.OK, await InitializeFrom($"http://{proxy.BaseAddress.Authority}"));
+        Assert.Equal(HttpStatusCode.OK, await InitializeFrom("https://app.example.com"));
+    }
+}
