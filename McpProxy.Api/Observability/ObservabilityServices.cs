@@ -14,14 +14,19 @@ internal static class ObservabilityServices
 
     public static void AddProxyObservability(this WebApplicationBuilder builder, ObservabilityConfig config)
     {
-        builder.Logging.SetMinimumLevel(config.LogLevel switch
+        var minimum = config.LogLevel switch
         {
             "trace" => LogLevel.Trace,
             "debug" => LogLevel.Debug,
             "warn" => LogLevel.Warning,
             "error" => LogLevel.Error,
             _ => LogLevel.Information,
-        });
+        };
+        builder.Logging.SetMinimumLevel(minimum);
+
+        // The MCP SDK logs whole JSON-RPC messages at Trace: payloads, which may carry tokens and user data. Never
+        // below Debug for its categories, whatever log_level says.
+        builder.Logging.AddFilter("ModelContextProtocol", minimum < LogLevel.Debug ? LogLevel.Debug : minimum);
 
         // Audit events are Information: on whenever audit is, whatever log_level says.
         builder.Logging.AddFilter(ProxyTelemetry.AuditCategory, config.Audit ? LogLevel.Information : LogLevel.None);
