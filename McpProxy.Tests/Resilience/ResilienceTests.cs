@@ -160,10 +160,10 @@ public sealed class ResilienceTests
     [Fact]
     public async Task Hedge_wins_against_a_slow_first_attempt_and_the_loser_is_cancelled()
     {
-        await using var backend = await SampleHttpHost.StartAsync("--latency-ms", "5000");
+        await using var backend = await SampleHttpHost.StartAsync("--latency-ms", "10000");
         await using var proxy = await ProxyHost.StartAsync(backend.Backend("b", """
             [backends.hedging]
-            delay_ms = 300
+            delay_ms = 1500
             max_hedges = 1
             """));
         await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
@@ -180,7 +180,7 @@ public sealed class ResilienceTests
         stopwatch.Stop();
 
         Assert.Equal(2, backend.ToolCalls);
-        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(4), $"hedge answered after {stopwatch.Elapsed}");
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(7), $"hedge answered after {stopwatch.Elapsed}");
         await WaitUntil(() => backend.Cancellations == 1);
 
         // A tool that is not safe to repeat is never hedged.
