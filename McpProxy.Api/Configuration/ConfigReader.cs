@@ -31,7 +31,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
     private static readonly string[] RoleKeys = ["name", "allow_tools", "deny_tools", "allow_prompts", "deny_prompts", "allow_resources", "deny_resources"];
     private static readonly string[] RoleMappingKeys = ["claim", "mapping"];
     private static readonly string[] PerformanceKeys = ["coalesce_requests"];
-    private static readonly string[] SecurityKeys = ["max_argument_size", "max_request_body", "allowed_origins", "admin_token"];
+    private static readonly string[] SecurityKeys = ["max_argument_size", "max_request_body", "allowed_origins", "allowed_hosts", "admin_token"];
     private static readonly string[] ObservabilityKeys = ["audit", "log_level", "json_logs", "metrics", "tracing", "audit_arguments", "health_min_ready_percent"];
     private static readonly string[] MetricsKeys = ["enabled"];
     private static readonly string[] TracingKeys = ["enabled", "endpoint", "service_name"];
@@ -726,6 +726,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
             MaxArgumentSize = s.Long("max_argument_size", v => v >= 1, ">= 1") ?? d.MaxArgumentSize,
             MaxRequestBody = s.Long("max_request_body", v => v >= 1024, ">= 1024"),
             AllowedOrigins = origins ?? d.AllowedOrigins,
+            AllowedHosts = s.StringList("allowed_hosts"),
             AdminToken = string.IsNullOrEmpty(adminToken) ? null : adminToken,
         };
     }

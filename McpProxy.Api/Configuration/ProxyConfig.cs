@@ -198,6 +198,8 @@ public sealed record SecurityConfig
     public long? MaxRequestBody { get; init; }
     /// <summary>Origins allowed besides same-origin requests (extension; <c>"*"</c> allows any).</summary>
     public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
+    /// <summary>Host names the proxy answers to (extension; default: loopback names when it listens on loopback only, else any).</summary>
+    public IReadOnlyList<string>? AllowedHosts { get; init; }
     /// <summary>A token that opens the admin API (extension).</summary>
     public string? AdminToken { get; init; }
 

@@ -276,8 +276,22 @@ public sealed class AuthorizationTests
 
         Assert.Equal(HttpStatusCode.Forbidden, await InitializeFrom("http://evil.example"));
         Assert.Equal(HttpStatusCode.Forbidden, await InitializeFrom("http://localhost.evil.example:" + proxy.BaseAddress.Port));
+        Assert.Equal(HttpStatusCode.OK, await InitializeFrom("http://localhost:3000")); // a local tool: loopback origins pass on a loopback proxy
         Assert.Equal(HttpStatusCode.OK, await InitializeFrom(null));
         Assert.Equal(HttpStatusCode.OK, await InitializeFrom($"http://{proxy.BaseAddress.Authority}"));
         Assert.Equal(HttpStatusCode.OK, await InitializeFrom("https://app.example.com"));
+
+        // DNS rebinding: the attacker's name resolves to 127.0.0.1, but Host (and Origin) still carry it.
+        using var http = new HttpClient();
+        var rebound = new HttpRequestMessage(HttpMethod.Post, proxy.McpEndpoint)
+        {
+            Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}""", Encoding.UTF8, "application/json"),
+        };
+        rebound.Headers.Accept.ParseAdd("application/json, text/event-stream");
+        rebound.Headers.Host = "evil.example:" + proxy.BaseAddress.Port;
+        rebound.Headers.Add("Origin", "http://evil.example:" + proxy.BaseAddress.Port);
+        var response = await http.SendAsync(rebound, Ct);
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Contains("Host 'evil.example:", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
     }
 }
