@@ -12,7 +12,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
         "name", "transport", "command", "args", "env", "cwd", "url", "bearer_token", "forward_auth",
         "timeout", "concurrency", "cache", "circuit_breaker", "rate_limit", "retry", "hedging", "outlier_detection",
         "aliases", "expose_tools", "hide_tools", "expose_resources", "hide_resources", "expose_prompts", "hide_prompts",
-        "default_args", "inject_args", "mirror_of", "mirror_percent", "idempotent_tools", "non_idempotent_tools",
+        "default_args", "inject_args", "mirror_of", "mirror_percent", "idempotent_tools", "non_idempotent_tools", "namespaced",
     ];
 
     private static readonly string[] StdioOnlyKeys = ["command", "args", "env", "cwd"];
@@ -128,11 +128,26 @@ internal sealed class ConfigReader(ConfigErrors errors)
         var result = new List<BackendConfig>();
         var names = new Dictionary<string, int>(StringComparer.Ordinal);
         var mirrors = new List<(ConfigSection Section, string Name, string MirrorOf)>();
+        string? passthrough = null;
         foreach (var s in sections)
         {
             if (ReadBackend(s, separator, names) is { } backend)
             {
                 result.Add(backend);
+                if (!backend.Namespaced)
+                {
+                    if (passthrough is not null)
+                    {
+                        s.Error("namespaced", $"only one backend may set namespaced = false (already '{passthrough}')");
+                    }
+                    else if (backend.MirrorOf is not null)
+                    {
+                        s.Error("namespaced", "a mirror is never routed to, so namespaced = false has no meaning on it");
+                    }
+
+                    passthrough ??= backend.Name;
+                }
+
                 if (backend.MirrorOf is not null)
                 {
                     mirrors.Add((s, backend.Name, backend.MirrorOf));
@@ -320,6 +335,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
             InjectArgs = ReadInjectArgs(s),
             MirrorOf = mirrorOf,
             MirrorPercent = s.Number("mirror_percent", v => v is >= 0 and <= 100, Percent) ?? d.MirrorPercent,
+            Namespaced = s.Bool("namespaced") ?? true,
             IdempotentTools = s.StringList("idempotent_tools"),
             NonIdempotentTools = s.StringList("non_idempotent_tools"),
         };

@@ -86,6 +86,13 @@ public sealed record BackendConfig
     public string? MirrorOf { get; init; }
     public double MirrorPercent { get; init; } = 100;
 
+    /// <summary>
+    /// <see langword="false"/>: this backend's tools, prompts and resources are exposed under their own names, and names
+    /// no other backend claims are forwarded to it unchanged — a transparent front for one server (extension; at most one
+    /// backend).
+    /// </summary>
+    public bool Namespaced { get; init; } = true;
+
     /// <summary>Tools (globs, backend names) safe to retry and hedge whatever their annotations say (extension).</summary>
     public IReadOnlyList<string>? IdempotentTools { get; init; }
 

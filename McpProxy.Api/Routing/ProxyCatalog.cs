@@ -108,6 +108,7 @@ internal sealed class ProxyCatalog(ProxyConfig config)
     private volatile CatalogSnapshot _snapshot = CatalogSnapshot.Empty;
     private FrozenDictionary<string, BackendRoute> _routes = FrozenDictionary<string, BackendRoute>.Empty;
     private BackendRoute[] _ordered = [];
+    private BackendRoute? _passthrough;
 
     public string Separator { get; } = config.Proxy.Separator;
     public CatalogSnapshot Current => _snapshot;
@@ -118,18 +119,27 @@ internal sealed class ProxyCatalog(ProxyConfig config)
         {
             _ordered = [.. backends.Select(b => new BackendRoute(b))];
             _routes = _ordered.ToFrozenDictionary(r => r.Backend.Name, StringComparer.Ordinal);
+            _passthrough = _ordered.FirstOrDefault(r => !r.Backend.Config.Namespaced);
         }
 
         Rebuild();
     }
 
     /// <summary>Splits a namespaced name or URI into its backend route and the original name/URI.</summary>
+    /// <remarks>A name no namespaced backend claims belongs to the <c>namespaced = false</c> backend, unchanged.</remarks>
     public bool TrySplit(string namespaced, out BackendRoute route, out string original)
     {
         var i = namespaced.IndexOf(Separator, StringComparison.Ordinal);
-        if (i > 0 && _routes.TryGetValue(namespaced[..i], out route!))
+        if (i > 0 && _routes.TryGetValue(namespaced[..i], out route!) && route.Backend.Config.Namespaced)
         {
             original = namespaced[(i + Separator.Length)..];
+            return true;
+        }
+
+        if (_passthrough is { } passthrough)
+        {
+            route = passthrough;
+            original = namespaced;
             return true;
         }
 
@@ -138,7 +148,37 @@ internal sealed class ProxyCatalog(ProxyConfig config)
         return false;
     }
 
-    public string Namespace(string backend, string name) => backend + Separator + name;
+    public string Namespace(string backend, string name) =>
+        _passthrough is { } passthrough && passthrough.Backend.Name == backend ? name : backend + Separator + name;
+
+    /// <summary>
+    /// A tool the catalog does not list, for the <c>namespaced = false</c> backend: forwarded unchanged so the backend
+    /// answers as it would directly — unless the name is hidden or renamed by an alias there.
+    /// </summary>
+    public bool TryPassthroughTool(string name, out RoutedTool routed)
+    {
+        if (_passthrough is { } route && route.Backend.State == BackendState.Ready && route.Tools.IsAllowed(name) && !route.AliasOf.ContainsKey(name))
+        {
+            routed = new RoutedTool(route, name, new Tool { Name = name, InputSchema = JsonSerializer.SerializeToElement(new JsonObject { ["type"] = "object" }) });
+            return true;
+        }
+
+        routed = null!;
+        return false;
+    }
+
+    /// <summary>Like <see cref="TryPassthroughTool"/>, for prompts.</summary>
+    public bool TryPassthroughPrompt(string name, out RoutedPrompt routed)
+    {
+        if (_passthrough is { } route && route.Backend.State == BackendState.Ready && route.Prompts.IsAllowed(name))
+        {
+            routed = new RoutedPrompt(route.Backend, name, new Prompt { Name = name });
+            return true;
+        }
+
+        routed = null!;
+        return false;
+    }
 
     public void Rebuild()
     {

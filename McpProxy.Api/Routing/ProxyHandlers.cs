@@ -73,7 +73,7 @@ internal sealed class ProxyHandlers(
             throw Forbidden("tool", request.Name, context.User);
         }
 
-        if (!catalog.Current.ToolsByName.TryGetValue(request.Name, out var routed))
+        if (!catalog.Current.ToolsByName.TryGetValue(request.Name, out var routed) && !catalog.TryPassthroughTool(request.Name, out routed))
         {
             throw Unknown("tool", request.Name);
         }
@@ -103,7 +103,7 @@ internal sealed class ProxyHandlers(
             throw Forbidden("prompt", request.Name, context.User);
         }
 
-        if (!catalog.Current.PromptsByName.TryGetValue(request.Name, out var routed))
+        if (!catalog.Current.PromptsByName.TryGetValue(request.Name, out var routed) && !catalog.TryPassthroughPrompt(request.Name, out routed))
         {
             throw Unknown("prompt", request.Name);
         }
@@ -155,7 +155,7 @@ internal sealed class ProxyHandlers(
                     throw Forbidden("prompt", prompt.Name, context.User);
                 }
 
-                if (!catalog.Current.PromptsByName.TryGetValue(prompt.Name, out var routedPrompt))
+                if (!catalog.Current.PromptsByName.TryGetValue(prompt.Name, out var routedPrompt) && !catalog.TryPassthroughPrompt(prompt.Name, out routedPrompt))
                 {
                     throw Unknown("prompt", prompt.Name);
                 }
