@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace McpProxy.Benchmarks;
+
+/// <summary>A server under test: a real process on a loopback port, with its CPU time and memory read from /proc.</summary>
+internal sealed class Participant : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private Participant(string name, Process process, Uri endpoint)
+    {
+        Name = name;
+        _process = process;
+        Endpoint = endpoint;
+    }
+
+    public string Name { get; }
+    public Uri Endpoint { get; }
+    public int Pid => _process.Id;
+
+    public static async Task<Participant> StartAsync(string name, string file, IEnumerable<string> args, int port, string path = "/mcp", IDictionary<string, string>? env = null)
+    {
+        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        psi.Environment["Logging__LogLevel__Default"] = "Warning";
+        psi.Environment["DOTNET_gcServer"] = "0";
+        foreach (var (k, v) in env ?? new Dictionary<string, string>())
+        {
+            psi.Environment[k] = v;
+        }
+
+        var process = Process.Start(psi) ?? throw new InvalidOperationException($"{name}: could not start {file}");
+        _ = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
+        _ = process.StandardError.BaseStream.CopyToAsync(Stream.Null);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"{name} exited with {process.ExitCode} before listening");
+            }
+
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync(IPAddress.Loopback, port);
+                break;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        return new Participant(name, process, new Uri($"http://127.0.0.1:{port}{path}"));
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>User + system CPU time of the process so far.</summary>
+    public TimeSpan CpuTime()
+    {
+        // /proc/<pid>/stat: fields 14 (utime) and 15 (stime), in clock ticks (100 per second on Linux).
+        var stat = File.ReadAllText($"/proc/{Pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return TimeSpan.FromSeconds(ticks / 100.0);
+    }
+
+    /// <summary>Resident set size, in MiB.</summary>
+    public double RssMiB()
+    {
+        foreach (var line in File.ReadLines($"/proc/{Pid}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+            }
+        }
+
+        return double.NaN;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+}

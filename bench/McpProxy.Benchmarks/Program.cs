@@ -1,0 +1,253 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using McpProxy.Benchmarks;
+using ModelContextProtocol.Client;
+
+// McpProxy benchmark: tools/call of the sample's echo over Streamable HTTP, direct vs. through McpProxy vs. the npm
+// peers, at several concurrencies, all in one run on loopback; figures reported as ratios to the direct call.
+//   dotnet run -c Release --project bench/McpProxy.Benchmarks -- [--duration 10] [--warmup 3] [--concurrency 1,16,64]
+//                                                                  [--out docs/benchmarks.md] [--no-peers]
+var options = BenchOptions.Parse(args);
+var repo = FindRepoRoot();
+var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0
+var sampleDll = Path.Combine(repo, "McpProxy.Backends.Sample", "bin", configuration, "net10.0", "McpProxy.Backends.Sample.dll");
+var proxyDll = Path.Combine(repo, "McpProxy.Api", "bin", configuration, "net10.0", "McpProxy.Api.dll");
+var nodeModules = Path.Combine(repo, "node_modules");
+var work = Directory.CreateTempSubdirectory("mcp-proxy-bench-").FullName;
+var stdioCommand = $"dotnet {sampleDll} --stdio";
+
+using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue, PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5) })
+{
+    Timeout = TimeSpan.FromSeconds(60),
+};
+
+Console.WriteLine($"McpProxy benchmark ({configuration}): {options.Duration.TotalSeconds:0} s per run after {options.Warmup.TotalSeconds:0} s warm-up, concurrency {string.Join(", ", options.Concurrency)}");
+Console.WriteLine(Machine());
+
+var participants = new List<Participant>();
+var results = new List<RunResult>();
+try
+{
+    var samplePort = Participant.FreePort();
+    var sample = await Participant.StartAsync("sample (direct)", "dotnet", [sampleDll, "--urls", $"http://127.0.0.1:{samplePort}"], samplePort);
+    participants.Add(sample);
+
+    var proxyPort = Participant.FreePort();
+    var config = Path.Combine(work, "bench.toml");
+    await File.WriteAllTextAsync(config, $"""
+        [proxy]
+        name = "mcp-proxy-bench"
+        [proxy.listen]
+        port = {proxyPort}
+        [observability]
+        log_level = "warn"
+
+        [[backends]]
+        name = "http"
+        transport = "http"
+        url = "{sample.Endpoint}"
+
+        [[backends]]
+        name = "stdio"
+        transport = "stdio"
+        command = "dotnet"
+        args = ["{sampleDll}", "--stdio"]
+        """);
+    var proxy = await Participant.StartAsync("McpProxy", "dotnet", [proxyDll, "--config", config], proxyPort);
+    participants.Add(proxy);
+    await WaitForToolsAsync(proxy.Endpoint, http, "stdio/echo");
+
+    var targets = new List<(string Name, Participant Server, string Tool)>
+    {
+        ("direct (sample HTTP)", sample, "echo"),
+        ("McpProxy → HTTP backend", proxy, "http/echo"),
+        ("McpProxy → stdio backend", proxy, "stdio/echo"),
+    };
+
+    if (options.Peers)
+    {
+        var sgPort = Participant.FreePort();
+        var supergateway = await Participant.StartAsync("supergateway", "node",
+            [Path.Combine(nodeModules, "supergateway", "dist", "index.js"), "--stdio", stdioCommand, "--outputTransport", "streamableHttp", "--stateful", "--port", sgPort.ToString(CultureInfo.InvariantCulture), "--logLevel", "none"],
+            sgPort);
+        participants.Add(supergateway);
+        targets.Add(("supergateway → stdio", supergateway, "echo"));
+
+        var mpPort = Participant.FreePort();
+        var npmProxy = await Participant.StartAsync("mcp-proxy (npm)", "node",
+            [Path.Combine(nodeModules, "mcp-proxy", "dist", "bin", "mcp-proxy.mjs"), "--port", mpPort.ToString(CultureInfo.InvariantCulture), "--host", "127.0.0.1", "--", "dotnet", sampleDll, "--stdio"],
+            mpPort);
+        participants.Add(npmProxy);
+        targets.Add(("mcp-proxy (npm) → stdio", npmProxy, "echo"));
+    }
+
+    foreach (var concurrency in options.Concurrency)
+    {
+        foreach (var (name, server, tool) in targets)
+        {
+            Console.Write($"  {name,-26} c={concurrency,-3} ... ");
+            try
+            {
+                var result = await LoadRunner.RunAsync(name, server, http, tool, concurrency, options.Warmup, options.Duration);
+                results.Add(result);
+                Console.WriteLine($"{result.CallsPerSecond,9:0} calls/s  p50 {result.P50Ms,7:0.000} ms  p99 {result.P99Ms,7:0.000} ms  errors {result.Errors}");
+            }
+            catch (Exception ex)
+            {
+                Console.WriteLine($"failed: {ex.GetType().Name}: {ex.Message}");
+                results.Add(new RunResult(name, concurrency, 0, double.NaN, double.NaN, 0, -1, double.NaN, double.NaN));
+            }
+        }
+    }
+
+    var idle = await IdleSessionsAsync(proxy, http, 1000);
+    Console.WriteLine($"  idle sessions: {idle:0.0} MiB per 1,000 sessions");
+
+    var (listDirect, listProxy) = await ToolsListAsync(sampleDll, proxyDll, work, http, participants);
+    Console.WriteLine($"  tools/list, 10 backends x 50 tools: p50 {listProxy.P50:0.000} ms / p99 {listProxy.P99:0.000} ms (one backend directly: p50 {listDirect.P50:0.000} ms)");
+
+    var table = Report.Markdown(results, idle, listDirect, listProxy, options, Machine());
+    Console.WriteLine();
+    Console.WriteLine(table);
+    if (options.Out is { } outPath)
+    {
+        await File.WriteAllTextAsync(Path.IsPathRooted(outPath) ? outPath : Path.Combine(repo, outPath), table);
+        Console.WriteLine($"written to {outPath}");
+    }
+}
+finally
+{
+    foreach (var participant in participants)
+    {
+        await participant.DisposeAsync();
+    }
+
+    Directory.Delete(work, recursive: true);
+}
+
+return 0;
+
+static async Task WaitForToolsAsync(Uri endpoint, HttpClient http, string tool)
+{
+    await using var client = await LoadRunner.ConnectAsync(endpoint, http);
+    for (var i = 0; i < 300; i++)
+    {
+        if ((await client.ListToolsAsync()).Any(t => t.Name == tool))
+        {
+            return;
+        }
+
+        await Task.Delay(100);
+    }
+
+    throw new InvalidOperationException($"{tool} never appeared at {endpoint}");
+}
+
+// RSS growth of the proxy for N open, idle client sessions.
+static async Task<double> IdleSessionsAsync(Participant proxy, HttpClient http, int sessions)
+{
+    GC.Collect();
+    await Task.Delay(1000);
+    var before = proxy.RssMiB();
+    var clients = new List<McpClient>();
+    for (var i = 0; i < sessions; i += 50)
+    {
+        clients.AddRange(await Task.WhenAll(Enumerable.Range(0, Math.Min(50, sessions - i)).Select(_ => LoadRunner.ConnectAsync(proxy.Endpoint, http))));
+    }
+
+    await Task.Delay(2000);
+    var after = proxy.RssMiB();
+    await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask()));
+    return (after - before) * 1000.0 / sessions;
+}
+
+// tools/list through a proxy with 10 backends of 50 extra tools each (one sample HTTP server, ten sessions to it).
+static async Task<((double P50, double P99) Direct, (double P50, double P99) Proxy)> ToolsListAsync(
+    string sampleDll, string proxyDll, string work, HttpClient http, List<Participant> participants)
+{
+    var samplePort = Participant.FreePort();
+    var sample = await Participant.StartAsync("sample (50 tools)", "dotnet", [sampleDll, "--urls", $"http://127.0.0.1:{samplePort}", "--tools-count", "50"], samplePort);
+    participants.Add(sample);
+    var port = Participant.FreePort();
+    var config = new StringBuilder($"[proxy]\nname = \"bench-list\"\n[proxy.listen]\nport = {port}\n[observability]\nlog_level = \"warn\"\n");
+    for (var i = 0; i < 10; i++)
+    {
+        config.Append(CultureInfo.InvariantCulture, $"\n[[backends]]\nname = \"b{i}\"\ntransport = \"http\"\nurl = \"{sample.Endpoint}\"\n");
+    }
+
+    var path = Path.Combine(work, "list.toml");
+    await File.WriteAllTextAsync(path, config.ToString());
+    var proxy = await Participant.StartAsync("McpProxy (10 backends)", "dotnet", [proxyDll, "--config", path], port);
+    participants.Add(proxy);
+    await WaitForToolsAsync(proxy.Endpoint, http, "b9/t49");
+
+    return (await Measure(sample.Endpoint, 61), await Measure(proxy.Endpoint, 610));
+
+    async Task<(double, double)> Measure(Uri endpoint, int expected)
+    {
+        await using var client = await LoadRunner.ConnectAsync(endpoint, http);
+        var samples = new List<double>();
+        for (var i = 0; i < 550; i++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            var tools = await client.ListToolsAsync();
+            if (i >= 50)
+            {
+                samples.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
+
+            if (tools.Count < expected)
+            {
+                throw new InvalidOperationException($"expected {expected} tools, got {tools.Count}");
+            }
+        }
+
+        var sorted = samples.Order().ToArray();
+        return (LoadRunner.Percentile(sorted, 0.5), LoadRunner.Percentile(sorted, 0.99));
+    }
+}
+
+static string FindRepoRoot()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+    {
+        if (File.Exists(Path.Combine(dir.FullName, "McpProxy.slnx")))
+        {
+            return dir.FullName;
+        }
+    }
+
+    throw new InvalidOperationException("McpProxy.slnx not found above " + AppContext.BaseDirectory);
+}
+
+static string Machine()
+{
+    var cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
+    var memory = File.ReadLines("/proc/meminfo").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
+    var node = Process.Start(new ProcessStartInfo("node", "--version") { RedirectStandardOutput = true })!.StandardOutput.ReadToEnd().Trim();
+    return $"{Environment.ProcessorCount} cores ({cpu}), {long.Parse(memory, CultureInfo.InvariantCulture) / 1024 / 1024} GiB, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, Node {node}";
+}
+
+internal sealed record BenchOptions(TimeSpan Duration, TimeSpan Warmup, int[] Concurrency, string? Out, bool Peers)
+{
+    public static BenchOptions Parse(string[] args)
+    {
+        var o = new BenchOptions(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(3), [1, 16, 64], null, true);
+        for (var i = 0; i < args.Length; i++)
+        {
+            o = args[i] switch
+            {
+                "--duration" => o with { Duration = TimeSpan.FromSeconds(double.Parse(args[++i], CultureInfo.InvariantCulture)) },
+                "--warmup" => o with { Warmup = TimeSpan.FromSeconds(double.Parse(args[++i], CultureInfo.InvariantCulture)) },
+                "--concurrency" => o with { Concurrency = [.. args[++i].Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture))] },
+                "--out" => o with { Out = args[++i] },
+                "--no-peers" => o with { Peers = false },
+                _ => throw new ArgumentException($"unknown option {args[i]}"),
+            };
+        }
+
+        return o;
+    }
+}
