@@ -55,7 +55,7 @@ try
         command = "dotnet"
         args = ["{sampleDll}", "--stdio"]
         """);
-    var proxy = await Participant.StartAsync("McpProxy", "dotnet", [proxyDll, "--config", config], proxyPort);
+    var proxy = await Participant.StartAsync("McpProxy", "dotnet", [proxyDll, "--config", config], proxyPort, env: options.ProxyEnv);
     participants.Add(proxy);
     await WaitForToolsAsync(proxy.Endpoint, http, "stdio/echo");
 
@@ -232,6 +232,9 @@ static string Machine()
 
 internal sealed record BenchOptions(TimeSpan Duration, TimeSpan Warmup, int[] Concurrency, string? Out, bool Peers)
 {
+    /// <summary>Extra environment for the proxy process (<c>--proxy-env KEY=VALUE</c>), for A/B experiments.</summary>
+    public Dictionary<string, string> ProxyEnv { get; init; } = [];
+
     public static BenchOptions Parse(string[] args)
     {
         var o = new BenchOptions(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(3), [1, 16, 64], null, true);
@@ -244,6 +247,7 @@ internal sealed record BenchOptions(TimeSpan Duration, TimeSpan Warmup, int[] Co
                 "--concurrency" => o with { Concurrency = [.. args[++i].Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture))] },
                 "--out" => o with { Out = args[++i] },
                 "--no-peers" => o with { Peers = false },
+                "--proxy-env" => o with { ProxyEnv = new(o.ProxyEnv) { [args[++i].Split('=', 2)[0]] = args[i].Split('=', 2)[1] } },
                 _ => throw new ArgumentException($"unknown option {args[i]}"),
             };
         }
