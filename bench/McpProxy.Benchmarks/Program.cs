@@ -113,7 +113,11 @@ try
     Console.WriteLine(table);
     if (options.Out is { } outPath)
     {
-        await File.WriteAllTextAsync(Path.IsPathRooted(outPath) ? outPath : Path.Combine(repo, outPath), table);
+        // The hand-written "Reading the numbers" section of an existing report is kept below the new table.
+        var target = Path.IsPathRooted(outPath) ? outPath : Path.Combine(repo, outPath);
+        var previous = File.Exists(target) ? await File.ReadAllTextAsync(target) : "";
+        var notesAt = previous.IndexOf("\n## Reading the numbers", StringComparison.Ordinal);
+        await File.WriteAllTextAsync(target, notesAt < 0 ? table : table.TrimEnd() + "\n" + previous[notesAt..]);
         Console.WriteLine($"written to {outPath}");
     }
 }

@@ -43,8 +43,6 @@ internal static class Report
             md.AppendLine("- " + line);
         }
 
-        // The analysis below is kept by hand in docs/benchmarks.md ("Reading the numbers"); re-add it after a new run
-        // if the figures tell a different story.
         return md.ToString();
     }
 
