@@ -1,3 +1,5 @@
+using System.Net.Http.Headers;
+using System.Text;
 using ModelContextProtocol.Protocol;
 
 namespace McpProxy.Tests.Infrastructure;
@@ -10,6 +12,38 @@ internal static class TestCalls
 
     /// <summary>The text of a result with exactly one text block.</summary>
     public static string Text(CallToolResult result) => Assert.IsType<TextContentBlock>(Assert.Single(result.Content)).Text;
+
+    /// <summary>
+    /// A raw MCP <c>initialize</c> POST, as a client's first request, with the headers a test wants to vary.
+    /// Send it with <see cref="HttpClient.SendAsync(HttpRequestMessage, CancellationToken)"/>.
+    /// </summary>
+    public static HttpRequestMessage InitializeRequest(Uri endpoint, string? bearerToken = null, string? origin = null, string? host = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, endpoint)
+        {
+            Content = new StringContent(
+                """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}""",
+                Encoding.UTF8,
+                "application/json"),
+        };
+        request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+        if (bearerToken is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearerToken);
+        }
+
+        if (origin is not null)
+        {
+            request.Headers.Add("Origin", origin);
+        }
+
+        if (host is not null)
+        {
+            request.Headers.Host = host;
+        }
+
+        return request;
+    }
 
     public static Task WaitUntil(Func<bool> condition) => WaitUntil(() => Task.FromResult(condition()));
 

@@ -22,20 +22,7 @@ public sealed class AuthenticationTests
     private static async Task<HttpResponseMessage> InitializeAsync(ProxyHost proxy, string? token)
     {
         using var http = new HttpClient();
-        var request = new HttpRequestMessage(HttpMethod.Post, proxy.McpEndpoint)
-        {
-            Content = new StringContent(
-                """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}""",
-                Encoding.UTF8,
-                "application/json"),
-        };
-        request.Headers.Accept.ParseAdd("application/json, text/event-stream");
-        if (token is not null)
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        }
-
-        return await http.SendAsync(request, Ct);
+        return await http.SendAsync(InitializeRequest(proxy.McpEndpoint, token), Ct);
     }
 
     private static async Task AssertUnauthorizedAsync(HttpResponseMessage response, string? error, string reason)

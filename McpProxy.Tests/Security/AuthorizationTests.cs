@@ -73,12 +73,7 @@ public sealed class AuthorizationTests
 
         // A valid token that maps to no role: refused outright (403), not given full access.
         using var http = new HttpClient();
-        var request = new HttpRequestMessage(HttpMethod.Post, proxy.McpEndpoint)
-        {
-            Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}""", Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Accept.ParseAdd("application/json, text/event-stream");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", issuer.Token("eve", scope: "openid profile"));
+        using var request = InitializeRequest(proxy.McpEndpoint, issuer.Token("eve", scope: "openid profile"));
         Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(request, Ct)).StatusCode);
     }
 
@@ -254,16 +249,7 @@ public sealed class AuthorizationTests
         async Task<HttpStatusCode> InitializeFrom(string? origin)
         {
             using var http = new HttpClient();
-            var request = new HttpRequestMessage(HttpMethod.Post, proxy.McpEndpoint)
-            {
-                Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}""", Encoding.UTF8, "application/json"),
-            };
-            request.Headers.Accept.ParseAdd("application/json, text/event-stream");
-            if (origin is not null)
-            {
-                request.Headers.Add("Origin", origin);
-            }
-
+            using var request = InitializeRequest(proxy.McpEndpoint, origin: origin);
             var response = await http.SendAsync(request, Ct);
             if (response.StatusCode == HttpStatusCode.Forbidden)
             {
@@ -283,13 +269,8 @@ public sealed class AuthorizationTests
 
         // DNS rebinding: the attacker's name resolves to 127.0.0.1, but Host (and Origin) still carry it.
         using var http = new HttpClient();
-        var rebound = new HttpRequestMessage(HttpMethod.Post, proxy.McpEndpoint)
-        {
-            Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}""", Encoding.UTF8, "application/json"),
-        };
-        rebound.Headers.Accept.ParseAdd("application/json, text/event-stream");
-        rebound.Headers.Host = "evil.example:" + proxy.BaseAddress.Port;
-        rebound.Headers.Add("Origin", "http://evil.example:" + proxy.BaseAddress.Port);
+        using var rebound = InitializeRequest(
+            proxy.McpEndpoint, origin: "http://evil.example:" + proxy.BaseAddress.Port, host: "evil.example:" + proxy.BaseAddress.Port);
         var response = await http.SendAsync(rebound, Ct);
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         Assert.Contains("Host 'evil.example:", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
