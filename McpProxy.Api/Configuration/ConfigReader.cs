@@ -34,7 +34,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
     private static readonly string[] SecurityKeys = ["max_argument_size", "max_request_body", "allowed_origins", "allowed_hosts", "admin_token"];
     private static readonly string[] ObservabilityKeys = ["audit", "log_level", "json_logs", "metrics", "tracing", "audit_arguments", "health_min_ready_percent"];
     private static readonly string[] MetricsKeys = ["enabled"];
-    private static readonly string[] TracingKeys = ["enabled", "endpoint", "service_name"];
+    private static readonly string[] TracingKeys = ["enabled", "endpoint", "service_name", "protocol"];
     private static readonly string[] LogLevels = ["trace", "debug", "info", "warn", "error"];
 
     private const string Percent = "between 0 and 100";
@@ -795,11 +795,19 @@ internal sealed class ConfigReader(ConfigErrors errors)
             s.Error("service_name", "must not be empty");
         }
 
+        var protocol = s.String("protocol");
+        if (protocol is not null && protocol is not ("grpc" or "http/protobuf"))
+        {
+            s.Error("protocol", $"unknown OTLP protocol '{protocol}' (expected \"grpc\" or \"http/protobuf\")");
+            protocol = null;
+        }
+
         return new TracingConfig
         {
             Enabled = s.Bool("enabled") ?? d.Enabled,
             Endpoint = endpoint ?? d.Endpoint,
             ServiceName = serviceName ?? d.ServiceName,
+            Protocol = protocol ?? d.Protocol,
         };
     }
 

@@ -233,4 +233,6 @@ public sealed record TracingConfig
     public bool Enabled { get; init; }
     public string Endpoint { get; init; } = "http://localhost:4317";
     public string ServiceName { get; init; } = "mcp-proxy";
+    /// <summary><c>grpc</c> (default, port 4317) or <c>http/protobuf</c> (port 4318, <c>/v1/traces</c> is appended) (extension).</summary>
+    public string Protocol { get; init; } = "grpc";
 }

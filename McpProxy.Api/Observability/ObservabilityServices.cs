@@ -48,8 +48,16 @@ internal static class ObservabilityServices
                 .ConfigureResource(resource => resource.AddService(config.Tracing.ServiceName))
                 .WithTracing(tracing => tracing.AddOtlpExporter("mcp-proxy", o =>
                 {
-                    o.Endpoint = new Uri(config.Tracing.Endpoint);
-                    o.Protocol = OtlpExportProtocol.Grpc;
+                    if (config.Tracing.Protocol == "http/protobuf")
+                    {
+                        o.Protocol = OtlpExportProtocol.HttpProtobuf;
+                        o.Endpoint = new Uri(new Uri(config.Tracing.Endpoint.TrimEnd('/') + "/"), "v1/traces");
+                    }
+                    else
+                    {
+                        o.Protocol = OtlpExportProtocol.Grpc;
+                        o.Endpoint = new Uri(config.Tracing.Endpoint);
+                    }
                 }));
         }
     }

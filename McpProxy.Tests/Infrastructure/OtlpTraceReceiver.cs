@@ -11,7 +11,11 @@ using Microsoft.Extensions.Logging;
 namespace McpProxy.Tests.Infrastructure;
 
 /// <summary>A span as exported over OTLP: ids as lowercase hex, and the exporting service's <c>service.name</c>.</summary>
-public sealed record ExportedSpan(string Service, string TraceId, string SpanId, string? ParentSpanId, string Name);
+public sealed record ExportedSpan(string Service, string TraceId, string SpanId, string? ParentSpanId, string Name)
+{
+    /// <summary>The span's string attributes.</summary>
+    public IReadOnlyDictionary<string, string> Attributes { get; init; } = new Dictionary<string, string>();
+}
 
 /// <summary>
 /// A real OTLP/HTTP (protobuf) endpoint on loopback that keeps the spans services export to it: what a collector
@@ -85,12 +89,22 @@ public sealed class OtlpTraceReceiver : IAsyncDisposable
                 foreach (var span in Messages(scopeSpans, 2))
                 {
                     var parent = Messages(span, 4).FirstOrDefault();
+                    // Span.attributes = 9: KeyValue { key = 1; AnyValue value = 2 { string_value = 1 } }
+                    var attributes = new Dictionary<string, string>();
+                    foreach (var attribute in Messages(span, 9))
+                    {
+                        if (Strings(attribute, 1).FirstOrDefault() is { } key && Messages(attribute, 2).SelectMany(v => Strings(v, 1)).FirstOrDefault() is { } value)
+                        {
+                            attributes[key] = value;
+                        }
+                    }
+
                     _spans.Enqueue(new ExportedSpan(
                         service,
                         Convert.ToHexStringLower(Messages(span, 1).First()),
                         Convert.ToHexStringLower(Messages(span, 2).First()),
                         parent is { Length: > 0 } ? Convert.ToHexStringLower(parent) : null,
-                        Strings(span, 5).FirstOrDefault() ?? ""));
+                        Strings(span, 5).FirstOrDefault() ?? "") { Attributes = attributes });
                 }
             }
         }

@@ -275,3 +275,43 @@ public sealed class AdminAndTelemetryTests
         return matching.Sum(s => s.Value);
     }
 }
+
+/// <summary><c>[observability.tracing]</c>: spans exported over OTLP to the configured endpoint, with the configured service name.</summary>
+public sealed class TracingExportTests
+{
+    [Fact]
+    public async Task Proxied_calls_are_exported_as_spans_with_backend_and_tool_attributes()
+    {
+        var ct = TestContext.Timeout(60);
+        await using var receiver = await OtlpTraceReceiver.StartAsync();
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync($"""
+            [proxy]
+            name = "traced"
+            [proxy.listen]
+            port = 0
+            [observability.tracing]
+            enabled = true
+            endpoint = "{receiver.Endpoint}"
+            protocol = "http/protobuf"
+            service_name = "edge-proxy"
+
+            {backend.Backend("b")}
+            """, configure: b => b.Configuration["OTEL_BSP_SCHEDULE_DELAY"] = "100");
+        await using var client = await proxy.ConnectAsync(cancellationToken: ct);
+        await client.CallToolAsync("b/echo", new Dictionary<string, object?> { ["message"] = "traced" }, cancellationToken: ct);
+        await Assert.ThrowsAsync<ModelContextProtocol.McpProtocolException>(() => client.CallToolAsync("b/fail", new Dictionary<string, object?> { ["message"] = "x" }, cancellationToken: ct).AsTask());
+
+        var ok = await receiver.WaitForSpanAsync(s => s.Name == "proxy tools/call" && s.Attributes.GetValueOrDefault("mcp_proxy.item") == "b/echo", ct);
+        Assert.Equal("edge-proxy", ok.Service);
+        Assert.Equal("b", ok.Attributes["mcp_proxy.backend"]);
+        Assert.Equal("ok", ok.Attributes["mcp_proxy.outcome"]);
+        var failed = await receiver.WaitForSpanAsync(s => s.Name == "proxy tools/call" && s.Attributes.GetValueOrDefault("mcp_proxy.item") == "b/fail", ct);
+        Assert.Equal("error", failed.Attributes["mcp_proxy.outcome"]);
+
+        // The MCP client span for the backend call is a child of the proxy's span, in the same trace.
+        var backendCall = await receiver.WaitForSpanAsync(s => s.ParentSpanId == ok.SpanId, ct);
+        Assert.Equal(ok.TraceId, backendCall.TraceId);
+        Assert.Equal("tools/call echo", backendCall.Name);
+    }
+}
