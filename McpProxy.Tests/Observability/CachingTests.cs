@@ -139,7 +139,7 @@ public sealed class CachingTests
     [Fact]
     public async Task Identical_concurrent_calls_share_one_backend_call_and_a_cancelled_first_caller_strands_no_one()
     {
-        await using var backend = await SampleHttpHost.StartAsync("--latency-ms", "800");
+        await using var backend = await SampleHttpHost.StartAsync("--latency-ms", "1500");
         await using var proxy = await ProxyHost.StartAsync(Coalescing + backend.Backend("b"));
         await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
 
