@@ -14,6 +14,9 @@ internal interface IBackendObserver
 
     /// <summary>A notification the backend sent that the proxy relays (progress, resources/updated, logging).</summary>
     ValueTask OnNotificationAsync(BackendConnection backend, JsonRpcNotification notification, CancellationToken cancellationToken);
+
+    /// <summary>The only connected client session, if there is exactly one.</summary>
+    ModelContextProtocol.Server.McpServer? SoleSession();
 }
 
 /// <summary>
@@ -59,6 +62,9 @@ internal sealed partial class BackendConnection(
     /// <summary>This backend's resilience pipeline (rate limit, retry, hedging, concurrency, breaker, ejection, timeout).</summary>
     public BackendResilience Resilience { get; } = new(
         config, config.Timeout is { } t2 ? TimeSpan.FromSeconds(t2.Seconds) : DefaultCallTimeout, resilienceServices);
+
+    /// <summary>Relays this backend's sampling, elicitation and roots requests to the calling client.</summary>
+    public ClientRequestRelay ClientRequests { get; } = new(config.Name, observer.SoleSession);
 
     /// <summary>
     /// A call found the backend's session gone (HTTP 404 on a session request, per the Streamable HTTP spec): drop the
@@ -183,6 +189,10 @@ internal sealed partial class BackendConnection(
             ProtocolVersion = "2025-11-25",
             Handlers = new McpClientHandlers
             {
+                // Server→client requests go to the client whose call the backend is working on (ClientRequestRelay).
+                SamplingHandler = (request, _, ct) => ClientRequests.SampleAsync(request, ct),
+                ElicitationHandler = ClientRequests.ElicitAsync,
+                RootsHandler = ClientRequests.ListRootsAsync,
                 NotificationHandlers =
                 [
                     new(NotificationMethods.ToolListChangedNotification, (_, ct) => RefreshAsync(CatalogParts.Tools, ct)),

@@ -155,6 +155,8 @@ internal sealed partial class BackendRegistry(
     public ValueTask OnNotificationAsync(BackendConnection backend, JsonRpcNotification notification, CancellationToken cancellationToken) =>
         sessions.OnBackendNotificationAsync(backend, notification);
 
+    public ModelContextProtocol.Server.McpServer? SoleSession() => sessions.SoleSession();
+
     public async ValueTask DisposeAsync()
     {
         var backends = Interlocked.Exchange(ref _backends, []).Concat(Interlocked.Exchange(ref _mirrors, []));

@@ -89,7 +89,7 @@ internal sealed class ProxyHandlers(
 
         mirror.Mirror(backend, RequestMethods.ToolsCall, forwarded);
         return await ProxyAsync(
-            new ProxyCall(RequestMethods.ToolsCall, backend, "tool", request.Name, routed.OriginalName, context.User, forwarded.Arguments, routed.Repeatable, routed.CacheTtl),
+            new ProxyCall(context.Server, RequestMethods.ToolsCall, backend, "tool", request.Name, routed.OriginalName, context.User, forwarded.Arguments, routed.Repeatable, routed.CacheTtl),
             (client, c) => CallWithCancellationAsync(client, forwarded, c),
             static r => r.IsError != true,
             ct);
@@ -112,7 +112,7 @@ internal sealed class ProxyHandlers(
         var forwarded = new GetPromptRequestParams { Name = routed.OriginalName, Arguments = request.Arguments, Meta = meta };
         mirror.Mirror(routed.Backend, RequestMethods.PromptsGet, forwarded);
         return await ProxyAsync(
-            new ProxyCall(RequestMethods.PromptsGet, routed.Backend, "prompt", request.Name, routed.OriginalName, context.User, null, Repeatable: true, CacheTtl: null),
+            new ProxyCall(context.Server, RequestMethods.PromptsGet, routed.Backend, "prompt", request.Name, routed.OriginalName, context.User, null, Repeatable: true, CacheTtl: null),
             (client, c) => client.GetPromptAsync(forwarded, c),
             static _ => true,
             ct);
@@ -128,7 +128,7 @@ internal sealed class ProxyHandlers(
         mirror.Mirror(route.Backend, RequestMethods.ResourcesRead, forwarded);
         var ttl = route.Backend.Config.Cache is { ResourceTtlSeconds: > 0 } cacheConfig ? TimeSpan.FromSeconds(cacheConfig.ResourceTtlSeconds) : (TimeSpan?)null;
         var result = await ProxyAsync(
-            new ProxyCall(RequestMethods.ResourcesRead, route.Backend, "resource", request.Uri, originalUri, context.User, null, Repeatable: true, ttl),
+            new ProxyCall(context.Server, RequestMethods.ResourcesRead, route.Backend, "resource", request.Uri, originalUri, context.User, null, Repeatable: true, ttl),
             (client, c) => client.ReadResourceAsync(forwarded, c),
             static _ => true,
             ct);
@@ -183,7 +183,7 @@ internal sealed class ProxyHandlers(
         var forwarded = new CompleteRequestParams { Ref = reference, Argument = request.Argument, Context = request.Context, Meta = request.Meta };
         var item = DescribeReference(request.Ref);
         return await ProxyAsync(
-            new ProxyCall(RequestMethods.CompletionComplete, backend, "completion", item, item, context.User, null, Repeatable: true, CacheTtl: null),
+            new ProxyCall(context.Server, RequestMethods.CompletionComplete, backend, "completion", item, item, context.User, null, Repeatable: true, CacheTtl: null),
             (client, c) => client.CompleteAsync(forwarded, c),
             static _ => true,
             ct);
@@ -351,6 +351,7 @@ internal sealed class ProxyHandlers(
 
     /// <summary>What a proxied call is, for caching, coalescing, metrics, tracing and audit.</summary>
     private readonly record struct ProxyCall(
+        McpServer Session,
         string Method, BackendConnection Backend, string Kind, string Item, string OriginalItem, ClaimsPrincipal? User,
         IDictionary<string, JsonElement>? Arguments, bool Repeatable, TimeSpan? CacheTtl);
 
@@ -373,6 +374,7 @@ internal sealed class ProxyHandlers(
             Func<CancellationToken, ValueTask<T>> invoke = async c =>
             {
                 using var forwarded = ForwardAuthHandler.Use(forwardedToken);
+                using var caller = call.Backend.ClientRequests.Track(call.Session);
                 return await InvokeAsync(call.Backend, call.Kind, call.Item, call.Repeatable, send, c);
             };
             var coalesce = config.Performance.CoalesceRequests && call.Repeatable;

@@ -23,6 +23,13 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, ILogger<SessionHu
 
     public int ActiveSessions => _sessions.Count;
 
+    /// <summary>The only connected session, when there is exactly one.</summary>
+    public McpServer? SoleSession()
+    {
+        using var e = _sessions.Keys.GetEnumerator();
+        return e.MoveNext() && _sessions.Count == 1 ? e.Current : null;
+    }
+
     /// <summary>Runs one client session, keeping it in the set of live sessions while it runs.</summary>
     public async Task RunSessionAsync(McpServer session, CancellationToken cancellationToken)
     {

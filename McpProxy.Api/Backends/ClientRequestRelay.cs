@@ -1,0 +1,87 @@
+using System.Collections.Concurrent;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+
+namespace McpProxy.Backends;
+
+/// <summary>
+/// Relays a backend's server→client requests (<c>sampling/createMessage</c>, <c>elicitation/create</c>,
+/// <c>roots/list</c>) to the client on whose behalf the backend is working. The backend session is shared by every
+/// client, and the MCP client API does not say which outgoing call a server request belongs to, so the relay keeps the
+/// client sessions with calls in flight on this backend: when they are all one session, the request goes to it (over
+/// that call's own response stream); otherwise it is refused with an error that says why. <c>roots/list</c> outside any
+/// call goes to the only connected client session, if there is exactly one.
+/// </summary>
+internal sealed class ClientRequestRelay(string backend, Func<McpServer?> soleSession)
+{
+    private readonly ConcurrentDictionary<McpServer, int> _callers = new();
+
+    /// <summary>Registers <paramref name="session"/> as calling this backend until the result is disposed.</summary>
+    public CallerScope Track(McpServer session)
+    {
+        _callers.AddOrUpdate(session, 1, (_, n) => n + 1);
+        return new CallerScope(this, session);
+    }
+
+#pragma warning disable MCP9005 // sampling and roots are deprecated from 2026-07-28, but backends on 2025-11-25 use them
+    public ValueTask<CreateMessageResult> SampleAsync(CreateMessageRequestParams? request, CancellationToken ct)
+    {
+        var session = Target("sampling/createMessage", forCall: true);
+        if (session.ClientCapabilities?.Sampling is null)
+        {
+            throw Refused($"the client calling backend '{backend}' does not support sampling");
+        }
+
+        return session.SampleAsync(request ?? throw Refused("missing params"), ct);
+    }
+
+    public ValueTask<ElicitResult> ElicitAsync(ElicitRequestParams? request, CancellationToken ct)
+    {
+        var session = Target("elicitation/create", forCall: true);
+        if (session.ClientCapabilities?.Elicitation is null)
+        {
+            throw Refused($"the client calling backend '{backend}' does not support elicitation");
+        }
+
+        return session.ElicitAsync(request ?? throw Refused("missing params"), ct);
+    }
+
+    public ValueTask<ListRootsResult> ListRootsAsync(ListRootsRequestParams? request, CancellationToken ct)
+    {
+        var session = Target("roots/list", forCall: false);
+        if (session.ClientCapabilities?.Roots is null)
+        {
+            throw Refused($"the client of backend '{backend}' does not expose roots");
+        }
+
+        return session.RequestRootsAsync(request ?? new ListRootsRequestParams(), ct);
+    }
+#pragma warning restore MCP9005
+
+    private McpServer Target(string method, bool forCall)
+    {
+        var callers = _callers.Where(c => c.Value > 0).Select(c => c.Key).Distinct().ToList();
+        return callers.Count switch
+        {
+            1 => callers[0],
+            0 when !forCall && soleSession() is { } only => only,
+            0 => throw Refused($"{method} from backend '{backend}' arrived while no client call is in flight on it"),
+            _ => throw Refused($"{method} from backend '{backend}' is ambiguous: {callers.Count} client sessions have calls in flight on it"),
+        };
+    }
+
+    private McpProtocolException Refused(string reason) =>
+        new($"McpProxy cannot relay this request: {reason}.", McpErrorCode.InvalidRequest);
+
+    public readonly struct CallerScope(ClientRequestRelay relay, McpServer session) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (relay._callers.AddOrUpdate(session, 0, (_, n) => n - 1) <= 0)
+            {
+                relay._callers.TryRemove(new KeyValuePair<McpServer, int>(session, 0));
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using System.Text.Json;
+using McpProxy.Tests.Infrastructure;
+using ModelContextProtocol;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+// MCP9005: sampling and roots are deprecated from protocol 2026-07-28; clients and backends on 2025-11-25 use them.
+#pragma warning disable MCP9005
+
+namespace McpProxy.Tests.Proxy;
+
+/// <summary>
+/// Server→client requests of a backend (sampling, elicitation, roots) reach the client whose call the backend is
+/// working on, through the proxy: <c>@modelcontextprotocol/server-everything</c>'s trigger tools, a real C# client.
+/// </summary>
+public sealed class ClientRequestRelayTests
+{
+    private static CancellationToken Ct => TestContext.Timeout(60);
+
+    private static string Everything => $"""
+        [[backends]]
+        name = "e"
+        transport = "stdio"
+        command = "node"
+        args = [{TestPaths.Toml(TestPaths.EverythingServer)}, "stdio"]
+        """;
+
+    private static string AllText(CallToolResult result) =>
+        string.Join("\n", result.Content.OfType<TextContentBlock>().Select(t => t.Text));
+
+    [Fact]
+    public async Task Sampling_elicitation_and_roots_requests_reach_the_calling_client()
+    {
+        await using var proxy = await ProxyHost.StartAsync(Everything);
+        var sampled = 0;
+        await using var client = await proxy.ConnectAsync(new McpClientOptions
+        {
+            Handlers = new McpClientHandlers
+            {
+                SamplingHandler = (request, _, _) =>
+                {
+                    Interlocked.Increment(ref sampled);
+                    Assert.Contains("relay me", JsonSerializer.Serialize(request!.Messages, McpJsonUtilities.DefaultOptions), StringComparison.Ordinal);
+                    return ValueTask.FromResult(new CreateMessageResult
+                    {
+                        Role = Role.Assistant,
+                        Model = "test-model",
+                        Content = [new TextContentBlock { Text = "answer from the test client" }],
+                    });
+                },
+                ElicitationHandler = (_, _) => ValueTask.FromResult(new ElicitResult { Action = "decline" }),
+                RootsHandler = (_, _) => ValueTask.FromResult(new ListRootsResult
+                {
+                    Roots = [new Root { Uri = "file:///work/relay-project", Name = "relay-project" }],
+                }),
+            },
+        }, Ct);
+
+        var sampling = await client.CallToolAsync("e/trigger-sampling-request", new Dictionary<string, object?> { ["prompt"] = "relay me", ["maxTokens"] = 20 }, cancellationToken: Ct);
+        Assert.Contains("answer from the test client", AllText(sampling), StringComparison.Ordinal);
+        Assert.Equal(1, sampled);
+
+        var elicitation = await client.CallToolAsync("e/trigger-elicitation-request", cancellationToken: Ct);
+        Assert.Contains("decline", AllText(elicitation), StringComparison.OrdinalIgnoreCase);
+
+        var roots = await client.CallToolAsync("e/get-roots-list", cancellationToken: Ct);
+        Assert.Contains("file:///work/relay-project", AllText(roots), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_client_without_sampling_gets_a_clear_refusal_through_the_backend()
+    {
+        await using var proxy = await ProxyHost.StartAsync(Everything);
+        await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
+
+        string text;
+        try
+        {
+            var result = await client.CallToolAsync("e/trigger-sampling-request", new Dictionary<string, object?> { ["prompt"] = "x", ["maxTokens"] = 5 }, cancellationToken: Ct);
+            Assert.True(result.IsError);
+            text = AllText(result);
+        }
+        catch (McpProtocolException ex)
+        {
+            text = ex.Message;
+        }
+
+        Assert.Contains("does not support sampling", text, StringComparison.Ordinal);
+    }
+}
