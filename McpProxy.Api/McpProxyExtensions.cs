@@ -9,6 +9,7 @@ using McpProxy.Security;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using ModelContextProtocol.AspNetCore;
 using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
 
 namespace McpProxy;
 
@@ -62,6 +63,7 @@ public static class McpProxyExtensions
             {
                 options.ServerInfo = new Implementation { Name = config.Proxy.Name, Version = config.Proxy.Version };
                 options.ServerInstructions = config.Proxy.Instructions;
+
                 options.Capabilities = new ServerCapabilities
                 {
                     Tools = new ToolsCapability { ListChanged = true },
@@ -91,7 +93,23 @@ public static class McpProxyExtensions
             .WithUnsubscribeFromResourcesHandler((ctx, ct) => Handlers(ctx.Services).UnsubscribeAsync(ctx, ct))
             .WithSetLoggingLevelHandler((ctx, ct) => Handlers(ctx.Services).SetLoggingLevelAsync(ctx, ct));
 
+        // A client's roots changed: tell the backends, which then ask again (relayed by ClientRequestRelay).
+        services.AddOptions<McpServerOptions>().Configure<IServiceProvider>((options, provider) =>
+            options.Handlers.NotificationHandlers =
+            [
+                new(NotificationMethods.RootsListChangedNotification, (_, ct) => RootsChangedAsync(provider, ct)),
+            ]);
+
         return builder;
+
+        static async ValueTask RootsChangedAsync(IServiceProvider? services, CancellationToken ct)
+        {
+            var registry = services?.GetService<BackendRegistry>();
+            foreach (var backend in registry?.Backends ?? [])
+            {
+                await backend.NotifyAsync(NotificationMethods.RootsListChangedNotification, ct);
+            }
+        }
 
         static ProxyHandlers Handlers(IServiceProvider? services) =>
             (services ?? throw new InvalidOperationException("No request services")).GetRequiredService<ProxyHandlers>();

@@ -63,6 +63,22 @@ internal sealed partial class BackendConnection(
     public BackendResilience Resilience { get; } = new(
         config, config.Timeout is { } t2 ? TimeSpan.FromSeconds(t2.Seconds) : DefaultCallTimeout, resilienceServices);
 
+    /// <summary>Sends a notification to the backend when it is connected; a failure is logged, never thrown.</summary>
+    public async ValueTask NotifyAsync(string method, CancellationToken cancellationToken)
+    {
+        if (_client is { } client && State == BackendState.Ready)
+        {
+            try
+            {
+                await client.SendNotificationAsync(method, cancellationToken: cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogNotifyFailed(Name, method, ex.Message);
+            }
+        }
+    }
+
     /// <summary>Relays this backend's sampling, elicitation and roots requests to the calling client.</summary>
     public ClientRequestRelay ClientRequests { get; } = new(config.Name, observer.SoleSession);
 
@@ -393,6 +409,9 @@ internal sealed partial class BackendConnection(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Backend '{Backend}' failed to start: {Error}; retrying with backoff")]
     private partial void LogBackendFailed(string backend, string error);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Backend '{Backend}': {Method} not delivered: {Error}")]
+    private partial void LogNotifyFailed(string backend, string method, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Backend '{Backend}' lost its session: {Error}; re-initializing")]
     private partial void LogSessionLost(string backend, string error);

@@ -33,6 +33,7 @@ public sealed class ClientRequestRelayTests
     {
         await using var proxy = await ProxyHost.StartAsync(Everything);
         var sampled = 0;
+        var rootUri = "file:///work/relay-project";
         await using var client = await proxy.ConnectAsync(new McpClientOptions
         {
             Handlers = new McpClientHandlers
@@ -51,7 +52,7 @@ public sealed class ClientRequestRelayTests
                 ElicitationHandler = (_, _) => ValueTask.FromResult(new ElicitResult { Action = "decline" }),
                 RootsHandler = (_, _) => ValueTask.FromResult(new ListRootsResult
                 {
-                    Roots = [new Root { Uri = "file:///work/relay-project", Name = "relay-project" }],
+                    Roots = [new Root { Uri = Volatile.Read(ref rootUri), Name = "relay-project" }],
                 }),
             },
         }, Ct);
@@ -65,6 +66,12 @@ public sealed class ClientRequestRelayTests
 
         var roots = await client.CallToolAsync("e/get-roots-list", cancellationToken: Ct);
         Assert.Contains("file:///work/relay-project", AllText(roots), StringComparison.Ordinal);
+
+        // The client's roots change: its roots/list_changed reaches the backend, which asks again and sees the new root.
+        Volatile.Write(ref rootUri, "file:///work/moved-project");
+        await client.SendNotificationAsync(NotificationMethods.RootsListChangedNotification, cancellationToken: Ct);
+        await TestCalls.WaitUntil(async () =>
+            AllText(await client.CallToolAsync("e/get-roots-list", cancellationToken: Ct)).Contains("file:///work/moved-project", StringComparison.Ordinal));
     }
 
     [Fact]
