@@ -49,11 +49,8 @@ public static class McpProxyExtensions
         services.AddHostedService<ConfigWatcher>();
         builder.AddProxyObservability(config.Observability);
 
-        // Backends get a plain HttpClient: no standard resilience handler (it would retry non-idempotent tool calls and
-        // cut long SSE streams), no client timeout (each call has the backend's own timeout); service discovery stays.
-        services.AddHttpClient(BackendConnection.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan)
-            .RemoveAllResilienceHandlers()
-            .AddForwardAuth();
+        // HTTP backends: a shared pool, service discovery resolved once per backend session (BackendHttp).
+        services.AddSingleton(sp => new BackendHttp(sp.GetService<Microsoft.Extensions.ServiceDiscovery.ServiceEndpointResolver>()));
         builder.AddProxySecurity(config);
 
         services.AddHealthChecks().AddCheck<BackendsHealthCheck>("backends");

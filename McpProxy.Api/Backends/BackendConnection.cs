@@ -29,12 +29,10 @@ internal sealed partial class BackendConnection(
     BackendConfig config,
     string baseDirectory,
     IBackendObserver observer,
-    IHttpClientFactory httpClientFactory,
+    BackendHttp http,
     ILoggerFactory loggerFactory,
     ResilienceServices resilienceServices) : IAsyncDisposable
 {
-    /// <summary>Name of the HttpClient used for HTTP backends (no standard resilience handler: MCP calls are not blindly retryable).</summary>
-    public const string HttpClientName = "mcp-backend";
 
     private static readonly TimeSpan DefaultCallTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
@@ -193,7 +191,7 @@ internal sealed partial class BackendConnection(
         IClientTransport transport = config.Transport switch
         {
             BackendTransport.Stdio => CreateStdioTransport(),
-            _ => CreateHttpTransport(),
+            _ => await CreateHttpTransportAsync(cancellationToken),
         };
 
         var options = new McpClientOptions
@@ -257,7 +255,7 @@ internal sealed partial class BackendConnection(
             loggerFactory);
     }
 
-    private HttpClientTransport CreateHttpTransport()
+    private async ValueTask<HttpClientTransport> CreateHttpTransportAsync(CancellationToken cancellationToken)
     {
         var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         if (!string.IsNullOrEmpty(config.BearerToken))
@@ -265,16 +263,16 @@ internal sealed partial class BackendConnection(
             headers["Authorization"] = "Bearer " + config.BearerToken;
         }
 
-        var httpClient = httpClientFactory.CreateClient(HttpClientName);
+        var endpoint = await http.ResolveAsync(new Uri(config.Url!), cancellationToken);
         return new HttpClientTransport(
             new HttpClientTransportOptions
             {
                 Name = config.Name,
-                Endpoint = new Uri(config.Url!),
+                Endpoint = endpoint,
                 AdditionalHeaders = headers,
                 ConnectionTimeout = CallTimeout,
             },
-            httpClient,
+            http.CreateClient(),
             loggerFactory,
             ownsHttpClient: true);
     }

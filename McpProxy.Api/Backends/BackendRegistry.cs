@@ -14,7 +14,7 @@ internal sealed partial class BackendRegistry(
     ProxyConfig config,
     ProxyCatalog catalog,
     SessionHub sessions,
-    IHttpClientFactory httpClientFactory,
+    BackendHttp http,
     ILoggerFactory loggerFactory,
     ResilienceServices resilience,
     TrafficMirror mirror,
@@ -44,10 +44,10 @@ internal sealed partial class BackendRegistry(
 
         _backends = [.. config.Backends
             .Where(b => b.MirrorOf is null)
-            .Select(b => new BackendConnection(b, config.BaseDirectory, this, httpClientFactory, loggerFactory, resilience))];
+            .Select(b => new BackendConnection(b, config.BaseDirectory, this, http, loggerFactory, resilience))];
         _mirrors = [.. config.Backends
             .Where(b => b.MirrorOf is not null)
-            .Select(b => new BackendConnection(b, config.BaseDirectory, this, httpClientFactory, loggerFactory, resilience))];
+            .Select(b => new BackendConnection(b, config.BaseDirectory, this, http, loggerFactory, resilience))];
         resilience.Ejections.TotalBackends = _backends.Count;
         catalog.SetBackends(_backends);
         mirror.SetMirrors(_mirrors);
@@ -109,7 +109,7 @@ internal sealed partial class BackendRegistry(
                     added.Add(backendConfig.Name);
                 }
 
-                var connection = new BackendConnection(backendConfig, config.BaseDirectory, this, httpClientFactory, loggerFactory, resilience);
+                var connection = new BackendConnection(backendConfig, config.BaseDirectory, this, http, loggerFactory, resilience);
                 next.Add(connection);
                 started.Add(connection);
             }

@@ -36,7 +36,6 @@ internal static class SecurityServices
         var auth = config.Auth;
         var security = config.Security;
         services.AddSingleton<AccessPolicy>();
-        services.AddTransient<ForwardAuthHandler>();
 
         builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = security.EffectiveMaxRequestBody);
 
@@ -184,6 +183,4 @@ internal static class SecurityServices
         _ => "the token is not valid",
     };
 
-    /// <summary>Adds <c>forward_auth</c> to the backends' HttpClient.</summary>
-    public static IHttpClientBuilder AddForwardAuth(this IHttpClientBuilder client) => client.AddHttpMessageHandler<ForwardAuthHandler>();
 }

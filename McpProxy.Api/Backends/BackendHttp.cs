@@ -1,0 +1,68 @@
+using System.Net;
+using McpProxy.Security;
+using Microsoft.Extensions.ServiceDiscovery;
+
+namespace McpProxy.Backends;
+
+/// <summary>
+/// HTTP for HTTP backends: one shared connection pool (with <c>forward_auth</c> on top) and service discovery resolved
+/// once per backend session rather than per request. A Streamable HTTP session lives on one server instance, so its
+/// requests must all go to the endpoint it was opened on; and skipping the per-request resolver and logging handlers
+/// of the generic HttpClient pipeline saves ~0.15 ms per proxied call (measured with the benchmark). No resilience
+/// handler either: retries are the backend pipeline's job, and only for calls that are safe to repeat.
+/// </summary>
+internal sealed class BackendHttp(ServiceEndpointResolver? resolver = null) : IDisposable
+{
+    private readonly ForwardAuthHandler _handler = new()
+    {
+        InnerHandler = new SocketsHttpHandler
+        {
+            PooledConnectionLifetime = TimeSpan.FromMinutes(2), // DNS changes are picked up
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+            MaxConnectionsPerServer = int.MaxValue,
+        },
+    };
+
+    /// <summary>A client over the shared pool; each backend session owns one (disposing it leaves the pool alone).</summary>
+    public HttpClient CreateClient() => new(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+
+    /// <summary>
+    /// The URL to open a session on: unchanged for IP addresses and <c>localhost</c>, else the first endpoint service
+    /// discovery knows for the host (Aspire's <c>services__name__http__0</c>, DNS), or the URL itself.
+    /// </summary>
+    public async ValueTask<Uri> ResolveAsync(Uri url, CancellationToken cancellationToken)
+    {
+        if (resolver is null || url.HostNameType is UriHostNameType.IPv4 or UriHostNameType.IPv6 || url.IsLoopback)
+        {
+            return url;
+        }
+
+        var source = await resolver.GetEndpointsAsync($"{url.Scheme}://{url.Host}", cancellationToken).ConfigureAwait(false);
+        if (source.Endpoints.Count == 0)
+        {
+            return url;
+        }
+
+        var builder = new UriBuilder(url);
+        switch (source.Endpoints[0].EndPoint)
+        {
+            case UriEndPoint { Uri: var resolved }:
+                builder.Scheme = resolved.Scheme;
+                builder.Host = resolved.Host;
+                builder.Port = resolved.Port;
+                break;
+            case DnsEndPoint dns:
+                builder.Host = dns.Host;
+                builder.Port = dns.Port > 0 ? dns.Port : builder.Port;
+                break;
+            case IPEndPoint ip:
+                builder.Host = ip.Address.ToString();
+                builder.Port = ip.Port;
+                break;
+        }
+
+        return builder.Uri;
+    }
+
+    public void Dispose() => _handler.Dispose();
+}
