@@ -61,13 +61,15 @@ internal sealed class ClientRequestRelay(string backend, Func<McpServer?> soleSe
 
     private McpServer Target(string method, bool forCall)
     {
-        var callers = _callers.Where(c => c.Value > 0).Select(c => c.Key).Distinct().ToList();
-        return callers.Count switch
+        // Each call has its own request-bound server object (it answers over that call's response stream); calls
+        // from one client session share its session id.
+        var sessions = _callers.Where(c => c.Value > 0).Select(c => c.Key).GroupBy(s => s.SessionId ?? "").ToList();
+        return sessions.Count switch
         {
-            1 => callers[0],
+            1 => sessions[0].First(),
             0 when !forCall && soleSession() is { } only => only,
             0 => throw Refused($"{method} from backend '{backend}' arrived while no client call is in flight on it"),
-            _ => throw Refused($"{method} from backend '{backend}' is ambiguous: {callers.Count} client sessions have calls in flight on it"),
+            _ => throw Refused($"{method} from backend '{backend}' is ambiguous: {sessions.Count} client sessions have calls in flight on it"),
         };
     }
 

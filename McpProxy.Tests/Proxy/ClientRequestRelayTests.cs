@@ -94,4 +94,56 @@ public sealed class ClientRequestRelayTests
 
         Assert.Contains("does not support sampling", text, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Concurrent_calls_of_one_session_are_relayed_and_calls_of_two_sessions_are_refused_as_ambiguous()
+    {
+        await using var proxy = await ProxyHost.StartAsync(Everything);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var arrived = 0;
+        McpClientOptions Options(bool wait) => new()
+        {
+            Handlers = new McpClientHandlers
+            {
+                SamplingHandler = async (_, _, ct) =>
+                {
+                    Interlocked.Increment(ref arrived);
+                    if (wait)
+                    {
+                        await release.Task.WaitAsync(ct);
+                    }
+
+                    return new CreateMessageResult { Role = Role.Assistant, Model = "m", Content = [new TextContentBlock { Text = "sampled" }] };
+                },
+            },
+        };
+
+        await using var a = await proxy.ConnectAsync(Options(wait: true), Ct);
+        await using var b = await proxy.ConnectAsync(Options(wait: false), Ct);
+        var args = new Dictionary<string, object?> { ["prompt"] = "p", ["maxTokens"] = 5 };
+
+        // Two calls of session a in flight at once: both relayed to a.
+        var first = a.CallToolAsync("e/trigger-sampling-request", args, cancellationToken: Ct).AsTask();
+        var second = a.CallToolAsync("e/trigger-sampling-request", args, cancellationToken: Ct).AsTask();
+        await TestCalls.WaitUntil(() => Volatile.Read(ref arrived) == 2);
+
+        // Session b calls while a's are in flight: the backend's request cannot be attributed, so it is refused.
+        string refusal;
+        try
+        {
+            var result = await b.CallToolAsync("e/trigger-sampling-request", args, cancellationToken: Ct);
+            refusal = AllText(result);
+        }
+        catch (McpProtocolException ex)
+        {
+            refusal = ex.Message;
+        }
+
+        Assert.Contains("ambiguous: 2 client sessions have calls in flight", refusal, StringComparison.Ordinal);
+
+        release.SetResult();
+        Assert.Contains("sampled", AllText(await first), StringComparison.Ordinal);
+        Assert.Contains("sampled", AllText(await second), StringComparison.Ordinal);
+        Assert.Equal(2, Volatile.Read(ref arrived));
+    }
 }
