@@ -5,13 +5,15 @@ using ModelContextProtocol.Protocol;
 namespace McpProxy.Benchmarks;
 
 internal sealed record RunResult(
-    string Target, int Concurrency, double CallsPerSecond, double P50Ms, double P99Ms, long Calls, long Errors, double CpuPercent, double RssMiB);
+    string Target, int Concurrency, double CallsPerSecond, double P50Ms, double P99Ms, long Calls, long Errors, double CpuPercent, double RssMiB,
+    double AllocatedKiBPerCall = double.NaN);
 
 /// <summary>Closed-loop load: N MCP sessions (real clients over Streamable HTTP), each calling one tool back to back.</summary>
 internal static class LoadRunner
 {
     public static async Task<RunResult> RunAsync(
-        string target, Participant server, HttpClient http, string tool, int concurrency, TimeSpan warmup, TimeSpan duration)
+        string target, Participant server, HttpClient http, string tool, int concurrency, TimeSpan warmup, TimeSpan duration,
+        Func<Task<double>>? allocatedBytes = null)
     {
         var clients = new List<McpClient>();
         try
@@ -58,6 +60,7 @@ internal static class LoadRunner
 
             await Task.Delay(warmup);
             Interlocked.Exchange(ref errors, 0);
+            var allocatedBefore = allocatedBytes is null ? double.NaN : await allocatedBytes();
             var cpuBefore = server.CpuTime();
             var clock = Stopwatch.StartNew();
             stopAt = DateTime.UtcNow + duration;
@@ -67,6 +70,7 @@ internal static class LoadRunner
             var cpuAfter = server.CpuTime();
             var rss = server.RssMiB();
             var measuredErrors = Interlocked.Read(ref errors);
+            var allocatedAfter = allocatedBytes is null ? double.NaN : await allocatedBytes();
             stop.Cancel();
             await Task.WhenAll(workers);
 
@@ -80,7 +84,8 @@ internal static class LoadRunner
                 all.Length,
                 measuredErrors,
                 100 * (cpuAfter - cpuBefore).TotalSeconds / clock.Elapsed.TotalSeconds,
-                rss);
+                rss,
+                (allocatedAfter - allocatedBefore) / 1024 / Math.Max(1, all.Length));
         }
         finally
         {

@@ -43,6 +43,8 @@ try
         port = {proxyPort}
         [observability]
         log_level = "warn"
+        [observability.metrics]
+        enabled = true
 
         [[backends]]
         name = "http"
@@ -90,9 +92,11 @@ try
             Console.Write($"  {name,-26} c={concurrency,-3} ... ");
             try
             {
-                var result = await LoadRunner.RunAsync(name, server, http, tool, concurrency, options.Warmup, options.Duration);
+                var result = await LoadRunner.RunAsync(name, server, http, tool, concurrency, options.Warmup, options.Duration,
+                    ReferenceEquals(server, proxy) ? () => AllocatedBytesAsync(proxy, http) : null);
                 results.Add(result);
-                Console.WriteLine($"{result.CallsPerSecond,9:0} calls/s  p50 {result.P50Ms,7:0.000} ms  p99 {result.P99Ms,7:0.000} ms  errors {result.Errors}");
+                Console.WriteLine($"{result.CallsPerSecond,9:0} calls/s  p50 {result.P50Ms,7:0.000} ms  p99 {result.P99Ms,7:0.000} ms  errors {result.Errors}" +
+                    (double.IsNaN(result.AllocatedKiBPerCall) ? "" : $"  alloc {result.AllocatedKiBPerCall:0.0} KiB/call"));
             }
             catch (Exception ex)
             {
@@ -132,6 +136,14 @@ finally
 }
 
 return 0;
+
+// The proxy's managed allocations so far, from its own Prometheus endpoint (the runtime's dotnet.gc.heap.total_allocated).
+static async Task<double> AllocatedBytesAsync(Participant proxy, HttpClient http)
+{
+    var text = await http.GetStringAsync(new Uri(proxy.Endpoint, "/admin/metrics"));
+    var line = text.Split('\n').First(l => l.StartsWith("dotnet_gc_heap_total_allocated_bytes_total", StringComparison.Ordinal));
+    return double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+}
 
 static async Task WaitForToolsAsync(Uri endpoint, HttpClient http, string tool)
 {

@@ -17,16 +17,16 @@ internal static class Report
         md.AppendLine();
         md.AppendLine(c, $"Machine: {machine}. Load generator, servers and backends share these cores on loopback, so absolute figures are low and noisy; compare the ratios, all measured in this one run.");
         md.AppendLine();
-        md.AppendLine(c, $"`tools/call` of the sample backend's `echo` over Streamable HTTP, closed loop, {options.Duration.TotalSeconds:0} s per row after {options.Warmup.TotalSeconds:0} s warm-up. \"× direct\" divides by the direct call at the same concurrency (throughput: higher is better; latency: lower is better). CPU and RSS are the front process's own (the proxy or peer, not its backend).");
+        md.AppendLine(c, $"`tools/call` of the sample backend's `echo` over Streamable HTTP, closed loop, {options.Duration.TotalSeconds:0} s per row after {options.Warmup.TotalSeconds:0} s warm-up. \"× direct\" divides by the direct call at the same concurrency (throughput: higher is better; latency: lower is better). CPU and RSS are the front process's own (the proxy or peer, not its backend); allocations are the proxy's managed heap allocations per call, from its own `/admin/metrics`.");
         md.AppendLine();
-        md.AppendLine("| target | conc. | calls/s | × direct | p50 ms | × direct | p99 ms | × direct | CPU % | RSS MiB | errors |");
-        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| target | conc. | calls/s | × direct | p50 ms | × direct | p99 ms | × direct | CPU % | RSS MiB | alloc KiB/call | errors |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var group in results.GroupBy(r => r.Concurrency))
         {
             var direct = group.First();
             foreach (var r in group)
             {
-                md.AppendLine(c, $"| {r.Target} | {r.Concurrency} | {r.CallsPerSecond:0} | {Ratio(r.CallsPerSecond, direct.CallsPerSecond)} | {r.P50Ms:0.000} | {Ratio(r.P50Ms, direct.P50Ms)} | {r.P99Ms:0.000} | {Ratio(r.P99Ms, direct.P99Ms)} | {r.CpuPercent:0} | {r.RssMiB:0} | {(r.Errors < 0 ? "run failed" : r.Errors.ToString(c))} |");
+                md.AppendLine(c, $"| {r.Target} | {r.Concurrency} | {r.CallsPerSecond:0} | {Ratio(r.CallsPerSecond, direct.CallsPerSecond)} | {r.P50Ms:0.000} | {Ratio(r.P50Ms, direct.P50Ms)} | {r.P99Ms:0.000} | {Ratio(r.P99Ms, direct.P99Ms)} | {r.CpuPercent:0} | {r.RssMiB:0} | {(double.IsNaN(r.AllocatedKiBPerCall) ? "" : r.AllocatedKiBPerCall.ToString("0.0", c))} | {(r.Errors < 0 ? "run failed" : r.Errors.ToString(c))} |");
             }
         }
 
