@@ -68,10 +68,6 @@ public sealed class AdminAndTelemetryTests
     {
         await using var backend = await SampleHttpHost.StartAsync();
         await using var proxy = await ProxyHost.StartAsync("""
-            [proxy]
-            name = "metered"
-            [proxy.listen]
-            port = 0
             [observability.metrics]
             enabled = true
 
@@ -124,10 +120,6 @@ public sealed class AdminAndTelemetryTests
     {
         await using var backend = await SampleHttpHost.StartAsync();
         var toml = $"""
-            [proxy]
-            name = "admin"
-            [proxy.listen]
-            port = 0
             [observability]
             health_min_ready_percent = 60
             [auth]
@@ -188,10 +180,6 @@ public sealed class AdminAndTelemetryTests
     {
         await using var backend = await SampleHttpHost.StartAsync();
         await using var proxy = await ProxyHost.StartAsync($"""
-            [proxy]
-            name = "admin"
-            [proxy.listen]
-            port = 0
             [observability]
             health_min_ready_percent = 100
 
@@ -213,10 +201,6 @@ public sealed class AdminAndTelemetryTests
 
     private static Task<ProxyHost> AuditedProxyAsync(SampleHttpHost backend, string observabilityKey, CapturingLoggerProvider logs) =>
         ProxyHost.StartAsync($"""
-            [proxy]
-            name = "audited"
-            [proxy.listen]
-            port = 0
             [observability]
             audit = true
             {observabilityKey}
@@ -286,10 +270,6 @@ public sealed class TracingExportTests
         await using var receiver = await OtlpTraceReceiver.StartAsync();
         await using var backend = await SampleHttpHost.StartAsync();
         await using var proxy = await ProxyHost.StartAsync($"""
-            [proxy]
-            name = "traced"
-            [proxy.listen]
-            port = 0
             [observability.tracing]
             enabled = true
             endpoint = "{receiver.Endpoint}"

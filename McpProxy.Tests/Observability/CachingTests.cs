@@ -17,10 +17,6 @@ public sealed class CachingTests
     private static CancellationToken Ct => TestContext.Timeout(60);
 
     private const string Coalescing = """
-        [proxy]
-        name = "coalescing"
-        [proxy.listen]
-        port = 0
         [performance]
         coalesce_requests = true
 

@@ -44,10 +44,6 @@ public sealed class AuthenticationTests
     {
         await using var backend = await SampleHttpHost.StartAsync();
         await using var proxy = await ProxyHost.StartAsync("""
-            [proxy]
-            name = "bearer"
-            [proxy.listen]
-            port = 0
             [auth]
             type = "bearer"
             tokens = ["first-token-aaaaaaaa", "second-token-bbbbbbb"]
@@ -75,10 +71,6 @@ public sealed class AuthenticationTests
         await using var issuer = await JwtIssuer.StartAsync();
         await using var backend = await SampleHttpHost.StartAsync();
         await using var proxy = await ProxyHost.StartAsync($"""
-            [proxy]
-            name = "jwt"
-            [proxy.listen]
-            port = 0
             {issuer.AuthToml()}
 
             {backend.Backend("b")}
@@ -124,10 +116,6 @@ public sealed class AuthenticationTests
         await using var issuer = await JwtIssuer.StartAsync();
         await using var backend = await SampleHttpHost.StartAsync();
         await using var proxy = await ProxyHost.StartAsync($"""
-            [proxy]
-            name = "jwt"
-            [proxy.listen]
-            port = 0
             {issuer.AuthToml()}
 
             {backend.Backend("b")}

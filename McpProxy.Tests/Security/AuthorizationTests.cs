@@ -36,10 +36,6 @@ public sealed class AuthorizationTests
         await using var issuer = await JwtIssuer.StartAsync();
         await using var backend = await SampleHttpHost.StartAsync();
         await using var proxy = await ProxyHost.StartAsync($"""
-            [proxy]
-            name = "rbac"
-            [proxy.listen]
-            port = 0
             {issuer.AuthToml(Roles)}
 
             {backend.Backend("b")}
@@ -83,10 +79,6 @@ public sealed class AuthorizationTests
         await using var issuer = await JwtIssuer.StartAsync();
         await using var backend = await SampleHttpHost.StartAsync();
         await using var proxy = await ProxyHost.StartAsync($"""
-            [proxy]
-            name = "rbac"
-            [proxy.listen]
-            port = 0
             {issuer.AuthToml("default_role = \"reader\"\n" + Roles)}
 
             {backend.Backend("b")}
@@ -102,10 +94,6 @@ public sealed class AuthorizationTests
         await using var issuer = await JwtIssuer.StartAsync();
         await using var backend = await SampleHttpHost.StartAsync();
         await using var proxy = await ProxyHost.StartAsync($"""
-            [proxy]
-            name = "forward"
-            [proxy.listen]
-            port = 0
             {issuer.AuthToml()}
 
             {backend.Backend("fwd", "forward_auth = true\nbearer_token = \"static-backend-token\"")}
@@ -133,10 +121,6 @@ public sealed class AuthorizationTests
         await using var issuer = await JwtIssuer.StartAsync();
         await using var backend = await SampleHttpHost.StartAsync();
         await using var proxy = await ProxyHost.StartAsync($"""
-            [proxy]
-            name = "cache-per-user"
-            [proxy.listen]
-            port = 0
             {issuer.AuthToml()}
 
             {backend.Backend("b", "forward_auth = true\n[backends.cache]\ntool_ttl_seconds = 60\ncache_tools = [\"whoami\"]")}
@@ -159,10 +143,6 @@ public sealed class AuthorizationTests
     {
         await using var backend = await SampleHttpHost.StartAsync();
         await using var proxy = await ProxyHost.StartAsync("""
-            [proxy]
-            name = "limits"
-            [proxy.listen]
-            port = 0
             [security]
             max_argument_size = 1024
             max_request_body = 65536
@@ -194,10 +174,6 @@ public sealed class AuthorizationTests
     {
         await using var backend = await SampleHttpHost.StartAsync();
         await using var proxy = await ProxyHost.StartAsync("""
-            [proxy]
-            name = "admin-guard"
-            [proxy.listen]
-            port = 0
             [auth]
             type = "bearer"
             tokens = ["client-token-1234567"]
@@ -237,10 +213,6 @@ public sealed class AuthorizationTests
     {
         await using var backend = await SampleHttpHost.StartAsync();
         await using var proxy = await ProxyHost.StartAsync("""
-            [proxy]
-            name = "origins"
-            [proxy.listen]
-            port = 0
             [security]
             allowed_origins = ["https://app.example.com"]
 

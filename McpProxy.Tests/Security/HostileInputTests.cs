@@ -85,10 +85,6 @@ public sealed class HostileInputTests
         var logs = new CapturingLoggerProvider();
         await using var backend = await SampleHttpHost.StartAsync();
         await using var proxy = await ProxyHost.StartAsync($$"""
-            [proxy]
-            name = "secrets"
-            [proxy.listen]
-            port = 0
             [auth]
             type = "bearer"
             tokens = ["{{clientToken}}"]
