@@ -1,11 +1,6 @@
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -26,21 +21,16 @@ internal sealed class JwtIssuer : IAsyncDisposable
 
     private JwtIssuer(WebApplication app) => _app = app;
 
-    public Uri JwksUri { get; private set; } = null!;
+    public Uri JwksUri { get; private init; } = null!;
 
     public int JwksRequests => Volatile.Read(ref _jwksRequests);
 
     public static async Task<JwtIssuer> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        var issuer = new JwtIssuer(app);
-        issuer.RotateKey();
-        app.MapGet("/.well-known/jwks.json", () =>
+        JwtIssuer? issuer = null;
+        var (app, address) = await LoopbackWebApp.StartAsync(app => app.MapGet("/.well-known/jwks.json", () =>
         {
-            Interlocked.Increment(ref issuer._jwksRequests);
+            Interlocked.Increment(ref issuer!._jwksRequests);
             var keys = issuer._keys.Select(k =>
             {
                 var p = k.Key.ExportParameters(includePrivateParameters: false);
@@ -55,10 +45,9 @@ internal sealed class JwtIssuer : IAsyncDisposable
                 };
             });
             return Results.Json(new { keys });
-        });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        issuer.JwksUri = new Uri(new Uri(address), "/.well-known/jwks.json");
+        }));
+        issuer = new JwtIssuer(app) { JwksUri = new Uri(address, "/.well-known/jwks.json") };
+        issuer.RotateKey();
         return issuer;
     }
 

@@ -1,12 +1,7 @@
 using System.Collections.Concurrent;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace McpProxy.Tests.Infrastructure;
 
@@ -29,27 +24,25 @@ public sealed class OtlpTraceReceiver : IAsyncDisposable
 
     private OtlpTraceReceiver(WebApplication app) => _app = app;
 
-    public Uri Endpoint { get; private set; } = null!;
+    public Uri Endpoint { get; private init; } = null!;
 
     public IReadOnlyCollection<ExportedSpan> Spans => _spans.ToArray();
 
     public static async Task<OtlpTraceReceiver> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        var receiver = new OtlpTraceReceiver(app);
-        app.MapPost("/v1/traces", async (HttpRequest request) =>
+        OtlpTraceReceiver? receiver = null;
+        var (app, address) = await LoopbackWebApp.StartAsync(app =>
         {
-            using var body = new MemoryStream();
-            await request.Body.CopyToAsync(body);
-            receiver.Decode(body.ToArray());
-            return Results.Ok();
+            app.MapPost("/v1/traces", async (HttpRequest request) =>
+            {
+                using var body = new MemoryStream();
+                await request.Body.CopyToAsync(body);
+                receiver!.Decode(body.ToArray());
+                return Results.Ok();
+            });
+            app.MapPost("/v1/{signal}", () => Results.Ok());
         });
-        app.MapPost("/v1/{signal}", () => Results.Ok());
-        await app.StartAsync();
-        receiver.Endpoint = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        receiver = new OtlpTraceReceiver(app) { Endpoint = address };
         return receiver;
     }
 
