@@ -118,13 +118,15 @@ public sealed class AuthorizationTests
     [Fact]
     public async Task Cached_results_are_never_served_to_another_user()
     {
+        // Against the real Redis the topology uses: entries of both users live in it side by side.
+        await using var redis = await RedisServer.StartAsync();
         await using var issuer = await JwtIssuer.StartAsync();
         await using var backend = await SampleHttpHost.StartAsync();
         await using var proxy = await ProxyHost.StartAsync($"""
             {issuer.AuthToml()}
 
             {backend.Backend("b", "forward_auth = true\n[backends.cache]\ntool_ttl_seconds = 60\ncache_tools = [\"whoami\"]")}
-            """);
+            """, configure: b => b.Configuration["ConnectionStrings:cache"] = redis.ConnectionString);
 
         var alice = issuer.Token("alice");
         var bob = issuer.Token("bob");
@@ -136,6 +138,10 @@ public sealed class AuthorizationTests
         Assert.Equal("Bearer " + bob, Authorization(await b.CallToolAsync("b/whoami", cancellationToken: Ct)));
         Assert.Equal("Bearer " + alice, Authorization(await a.CallToolAsync("b/whoami", cancellationToken: Ct))); // alice's own entry
         Assert.Equal(2, backend.ToolCalls);
+
+        await using var connection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var server = connection.GetServer(connection.GetEndPoints().Single());
+        await TestCalls.WaitUntil(() => server.Keys(pattern: "*mcp-proxy:b:*").Count() == 2); // one entry per user
     }
 
     [Fact]
