@@ -15,6 +15,9 @@ internal interface IBackendObserver
     /// <summary>A notification the backend sent that the proxy relays (progress, resources/updated, logging).</summary>
     ValueTask OnNotificationAsync(BackendConnection backend, JsonRpcNotification notification, CancellationToken cancellationToken);
 
+    /// <summary>A message from the backend, in read order, before the client dispatches it.</summary>
+    void OnMessageRead(JsonRpcMessage message);
+
     /// <summary>The only connected client session, if there is exactly one.</summary>
     ModelContextProtocol.Server.McpServer? SoleSession();
 }
@@ -188,11 +191,13 @@ internal sealed partial class BackendConnection(
 
     private async Task<McpClient> ConnectAsync(CancellationToken cancellationToken)
     {
-        IClientTransport transport = config.Transport switch
-        {
-            BackendTransport.Stdio => CreateStdioTransport(),
-            _ => await CreateHttpTransportAsync(cancellationToken),
-        };
+        IClientTransport transport = new ObservedClientTransport(
+            config.Transport switch
+            {
+                BackendTransport.Stdio => CreateStdioTransport(),
+                _ => await CreateHttpTransportAsync(cancellationToken),
+            },
+            observer.OnMessageRead);
 
         var options = new McpClientOptions
         {

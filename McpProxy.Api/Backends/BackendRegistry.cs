@@ -157,6 +157,8 @@ internal sealed partial class BackendRegistry(
 
     public ModelContextProtocol.Server.McpServer? SoleSession() => sessions.SoleSession();
 
+    public void OnMessageRead(JsonRpcMessage message) => sessions.OnBackendMessageRead(message);
+
     public async ValueTask DisposeAsync()
     {
         var backends = Interlocked.Exchange(ref _backends, []).Concat(Interlocked.Exchange(ref _mirrors, []));

@@ -89,7 +89,7 @@ internal sealed class ProxyHandlers(
 
         mirror.Mirror(backend, RequestMethods.ToolsCall, forwarded);
         return await ProxyAsync(
-            new ProxyCall(context.Server, RequestMethods.ToolsCall, backend, "tool", request.Name, routed.OriginalName, context.User, forwarded.Arguments, routed.Repeatable, routed.CacheTtl),
+            new ProxyCall(context.Server, RequestMethods.ToolsCall, backend, "tool", request.Name, routed.OriginalName, context.User, forwarded.Arguments, routed.Repeatable, routed.CacheTtl, progress),
             (client, c) => CallWithCancellationAsync(client, forwarded, c),
             static r => r.IsError != true,
             ct);
@@ -112,7 +112,7 @@ internal sealed class ProxyHandlers(
         var forwarded = new GetPromptRequestParams { Name = routed.OriginalName, Arguments = request.Arguments, Meta = meta };
         mirror.Mirror(routed.Backend, RequestMethods.PromptsGet, forwarded);
         return await ProxyAsync(
-            new ProxyCall(context.Server, RequestMethods.PromptsGet, routed.Backend, "prompt", request.Name, routed.OriginalName, context.User, null, Repeatable: true, CacheTtl: null),
+            new ProxyCall(context.Server, RequestMethods.PromptsGet, routed.Backend, "prompt", request.Name, routed.OriginalName, context.User, null, Repeatable: true, CacheTtl: null, progress),
             (client, c) => client.GetPromptAsync(forwarded, c),
             static _ => true,
             ct);
@@ -128,7 +128,7 @@ internal sealed class ProxyHandlers(
         mirror.Mirror(route.Backend, RequestMethods.ResourcesRead, forwarded);
         var ttl = route.Backend.Config.Cache is { ResourceTtlSeconds: > 0 } cacheConfig ? TimeSpan.FromSeconds(cacheConfig.ResourceTtlSeconds) : (TimeSpan?)null;
         var result = await ProxyAsync(
-            new ProxyCall(context.Server, RequestMethods.ResourcesRead, route.Backend, "resource", request.Uri, originalUri, context.User, null, Repeatable: true, ttl),
+            new ProxyCall(context.Server, RequestMethods.ResourcesRead, route.Backend, "resource", request.Uri, originalUri, context.User, null, Repeatable: true, ttl, progress),
             (client, c) => client.ReadResourceAsync(forwarded, c),
             static _ => true,
             ct);
@@ -349,11 +349,13 @@ internal sealed class ProxyHandlers(
         _ => "",
     };
 
+    private static readonly TimeSpan ProgressDrainLimit = TimeSpan.FromSeconds(2);
+
     /// <summary>What a proxied call is, for caching, coalescing, metrics, tracing and audit.</summary>
     private readonly record struct ProxyCall(
         McpServer Session,
         string Method, BackendConnection Backend, string Kind, string Item, string OriginalItem, ClaimsPrincipal? User,
-        IDictionary<string, JsonElement>? Arguments, bool Repeatable, TimeSpan? CacheTtl);
+        IDictionary<string, JsonElement>? Arguments, bool Repeatable, TimeSpan? CacheTtl, SessionHub.ProgressScope Progress = default);
 
     /// <summary>
     /// One proxied call with everything around it: a span, the request metrics and the audit event; the response cache
@@ -396,6 +398,8 @@ internal sealed class ProxyHandlers(
                 outcome = "tool_error";
             }
 
+            // Progress the backend sent before its response reaches the caller before the result does.
+            await call.Progress.DrainAsync(ProgressDrainLimit);
             return result;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)

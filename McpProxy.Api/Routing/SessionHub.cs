@@ -16,7 +16,7 @@ namespace McpProxy.Routing;
 internal sealed partial class SessionHub(ProxyCatalog catalog, ILogger<SessionHub> logger)
 {
     private readonly ConcurrentDictionary<McpServer, byte> _sessions = new();
-    private readonly ConcurrentDictionary<string, (McpServer Session, ProgressToken ClientToken)> _progress = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ProgressRoute> _progress = new(StringComparer.Ordinal);
     // Namespaced resource URI → the sessions subscribed to it.
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<McpServer, byte>> _subscriptions = new(StringComparer.Ordinal);
     private long _progressIds;
@@ -83,10 +83,28 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, ILogger<SessionHu
         }
 
         var backendToken = "mcp-proxy-" + Interlocked.Increment(ref _progressIds).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        _progress[backendToken] = (session, clientToken);
+        _progress[backendToken] = new ProgressRoute(session, clientToken);
         meta = (JsonObject)request.Meta!.DeepClone();
         meta["progressToken"] = backendToken;
         return new ProgressScope(this, backendToken);
+    }
+
+    /// <summary>
+    /// Called in the order a backend's messages are read, before the MCP client dispatches them (it dispatches
+    /// concurrently): progress for a call in flight is relayed from here, one notification after the other, so the
+    /// caller gets it in the order the backend sent it, and the call's response waits for it
+    /// (<see cref="ProgressScope.DrainAsync"/>).
+    /// </summary>
+    public void OnBackendMessageRead(JsonRpcMessage message)
+    {
+        if (message is JsonRpcNotification { Method: NotificationMethods.ProgressNotification, Params: JsonObject parameters }
+            && parameters["progressToken"] is JsonValue tokenValue && tokenValue.TryGetValue<string>(out var token)
+            && _progress.TryGetValue(token, out var route))
+        {
+            var p = (JsonObject)parameters.DeepClone();
+            p["progressToken"] = JsonSerializer.SerializeToNode(route.ClientToken, McpJsonUtilities.DefaultOptions);
+            route.Relay(p, this);
+        }
     }
 
     public void Subscribe(McpServer session, string namespacedUri) =>
@@ -105,28 +123,12 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, ILogger<SessionHu
     }
 
     /// <summary>Relays a notification a backend sent.</summary>
-    public async ValueTask OnBackendNotificationAsync(BackendConnection backend, JsonRpcNotification notification)
+    public ValueTask OnBackendNotificationAsync(BackendConnection backend, JsonRpcNotification notification)
     {
         switch (notification.Method)
         {
             case NotificationMethods.ProgressNotification:
-                if (notification.Params?["progressToken"] is JsonValue tokenValue && tokenValue.TryGetValue<string>(out var token)
-                    && _progress.TryGetValue(token, out var target))
-                {
-                    var p = (JsonObject)notification.Params.DeepClone();
-                    p["progressToken"] = JsonSerializer.SerializeToNode(target.ClientToken, McpJsonUtilities.DefaultOptions);
-                    // Awaited, not fired and forgotten: progress must reach the caller before the call's response.
-                    try
-                    {
-                        await target.Session.SendMessageAsync(new JsonRpcNotification { Method = NotificationMethods.ProgressNotification, Params = p });
-                    }
-                    catch (Exception ex)
-                    {
-                        LogRelayFailed(NotificationMethods.ProgressNotification, ex.Message);
-                    }
-                }
-
-                break;
+                break; // relayed in read order by OnBackendMessageRead
 
             case NotificationMethods.ResourceUpdatedNotification:
                 if (notification.Params?["uri"] is JsonValue uriValue && uriValue.TryGetValue<string>(out var uri)
@@ -157,6 +159,8 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, ILogger<SessionHu
 
                 break;
         }
+
+        return ValueTask.CompletedTask;
     }
 
     private void Send(McpServer session, string method, JsonNode? parameters)
@@ -179,8 +183,69 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, ILogger<SessionHu
     [LoggerMessage(Level = LogLevel.Debug, Message = "Relaying {Method} to a client session failed: {Error}")]
     private partial void LogRelayFailed(string method, string error);
 
+    /// <summary>Where a backend progress token goes, and the chain of its relays (in the order they were read).</summary>
+    private sealed class ProgressRoute(McpServer session, ProgressToken clientToken)
+    {
+        private readonly Lock _gate = new();
+        private Task _tail = Task.CompletedTask;
+
+        public McpServer Session { get; } = session;
+        public ProgressToken ClientToken { get; } = clientToken;
+
+        /// <summary>Every relay queued so far has been sent (or has failed).</summary>
+        public Task Tail
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _tail;
+                }
+            }
+        }
+
+        public void Relay(JsonObject parameters, SessionHub hub)
+        {
+            lock (_gate)
+            {
+                _tail = SendAfterAsync(_tail, parameters, hub);
+            }
+        }
+
+        private async Task SendAfterAsync(Task previous, JsonObject parameters, SessionHub hub)
+        {
+            await previous.ConfigureAwait(false);
+            try
+            {
+                await Session.SendMessageAsync(new JsonRpcNotification { Method = NotificationMethods.ProgressNotification, Params = parameters });
+            }
+            catch (Exception ex)
+            {
+                hub.LogRelayFailed(NotificationMethods.ProgressNotification, ex.Message);
+            }
+        }
+    }
+
     internal readonly struct ProgressScope(SessionHub? hub, string? token) : IDisposable
     {
+        /// <summary>
+        /// Waits (briefly, at most <paramref name="limit"/>) until every progress notification the backend sent before its
+        /// response has been relayed, so the caller sees them before the result.
+        /// </summary>
+        public async ValueTask DrainAsync(TimeSpan limit)
+        {
+            if (hub is not null && token is not null && hub._progress.TryGetValue(token, out var route))
+            {
+                try
+                {
+                    await route.Tail.WaitAsync(limit);
+                }
+                catch (TimeoutException)
+                {
+                }
+            }
+        }
+
         public void Dispose()
         {
             if (hub is not null && token is not null)

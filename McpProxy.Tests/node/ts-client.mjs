@@ -15,7 +15,7 @@ const tools = await client.listTools();
 const echo = await client.callTool({ name: "s/echo", arguments: { message: "from ts" } });
 const progress = [];
 const slow = await client.callTool(
-  { name: "s/slow", arguments: { steps: 3, delay_ms: 10 } },
+  { name: "s/slow", arguments: { steps: 3, delay_ms: 0 } },
   undefined,
   { onprogress: (p) => progress.push(p.progress) });
 const prompts = await client.listPrompts();
