@@ -46,7 +46,8 @@ internal sealed partial class ProxyTelemetry
         meter.CreateObservableCounter("mcp_proxy.backend.restarts", () => registry.Backends
             .Select(b => new Measurement<long>(b.Restarts, new KeyValuePair<string, object?>("backend", b.Name))),
             description: "Reconnects of a backend (child restarts for stdio).");
-        meter.CreateObservableUpDownCounter("mcp_proxy.sessions.active", () => sessions.ActiveSessions, description: "Client sessions open on the proxy.");
+        var proxyName = new KeyValuePair<string, object?>("proxy", config.Proxy.Name);
+        meter.CreateObservableUpDownCounter("mcp_proxy.sessions.active", () => new Measurement<int>(sessions.ActiveSessions, proxyName), description: "Client sessions open on the proxy.");
         meter.CreateObservableCounter("mcp_proxy.cache.hits", () => cache.Counters
             .Select(c => new Measurement<long>(Interlocked.Read(ref c.Value.Hits), new KeyValuePair<string, object?>("backend", c.Key))),
             description: "Cache hits.");

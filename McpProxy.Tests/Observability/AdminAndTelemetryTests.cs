@@ -68,10 +68,14 @@ public sealed class AdminAndTelemetryTests
     {
         await using var backend = await SampleHttpHost.StartAsync();
         await using var proxy = await ProxyHost.StartAsync("""
+            [proxy]
+            name = "metered"
+            [proxy.listen]
+            port = 0
             [observability.metrics]
             enabled = true
 
-            """ + backend.Backend("b", """
+            """ + backend.Backend("mb", """
             [backends.cache]
             tool_ttl_seconds = 60
             [backends.retry]
@@ -81,37 +85,39 @@ public sealed class AdminAndTelemetryTests
             budget_percent = 100
             [backends.circuit_breaker]
             minimum_calls = 100
-            """) + backend.Backend("r", """
+            """) + backend.Backend("mr", """
             [backends.rate_limit]
             requests = 1
             period_seconds = 60
             """));
         await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
 
-        await client.CallToolAsync("b/echo", Message("m"), cancellationToken: Ct);
-        await client.CallToolAsync("b/echo", Message("m"), cancellationToken: Ct); // cache hit
+        // Backend and proxy names are unique to this test: the proxies of parallel tests in this process report
+        // instruments of the same meter name, so every assertion filters on them.
+        await client.CallToolAsync("mb/echo", Message("m"), cancellationToken: Ct);
+        await client.CallToolAsync("mb/echo", Message("m"), cancellationToken: Ct); // cache hit
         backend.Options.ErrorRate = 1;
-        await Assert.ThrowsAsync<McpProtocolException>(() => client.CallToolAsync("b/echo", Message("n"), cancellationToken: Ct).AsTask()); // 2 retries
+        await Assert.ThrowsAsync<McpProtocolException>(() => client.CallToolAsync("mb/echo", Message("n"), cancellationToken: Ct).AsTask()); // 2 retries
         backend.Options.ErrorRate = 0;
-        await client.CallToolAsync("r/echo", Message("m"), cancellationToken: Ct);
-        await Assert.ThrowsAsync<McpProtocolException>(() => client.CallToolAsync("r/echo", Message("m"), cancellationToken: Ct).AsTask()); // rate limited
+        await client.CallToolAsync("mr/echo", Message("m"), cancellationToken: Ct);
+        await Assert.ThrowsAsync<McpProtocolException>(() => client.CallToolAsync("mr/echo", Message("m"), cancellationToken: Ct).AsTask()); // rate limited
 
         using var http = new HttpClient { BaseAddress = proxy.BaseAddress };
         var text = await http.GetStringAsync("/admin/metrics", Ct);
         var samples = ParsePrometheus(text);
 
-        Assert.Equal(2, Value(samples, "mcp_proxy_requests_total", ("backend", "b"), ("method", "tools/call"), ("outcome", "ok")));
-        Assert.Equal(1, Value(samples, "mcp_proxy_requests_total", ("backend", "b"), ("outcome", "error")));
-        Assert.Equal(1, Value(samples, "mcp_proxy_requests_total", ("backend", "r"), ("outcome", "rejected")));
-        Assert.Equal(2, Value(samples, "mcp_proxy_backend_retries_total", ("backend", "b")));
-        Assert.Equal(1, Value(samples, "mcp_proxy_backend_rejections_total", ("backend", "r"), ("reason", "rate_limit")));
-        Assert.Equal(1, Value(samples, "mcp_proxy_cache_hits_total", ("backend", "b")));
-        Assert.Equal(2, Value(samples, "mcp_proxy_cache_misses_total", ("backend", "b")));
-        Assert.Equal(0, Value(samples, "mcp_proxy_backend_circuit_state", ("backend", "b")));
-        Assert.Equal(1, Value(samples, "mcp_proxy_backend_up", ("backend", "r")));
-        Assert.Equal(0, Value(samples, "mcp_proxy_backend_restarts_total", ("backend", "b")));
-        Assert.Equal(1, Value(samples, "mcp_proxy_sessions_active"));
-        Assert.True(Value(samples, "mcp_proxy_request_duration_seconds_count", ("backend", "b")) >= 3);
+        Assert.Equal(2, Value(samples, "mcp_proxy_requests_total", ("backend", "mb"), ("method", "tools/call"), ("outcome", "ok")));
+        Assert.Equal(1, Value(samples, "mcp_proxy_requests_total", ("backend", "mb"), ("outcome", "error")));
+        Assert.Equal(1, Value(samples, "mcp_proxy_requests_total", ("backend", "mr"), ("outcome", "rejected")));
+        Assert.Equal(2, Value(samples, "mcp_proxy_backend_retries_total", ("backend", "mb")));
+        Assert.Equal(1, Value(samples, "mcp_proxy_backend_rejections_total", ("backend", "mr"), ("reason", "rate_limit")));
+        Assert.Equal(1, Value(samples, "mcp_proxy_cache_hits_total", ("backend", "mb")));
+        Assert.Equal(2, Value(samples, "mcp_proxy_cache_misses_total", ("backend", "mb")));
+        Assert.Equal(0, Value(samples, "mcp_proxy_backend_circuit_state", ("backend", "mb")));
+        Assert.Equal(1, Value(samples, "mcp_proxy_backend_up", ("backend", "mr")));
+        Assert.Equal(0, Value(samples, "mcp_proxy_backend_restarts_total", ("backend", "mb")));
+        Assert.Equal(1, Value(samples, "mcp_proxy_sessions_active", ("proxy", "metered")));
+        Assert.True(Value(samples, "mcp_proxy_request_duration_seconds_count", ("backend", "mb")) >= 3);
         Assert.Contains(samples, s => s.Name == "mcp_proxy_request_duration_seconds_bucket" && s.Labels.GetValueOrDefault("le") == "+Inf");
     }
 
@@ -276,17 +282,19 @@ public sealed class TracingExportTests
             protocol = "http/protobuf"
             service_name = "edge-proxy"
 
-            {backend.Backend("b")}
+            {backend.Backend("tb")}
             """, configure: b => b.Configuration["OTEL_BSP_SCHEDULE_DELAY"] = "100");
         await using var client = await proxy.ConnectAsync(cancellationToken: ct);
-        await client.CallToolAsync("b/echo", new Dictionary<string, object?> { ["message"] = "traced" }, cancellationToken: ct);
-        await Assert.ThrowsAsync<ModelContextProtocol.McpProtocolException>(() => client.CallToolAsync("b/fail", new Dictionary<string, object?> { ["message"] = "x" }, cancellationToken: ct).AsTask());
 
-        var ok = await receiver.WaitForSpanAsync(s => s.Name == "proxy tools/call" && s.Attributes.GetValueOrDefault("mcp_proxy.item") == "b/echo", ct);
+        // (A backend name of its own: the tracer listens to every proxy of the test process.)
+        await client.CallToolAsync("tb/echo", new Dictionary<string, object?> { ["message"] = "traced" }, cancellationToken: ct);
+        await Assert.ThrowsAsync<ModelContextProtocol.McpProtocolException>(() => client.CallToolAsync("tb/fail", new Dictionary<string, object?> { ["message"] = "x" }, cancellationToken: ct).AsTask());
+
+        var ok = await receiver.WaitForSpanAsync(s => s.Name == "proxy tools/call" && s.Attributes.GetValueOrDefault("mcp_proxy.item") == "tb/echo", ct);
         Assert.Equal("edge-proxy", ok.Service);
-        Assert.Equal("b", ok.Attributes["mcp_proxy.backend"]);
+        Assert.Equal("tb", ok.Attributes["mcp_proxy.backend"]);
         Assert.Equal("ok", ok.Attributes["mcp_proxy.outcome"]);
-        var failed = await receiver.WaitForSpanAsync(s => s.Name == "proxy tools/call" && s.Attributes.GetValueOrDefault("mcp_proxy.item") == "b/fail", ct);
+        var failed = await receiver.WaitForSpanAsync(s => s.Name == "proxy tools/call" && s.Attributes.GetValueOrDefault("mcp_proxy.item") == "tb/fail", ct);
         Assert.Equal("error", failed.Attributes["mcp_proxy.outcome"]);
 
         // The MCP client span for the backend call is a child of the proxy's span, in the same trace.
