@@ -3,11 +3,12 @@ using McpProxy.AppHost;
 // The McpProxy topology: the proxy (McpProxy.Api) in front of two sample MCP backends over Streamable HTTP,
 // a Redis cache and, where a container engine runs, Jaeger receiving the same OTLP traces the dashboard shows.
 //
-// Switch: McpProxy:UseContainers (default true; env McpProxy__UseContainers=false or --McpProxy:UseContainers=false)
-// runs Redis as the `redis-server` executable on a free port and leaves Jaeger out, for machines and CI without a
-// container engine. Nothing else in the topology differs.
+// Switch: McpProxy:UseContainers (env McpProxy__UseContainers or --McpProxy:UseContainers). false runs Redis as the
+// `redis-server` executable on a free port and leaves Jaeger out, for machines and CI without a container engine;
+// true uses containers; unset asks the container engine (`docker info`) and picks for you. Nothing else differs.
 var builder = DistributedApplication.CreateBuilder(args);
-var useContainers = !string.Equals(builder.Configuration["McpProxy:UseContainers"], "false", StringComparison.OrdinalIgnoreCase);
+var useContainers = ContainerEngine.ShouldUse(
+    builder.Configuration["McpProxy:UseContainers"], builder.ExecutionContext.IsPublishMode, builder.Configuration["ASPIRE_CONTAINER_RUNTIME"]);
 
 var cache = useContainers
     ? builder.AddRedis(TopologyNames.Cache).AsConnectionStringResource()

@@ -25,3 +25,15 @@ public sealed class TopologySecretsTests
         Assert.Empty(TopologySecrets.RequiredVariables(toml));
     }
 }
+
+public sealed class ContainerEngineTests
+{
+    [Fact]
+    public void The_switch_wins_publishing_always_models_containers_and_a_missing_engine_means_executables()
+    {
+        Assert.False(ContainerEngine.ShouldUse("false", publishing: false, runtime: null));
+        Assert.True(ContainerEngine.ShouldUse("true", publishing: false, runtime: "no-such-container-runtime"));
+        Assert.True(ContainerEngine.ShouldUse("false", publishing: true, runtime: null));
+        Assert.False(ContainerEngine.ShouldUse(null, publishing: false, runtime: "no-such-container-runtime"));
+    }
+}
