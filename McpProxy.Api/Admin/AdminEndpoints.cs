@@ -88,7 +88,7 @@ internal static class AdminEndpoints
 
     /// <summary>
     /// The config in effect (hot-reloaded backends included) with every secret replaced by <see cref="Redacted"/>:
-    /// auth tokens, backend bearer tokens and stdio environment values.
+    /// auth tokens, the admin token, backend bearer tokens and stdio environment values.
     /// </summary>
     internal static JsonObject EffectiveConfig(ProxyConfig config, IReadOnlyList<BackendConfig> backends)
     {
@@ -96,6 +96,11 @@ internal static class AdminEndpoints
         if (node["auth"] is JsonObject auth && auth["tokens"] is JsonArray tokens)
         {
             auth["tokens"] = new JsonArray([.. tokens.Select(_ => (JsonNode)Redacted)]);
+        }
+
+        if (node["security"] is JsonObject security && security["admin_token"] is not null)
+        {
+            security["admin_token"] = Redacted;
         }
 
         foreach (var backend in node["backends"]!.AsArray().OfType<JsonObject>())

@@ -94,6 +94,7 @@ internal static class SecurityServices
 
     public static void UseProxySecurity(this WebApplication app, ProxyConfig config)
     {
+        app.UseMiddleware<RequestGuard>();
         app.UseMiddleware<OriginValidation>();
         app.UseAuthentication();
         app.UseAuthorization();

@@ -162,14 +162,21 @@ public sealed class AuthorizationTests
         Assert.Contains("exceed the limit of 1024 bytes ([security] max_argument_size)", refused.Message, StringComparison.Ordinal);
         Assert.Equal(1, backend.ToolCalls);
 
-        // The HTTP body itself: 413 before it is even parsed.
+        // The HTTP body itself: 413 before it is parsed, whether its length is declared or only found out while reading.
         using var http = new HttpClient();
-        var big = new string('x', 200_000);
-        using var body = new StringContent("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"b/echo\",\"arguments\":{\"message\":\"" + big + "\"}}}", Encoding.UTF8, "application/json");
-        using var request = new HttpRequestMessage(HttpMethod.Post, proxy.McpEndpoint) { Content = body };
-        request.Headers.Accept.ParseAdd("application/json, text/event-stream");
-        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await http.SendAsync(request, Ct)).StatusCode);
-        Assert.Equal(1, backend.ToolCalls);
+        var big = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"b/echo\",\"arguments\":{\"message\":\"" + new string('x', 200_000) + "\"}}}";
+        foreach (var chunked in new[] { false, true })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, proxy.McpEndpoint) { Content = new StringContent(big, Encoding.UTF8, "application/json") };
+            request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+            request.Headers.TransferEncodingChunked = chunked; // chunked: no Content-Length, the limit is hit while reading
+            request.Headers.ExpectContinue = !chunked; // a declared length is refused before the body is sent
+            using var response = await http.SendAsync(request, Ct);
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+            var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!["error"]!;
+            Assert.Equal("The request body exceeds the limit of 65536 bytes ([security] max_request_body).", (string?)error["message"]);
+            Assert.Equal(1, backend.ToolCalls);
+        }
 
         // And the proxy keeps serving.
         Assert.Equal("still", Text(await client.CallToolAsync("b/echo", Message("still"), cancellationToken: Ct)));

@@ -90,11 +90,13 @@ public sealed class HostileInputTests
             tokens = ["{{clientToken}}"]
             [security]
             admin_token = "{{adminToken}}"
+            max_request_body = 65536
             [observability]
             audit = true
             log_level = "trace"
 
             {{backend.Backend("b", $"bearer_token = \"{backendToken}\"")}}
+            {{backend.Backend("fwd", "forward_auth = true")}}
             [[backends]]
             name = "down"
             transport = "http"
@@ -111,6 +113,7 @@ public sealed class HostileInputTests
         {
             await client.CallToolAsync("b/echo", Message("hi"), cancellationToken: Ct);
             await client.CallToolAsync("b/whoami", cancellationToken: Ct);
+            await client.CallToolAsync("fwd/whoami", cancellationToken: Ct); // the caller's token goes to this backend
             await Assert.ThrowsAnyAsync<Exception>(() => client.CallToolAsync("down/echo", Message("x"), cancellationToken: Ct).AsTask());
             await Assert.ThrowsAnyAsync<Exception>(() => client.CallToolAsync("b/fail", Message("boom"), cancellationToken: Ct).AsTask());
         }
@@ -129,10 +132,22 @@ public sealed class HostileInputTests
             adminOutput.AppendLine(await response.Content.ReadAsStringAsync(Ct));
         }
 
+        // Error answers never echo the request (its Authorization header included): an oversized body, a truncated one.
+        foreach (var body in new HttpContent[] { new StringContent(new string('x', 100_000)), new StringContent("{") })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, proxy.McpEndpoint) { Content = body };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", clientToken);
+            request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+            request.Headers.ExpectContinue = true; // the 413 comes before the body is sent
+            using var response = await http.SendAsync(request, Ct);
+            Assert.False(response.IsSuccessStatusCode);
+            adminOutput.AppendLine(await response.Content.ReadAsStringAsync(Ct));
+        }
+
         Assert.NotEmpty(logs.Entries);
         foreach (var secret in secrets)
         {
-            Assert.DoesNotContain(adminOutput.ToString(), secret, StringComparison.Ordinal);
+            Assert.DoesNotContain(secret, adminOutput.ToString(), StringComparison.Ordinal);
             foreach (var entry in logs.Entries)
             {
                 var everything = entry.Message + entry.Exception + string.Join(";", entry.State.Select(kv => $"{kv.Key}={kv.Value}"));
