@@ -1,4 +1,3 @@
-using System.Net;
 using McpProxy.Backends;
 using McpProxy.Configuration;
 using Microsoft.AspNetCore.Authentication;
@@ -62,6 +61,9 @@ internal static class SecurityServices
             });
         }
 
+        services.AddSingleton<IAuthorizationHandler, MappedRoleRequirement>();
+        services.AddSingleton<IAuthorizationHandler, LoopbackRequirement>();
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler, AuthorizationResults>();
         services.AddAuthorizationBuilder()
             .AddPolicy(ClientPolicy, policy =>
             {
@@ -72,9 +74,8 @@ internal static class SecurityServices
                 }
 
                 policy.AddAuthenticationSchemes(mainScheme).RequireAuthenticatedUser();
-                // RBAC: a caller that maps to no role (and no default_role) is refused outright, not given full access.
-                policy.RequireAssertion(ctx =>
-                    ctx.Resource is not HttpContext http || http.RequestServices.GetRequiredService<AccessPolicy>().For(ctx.User) is not null);
+                // RBAC: a caller that maps to no role (and no default_role) is refused outright (403), not given full access.
+                policy.AddRequirements(new MappedRoleRequirement());
             })
             .AddPolicy(AdminPolicy, policy =>
             {
@@ -87,7 +88,7 @@ internal static class SecurityServices
                 else
                 {
                     // Neither configured: the admin API answers on loopback only.
-                    policy.RequireAssertion(ctx => ctx.Resource is HttpContext http && http.Connection.RemoteIpAddress is { } ip && IPAddress.IsLoopback(ip));
+                    policy.AddRequirements(new LoopbackRequirement());
                 }
             });
     }

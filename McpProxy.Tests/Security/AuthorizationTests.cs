@@ -67,10 +67,43 @@ public sealed class AuthorizationTests
         await Assert.ThrowsAsync<McpProtocolException>(() => reader.ReadResourceAsync("b/sample://info", cancellationToken: Ct).AsTask());
         Assert.NotEmpty((await admin.ReadResourceAsync("b/sample://info", cancellationToken: Ct)).Contents);
 
-        // A valid token that maps to no role: refused outright (403), not given full access.
+        // A valid token that maps to no role: refused outright (403, insufficient_scope), not given full access.
         using var http = new HttpClient();
         using var request = InitializeRequest(proxy.McpEndpoint, issuer.Token("eve", scope: "openid profile"));
-        Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(request, Ct)).StatusCode);
+        using var unmapped = await http.SendAsync(request, Ct);
+        Assert.Equal(HttpStatusCode.Forbidden, unmapped.StatusCode);
+        Assert.Contains("error=\"insufficient_scope\"", unmapped.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        Assert.Equal(
+            "the token maps to no role ([auth.role_mapping] on claim 'scope') and there is no [auth] default_role",
+            (string?)JsonNode.Parse(await unmapped.Content.ReadAsStringAsync(Ct))!["error_description"]);
+    }
+
+    [Fact]
+    public async Task A_session_belongs_to_the_user_who_opened_it()
+    {
+        await using var issuer = await JwtIssuer.StartAsync();
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync($"""
+            {issuer.AuthToml(Roles)}
+
+            {backend.Backend("b")}
+            """);
+        using var http = new HttpClient();
+
+        using var init = await http.SendAsync(InitializeRequest(proxy.McpEndpoint, issuer.Token("rita", scope: "mcp:read")), Ct);
+        var session = init.Headers.GetValues("Mcp-Session-Id").Single();
+
+        // Another valid caller (with more rights, even) who learned the session id may not use that session.
+        using var list = new HttpRequestMessage(HttpMethod.Post, proxy.McpEndpoint)
+        {
+            Content = new StringContent("""{"jsonrpc":"2.0","id":2,"method":"tools/list"}""", Encoding.UTF8, "application/json"),
+        };
+        list.Headers.Accept.ParseAdd("application/json, text/event-stream");
+        list.Headers.Authorization = new AuthenticationHeaderValue("Bearer", issuer.Token("adam", scope: "mcp:admin"));
+        list.Headers.Add("Mcp-Session-Id", session);
+        using var hijack = await http.SendAsync(list, Ct);
+        Assert.Equal(HttpStatusCode.Forbidden, hijack.StatusCode);
+        Assert.Contains("does not match the user who initiated the session", await hijack.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -219,6 +252,37 @@ public sealed class AuthorizationTests
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
             return http.SendAsync(request, Ct);
         }
+    }
+
+    [Fact]
+    public async Task Without_credentials_configured_the_admin_api_answers_loopback_callers_only()
+    {
+        // A non-loopback address of this machine, so that a real connection comes from a non-loopback peer.
+        var external = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .Where(n => n.OperationalStatus == System.Net.NetworkInformation.OperationalStatus.Up)
+            .SelectMany(n => n.GetIPProperties().UnicastAddresses)
+            .Select(a => a.Address)
+            .FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && !IPAddress.IsLoopback(a));
+        Assert.True(external is not null, "this test needs a non-loopback IPv4 interface");
+
+        await using var proxy = await ProxyHost.StartAsync("""
+            [proxy]
+            name = "test-proxy"
+            [proxy.listen]
+            host = "0.0.0.0"
+            port = 0
+            """);
+        using var http = new HttpClient();
+        var port = proxy.BaseAddress.Port;
+
+        // Not a challenge (there is no authentication scheme to challenge with): 403 with the reason.
+        using var remote = await http.GetAsync(new Uri($"http://{external}:{port}/admin/config"), Ct);
+        Assert.Equal(HttpStatusCode.Forbidden, remote.StatusCode);
+        Assert.Equal(
+            "the admin API answers loopback callers only unless [auth] or [security] admin_token is configured",
+            (string?)JsonNode.Parse(await remote.Content.ReadAsStringAsync(Ct))!["error_description"]);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri($"http://{external}:{port}/health"), Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri($"http://127.0.0.1:{port}/admin/config"), Ct)).StatusCode);
     }
 
     [Fact]
