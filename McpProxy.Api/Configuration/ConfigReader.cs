@@ -737,12 +737,22 @@ internal sealed class ConfigReader(ConfigErrors errors)
             }
         }
 
+        var hosts = s.StringList("allowed_hosts");
+        foreach (var host in hosts ?? [])
+        {
+            // Compared with the Host header's name, without its port: "localhost", "127.0.0.1", "[::1]", "mcp.example.com".
+            if (host != "*" && Uri.CheckHostName(host.Trim('[', ']')) == UriHostNameType.Unknown)
+            {
+                s.Error("allowed_hosts", $"'{host}' is not a host name (a name or IP address without scheme, port or path, or \"*\")");
+            }
+        }
+
         return new SecurityConfig
         {
             MaxArgumentSize = s.Long("max_argument_size", v => v >= 1, ">= 1") ?? d.MaxArgumentSize,
             MaxRequestBody = s.Long("max_request_body", v => v >= 1024, ">= 1024"),
             AllowedOrigins = origins ?? d.AllowedOrigins,
-            AllowedHosts = s.StringList("allowed_hosts"),
+            AllowedHosts = hosts,
             AdminToken = string.IsNullOrEmpty(adminToken) ? null : adminToken,
         };
     }

@@ -30,6 +30,11 @@ public sealed class ConfigDefaultsTests
         Assert.Equal("/mcp", config.Proxy.Listen.Path);
         Assert.False(config.Performance.CoalesceRequests);
         Assert.Equal(1_048_576, config.Security.MaxArgumentSize);
+        Assert.Null(config.Security.MaxRequestBody);
+        Assert.Equal(4L * 1024 * 1024, config.Security.EffectiveMaxRequestBody); // 2 × 1 MiB + 64 KiB is below the 4 MiB floor
+        Assert.Empty(config.Security.AllowedOrigins);
+        Assert.Null(config.Security.AllowedHosts); // loopback names when listening on loopback only, else any
+        Assert.Null(config.Security.AdminToken);
         Assert.False(config.Observability.Audit);
         Assert.Equal("info", config.Observability.LogLevel);
         Assert.False(config.Observability.JsonLogs);

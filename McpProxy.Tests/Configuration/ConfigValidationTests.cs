@@ -162,6 +162,10 @@ public sealed class ConfigValidationTests
 
         // --- performance, security, observability
         ["max_argument_size zero"] = new("[security]\nmax_argument_size = 0 # <-\n", "security.max_argument_size", null, "must be >= 1"),
+        ["max_request_body too small"] = new("[security]\nmax_request_body = 100 # <-\n", "security.max_request_body", null, "must be >= 1024"),
+        ["allowed_origins not an origin"] = new("[security]\nallowed_origins = [\"https://app.example.com/path\"] # <-\n", "security.allowed_origins", null, "'https://app.example.com/path' is not an origin"),
+        ["allowed_hosts with a port"] = new("[security]\nallowed_hosts = [\"localhost\", \"mcp.example.com:8080\"] # <-\n", "security.allowed_hosts", null, "'mcp.example.com:8080' is not a host name"),
+        ["admin_token too short"] = new("[security]\nadmin_token = \"short\" # <-\n", "security.admin_token", null, "must be at least 16 characters"),
         ["coalesce_requests not a boolean"] = new("[performance]\ncoalesce_requests = 1 # <-\n", "performance.coalesce_requests", null, "expected a boolean"),
         ["log_level unknown"] = new("[observability]\nlog_level = \"verbose\" # <-\n", "observability.log_level", null, "unknown log level 'verbose' (expected one of trace, debug, info, warn, error)"),
         ["tracing endpoint invalid"] = new("[observability.tracing]\nendpoint = \"localhost:4317\" # <-\n", "observability.tracing.endpoint", null, "absolute http or https URL"),
