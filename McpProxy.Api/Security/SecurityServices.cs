@@ -12,7 +12,8 @@ namespace McpProxy.Security;
 /// <summary>
 /// Security: who may call the MCP endpoint (<c>[auth]</c>: static bearer tokens or JWT from a JWKS, with OAuth 2.0
 /// Protected Resource Metadata), what each caller may use (<see cref="AccessPolicy"/>), the admin API's guard,
-/// DNS-rebinding protection (<see cref="OriginValidation"/>), request size limits, and <c>forward_auth</c>.
+/// DNS-rebinding protection (<see cref="OriginValidation"/>), request size limits and safe error answers
+/// (<see cref="RequestGuard"/>), refusals with reasons (<see cref="AuthorizationResults"/>), and <c>forward_auth</c>.
 /// </summary>
 internal static class SecurityServices
 {
