@@ -102,12 +102,30 @@ public sealed class AuthenticationTests
             (issuer.Token(signingKey: stranger), "the token's signature is not valid"), // right kid, wrong key
             (issuer.Token(signingKey: stranger, kid: "unknown-kid"), "the token's signature is not valid"),
             (JwtIssuer.UnsignedToken(), "the token is not signed"),
+            (HmacToken(), "the token's signature is not valid"), // HS256 keyed with public material (key confusion): only RS/PS/ES are accepted
             ("not.a.jwt", "the token is not valid"),
         };
         foreach (var (token, reason) in cases)
         {
             await AssertUnauthorizedAsync(await InitializeAsync(proxy, token), "invalid_token", reason);
         }
+    }
+
+    /// <summary>An HS256 token with otherwise valid claims, its HMAC key being public knowledge (an RSA modulus, say).</summary>
+    private static string HmacToken()
+    {
+        using var rsa = RSA.Create(2048);
+        var descriptor = new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
+        {
+            Issuer = JwtIssuer.Issuer,
+            Audience = JwtIssuer.Audience,
+            Claims = new Dictionary<string, object> { ["sub"] = "mallory" },
+            Expires = DateTime.UtcNow.AddMinutes(10),
+            SigningCredentials = new Microsoft.IdentityModel.Tokens.SigningCredentials(
+                new Microsoft.IdentityModel.Tokens.SymmetricSecurityKey(rsa.ExportParameters(false).Modulus) { KeyId = "key-1" },
+                Microsoft.IdentityModel.Tokens.SecurityAlgorithms.HmacSha256),
+        };
+        return new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(descriptor);
     }
 
     [Fact]

@@ -240,6 +240,14 @@ public sealed class AuthorizationTests
         }
 
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.PostAsync("/admin/cache/clear", null, Ct)).StatusCode);
+        foreach (var (token, reason) in new[] { ((string?)null, "a bearer token is required"), ("admin-token-abcdefghijkX", "the bearer token is not valid") })
+        {
+            using var refused = token is null ? await http.GetAsync("/admin/config", Ct) : await Get(http, "/admin/config", token);
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            Assert.StartsWith("Bearer realm=\"mcp-proxy\"", refused.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+            Assert.Equal(reason, (string?)JsonNode.Parse(await refused.Content.ReadAsStringAsync(Ct))!["error_description"]);
+        }
+
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/health", Ct)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/alive", Ct)).StatusCode);
 
