@@ -156,6 +156,47 @@ public sealed class HostileInputTests
         }
     }
 
+    [Fact]
+    public async Task Callers_jwts_never_appear_in_logs_even_when_forwarded_or_refused()
+    {
+        var logs = new CapturingLoggerProvider();
+        await using var issuer = await JwtIssuer.StartAsync();
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync($"""
+            {issuer.AuthToml()}
+            [observability]
+            audit = true
+            log_level = "trace"
+
+            {backend.Backend("fwd", "forward_auth = true")}
+            """, logging: l => l.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
+
+        var good = issuer.Token("alice");
+        using var stranger = System.Security.Cryptography.RSA.Create(2048);
+        var refused = new[] { issuer.Token("bob", lifetime: TimeSpan.FromMinutes(-5)), issuer.Token("carol", audience: "elsewhere"), issuer.Token("dave", signingKey: stranger) };
+        await using (var client = await proxy.ConnectAsync(cancellationToken: Ct, bearerToken: good))
+        {
+            Assert.Contains(good, Text(await client.CallToolAsync("fwd/whoami", cancellationToken: Ct)), StringComparison.Ordinal); // it was forwarded
+            await Assert.ThrowsAnyAsync<Exception>(() => client.CallToolAsync("fwd/fail", Message("boom"), cancellationToken: Ct).AsTask());
+        }
+
+        foreach (var token in refused)
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => proxy.ConnectAsync(cancellationToken: Ct, bearerToken: token));
+        }
+
+        Assert.NotEmpty(logs.Entries);
+        foreach (var token in refused.Append(good))
+        {
+            var signature = token[(token.LastIndexOf('.') + 1)..]; // a token's secret part: its signature
+            foreach (var entry in logs.Entries)
+            {
+                var everything = entry.Message + entry.Exception + string.Join(";", entry.State.Select(kv => $"{kv.Key}={kv.Value}"));
+                Assert.False(everything.Contains(signature, StringComparison.Ordinal), $"token in log [{entry.Category}] {entry.Message}");
+            }
+        }
+    }
+
     private static async Task<HttpResponseMessage> PostAsync(HttpClient http, ProxyHost proxy, string body, string? session)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, proxy.McpEndpoint) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
