@@ -20,7 +20,7 @@ public sealed class AuthorizationTests
         name = "reader"
         allow_tools = ["b/echo", "b/add", "b/whoami"]
         allow_prompts = ["b/none_*"]
-        deny_resources = ["b/sample://info"]
+        deny_resources = ["b/sample://info", "b/sample://items/"]
 
         [[auth.roles]]
         name = "admin"
@@ -66,6 +66,15 @@ public sealed class AuthorizationTests
         Assert.Contains(await admin.ListResourcesAsync(cancellationToken: Ct), r => r.Uri == "b/sample://info");
         await Assert.ThrowsAsync<McpProtocolException>(() => reader.ReadResourceAsync("b/sample://info", cancellationToken: Ct).AsTask());
         Assert.NotEmpty((await admin.ReadResourceAsync("b/sample://info", cancellationToken: Ct)).Contents);
+        Assert.Empty(await reader.ListResourceTemplatesAsync(cancellationToken: Ct)); // a resource prefix covers templates
+        Assert.Contains(await admin.ListResourceTemplatesAsync(cancellationToken: Ct), t => t.UriTemplate == "b/sample://items/{id}");
+        var subscribe = await Assert.ThrowsAsync<McpProtocolException>(() => reader.SubscribeToResourceAsync("b/sample://info", cancellationToken: Ct));
+        Assert.Contains("The resource 'b/sample://info' is not allowed for this caller (rita)", subscribe.Message, StringComparison.Ordinal);
+        await admin.SubscribeToResourceAsync("b/sample://info", cancellationToken: Ct);
+        var complete = await Assert.ThrowsAsync<McpProtocolException>(() => reader.CompleteAsync(new PromptReference { Name = "b/greet" }, "name", "a", cancellationToken: Ct).AsTask());
+        Assert.Contains("The prompt 'b/greet' is not allowed for this caller (rita)", complete.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<McpProtocolException>(() => reader.CompleteAsync(new ResourceTemplateReference { Uri = "b/sample://items/{id}" }, "id", "2", cancellationToken: Ct).AsTask());
+        Assert.Equal(["alice"], (await admin.CompleteAsync(new PromptReference { Name = "b/greet" }, "name", "a", cancellationToken: Ct)).Completion.Values);
 
         // A valid token that maps to no role: refused outright (403, insufficient_scope), not given full access.
         using var http = new HttpClient();
