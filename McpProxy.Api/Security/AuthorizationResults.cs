@@ -4,7 +4,10 @@ using Microsoft.AspNetCore.Authorization.Policy;
 
 namespace McpProxy.Security;
 
-/// <summary>The caller maps to at least one role (or <c>default_role</c> applies): the MCP endpoint's RBAC gate.</summary>
+/// <summary>
+/// The caller maps to at least one role (or <c>default_role</c> applies): the MCP endpoint's RBAC gate. Requirement and
+/// handler in one, like ASP.NET Core's own assertion requirement (the pass-through handler evaluates it).
+/// </summary>
 internal sealed class MappedRoleRequirement : AuthorizationHandler<MappedRoleRequirement>, IAuthorizationRequirement
 {
     protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, MappedRoleRequirement requirement)

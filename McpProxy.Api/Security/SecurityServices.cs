@@ -62,8 +62,6 @@ internal static class SecurityServices
             });
         }
 
-        services.AddSingleton<IAuthorizationHandler, MappedRoleRequirement>();
-        services.AddSingleton<IAuthorizationHandler, LoopbackRequirement>();
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, AuthorizationResults>();
         services.AddAuthorizationBuilder()
             .AddPolicy(ClientPolicy, policy =>
