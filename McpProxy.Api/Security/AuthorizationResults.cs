@@ -50,16 +50,18 @@ internal sealed class AuthorizationResults : IAuthorizationMiddlewareResultHandl
         var failed = authorizeResult.AuthorizationFailure?.FailedRequirements.ToList() ?? [];
         if (authorizeResult.Forbidden && failed.Count > 0 && failed.All(r => r is MappedRoleRequirement))
         {
-            await WriteForbiddenAsync(context, "insufficient_scope",
-                $"the token maps to no role ([auth.role_mapping] on claim '{MappingClaim(context)}') and there is no [auth] default_role");
+            await Challenges.WriteAsync(context, resourceMetadataUrl: null, "insufficient_scope",
+                $"the token maps to no role ([auth.role_mapping] on claim '{MappingClaim(context)}') and there is no [auth] default_role",
+                StatusCodes.Status403Forbidden);
             return;
         }
 
         // A challenge carries no failure details; the policy says whether the loopback rule was what failed.
         if ((authorizeResult.Challenged || authorizeResult.Forbidden) && policy.Requirements.OfType<LoopbackRequirement>().Any())
         {
-            await WriteForbiddenAsync(context, null,
-                "the admin API answers loopback callers only unless [auth] or [security] admin_token is configured");
+            await Challenges.WriteAsync(context, resourceMetadataUrl: null, error: null,
+                "the admin API answers loopback callers only unless [auth] or [security] admin_token is configured",
+                StatusCodes.Status403Forbidden);
             return;
         }
 
@@ -68,15 +70,4 @@ internal sealed class AuthorizationResults : IAuthorizationMiddlewareResultHandl
 
     private static string MappingClaim(HttpContext context) =>
         context.RequestServices.GetRequiredService<Configuration.ProxyConfig>().Auth?.RoleMapping?.Claim ?? "scope";
-
-    private static async Task WriteForbiddenAsync(HttpContext context, string? error, string description)
-    {
-        context.Response.StatusCode = StatusCodes.Status403Forbidden;
-        if (error is not null)
-        {
-            context.Response.Headers.WWWAuthenticate = $"Bearer realm=\"mcp-proxy\", error=\"{error}\", error_description=\"{description}\"";
-        }
-
-        await context.Response.WriteAsJsonAsync(new { error = error ?? "forbidden", error_description = description });
-    }
 }

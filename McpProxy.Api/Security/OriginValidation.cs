@@ -81,8 +81,7 @@ internal sealed partial class OriginValidation(RequestDelegate next, ProxyConfig
     private async Task RefuseAsync(HttpContext context, string message)
     {
         LogRefused(message);
-        context.Response.StatusCode = StatusCodes.Status403Forbidden;
-        await context.Response.WriteAsJsonAsync(new { jsonrpc = "2.0", id = (string?)null, error = new { code = -32600, message } });
+        await RequestGuard.WriteAsync(context, StatusCodes.Status403Forbidden, message);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "DNS-rebinding protection refused a request: {Reason}")]

@@ -39,7 +39,8 @@ internal sealed partial class RequestGuard(RequestDelegate next, ProxyConfig con
 
     private string TooLarge() => $"The request body exceeds the limit of {_maxBody} bytes ([security] max_request_body).";
 
-    private static async Task WriteAsync(HttpContext context, int status, string message)
+    /// <summary>A transport-level refusal as a JSON-RPC error without id (<c>-32600</c>; <c>-32603</c> for a 5xx).</summary>
+    public static async Task WriteAsync(HttpContext context, int status, string message)
     {
         context.Response.Clear();
         context.Response.StatusCode = status;

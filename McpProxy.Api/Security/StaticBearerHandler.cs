@@ -80,10 +80,14 @@ internal static class BearerToken
     public static string? Of(ClaimsPrincipal? user) => user?.FindFirst(AccessTokenClaim)?.Value;
 }
 
-/// <summary>401 responses: <c>WWW-Authenticate: Bearer</c> (with <c>resource_metadata</c> for OAuth) and a JSON reason.</summary>
+/// <summary>
+/// 401 and 403 responses: <c>WWW-Authenticate: Bearer</c> (with <c>resource_metadata</c> for OAuth, and the RFC 6750
+/// <c>error</c>) on every 401 and on a 403 that names an error, and a JSON reason.
+/// </summary>
 internal static class Challenges
 {
-    public static async Task WriteAsync(HttpContext context, string? resourceMetadataUrl, string? error, string description)
+    public static async Task WriteAsync(
+        HttpContext context, string? resourceMetadataUrl, string? error, string description, int status = StatusCodes.Status401Unauthorized)
     {
         if (context.Response.HasStarted)
         {
@@ -101,8 +105,16 @@ internal static class Challenges
             header.Append(", error=\"").Append(error).Append("\", error_description=\"").Append(description).Append('"');
         }
 
-        context.Response.StatusCode = StatusCodes.Status401Unauthorized;
-        context.Response.Headers.WWWAuthenticate = header.ToString();
-        await context.Response.WriteAsJsonAsync(new { error = error ?? "unauthorized", error_description = description });
+        context.Response.StatusCode = status;
+        if (status == StatusCodes.Status401Unauthorized || error is not null)
+        {
+            context.Response.Headers.WWWAuthenticate = header.ToString();
+        }
+
+        await context.Response.WriteAsJsonAsync(new
+        {
+            error = error ?? (status == StatusCodes.Status401Unauthorized ? "unauthorized" : "forbidden"),
+            error_description = description,
+        });
     }
 }
