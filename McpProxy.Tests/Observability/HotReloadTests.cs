@@ -54,7 +54,7 @@ public sealed class HotReloadTests : IDisposable
         var connectionA = registry.Backends.Single(x => x.Name == "a");
         await File.WriteAllTextAsync(path, header + a.Backend("a") + b.Backend("b"), Ct);
         await WaitForToolAsync(client, "b/echo");
-        Assert.True(Volatile.Read(ref changes) >= 1);
+        await WaitUntil(() => Volatile.Read(ref changes) >= 1);
         Assert.Same(connectionA, registry.Backends.Single(x => x.Name == "a"));
         Assert.Equal("two", Text(await client.CallToolAsync("b/echo", Message("two"), cancellationToken: Ct)));
 
