@@ -58,11 +58,13 @@ internal sealed partial class BackendConnection(
     public ServerCapabilities? Capabilities => _client?.ServerCapabilities;
 
     /// <summary>Timeout applied to each call routed to this backend (<c>[backends.timeout] seconds</c>, default 30 s).</summary>
-    public TimeSpan CallTimeout { get; } = config.Timeout is { } t ? TimeSpan.FromSeconds(t.Seconds) : DefaultCallTimeout;
+    public TimeSpan CallTimeout { get; } = TimeoutOf(config);
 
     /// <summary>This backend's resilience pipeline (rate limit, retry, hedging, concurrency, breaker, ejection, timeout).</summary>
-    public BackendResilience Resilience { get; } = new(
-        config, config.Timeout is { } t2 ? TimeSpan.FromSeconds(t2.Seconds) : DefaultCallTimeout, resilienceServices);
+    public BackendResilience Resilience { get; } = new(config, TimeoutOf(config), resilienceServices);
+
+    private static TimeSpan TimeoutOf(BackendConfig backend) =>
+        backend.Timeout is { } t ? TimeSpan.FromSeconds(t.Seconds) : DefaultCallTimeout;
 
     /// <summary>Sends a notification to the backend when it is connected; a failure is logged, never thrown.</summary>
     public async ValueTask NotifyAsync(string method, CancellationToken cancellationToken)
@@ -113,10 +115,12 @@ internal sealed partial class BackendConnection(
             return client;
         }
 
-        throw new McpProtocolException(
-            $"Backend '{Name}' is unavailable ({State.ToString().ToLowerInvariant()}{(LastError is null ? "" : ": " + LastError)}).",
-            McpErrorCode.InternalError);
+        throw new McpProtocolException(UnavailableMessage, McpErrorCode.InternalError);
     }
+
+    /// <summary>Why calls to this backend fail right now: its state and last error.</summary>
+    public string UnavailableMessage =>
+        $"Backend '{Name}' is unavailable ({State.ToString().ToLowerInvariant()}{(LastError is null ? "" : ": " + LastError)}).";
 
     private async Task SuperviseAsync(CancellationToken stopping)
     {

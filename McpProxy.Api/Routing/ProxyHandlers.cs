@@ -312,14 +312,8 @@ internal sealed class ProxyHandlers(
     {
         if (catalog.TrySplit(name, out var route, out _) && route.Backend.State != BackendState.Ready)
         {
-            try
-            {
-                route.Backend.GetClientOrThrow();
-            }
-            catch (McpProtocolException unavailable)
-            {
-                return new McpProtocolException($"{unavailable.Message} Its {kind} '{name}' cannot be called until it is back.", unavailable.ErrorCode);
-            }
+            return new McpProtocolException(
+                $"{route.Backend.UnavailableMessage} Its {kind} '{name}' cannot be called until it is back.", McpErrorCode.InternalError);
         }
 
         return new McpProtocolException($"Unknown {kind}: '{name}'", McpErrorCode.InvalidParams);
