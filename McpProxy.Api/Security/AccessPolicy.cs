@@ -1,6 +1,6 @@
 using System.Security.Claims;
-using System.Text.RegularExpressions;
 using McpProxy.Configuration;
+using McpProxy.Routing;
 
 namespace McpProxy.Security;
 
@@ -51,27 +51,17 @@ internal sealed class AccessPolicy
         return roles.Count == 0 ? null : new CallerAccess(roles);
     }
 
+    /// <summary>A role's rules: the same allow/deny globs as a backend's expose_*/hide_* (<see cref="ItemFilter"/>).</summary>
     internal sealed class CompiledRole(RoleConfig role)
     {
         public string Name { get; } = role.Name;
-        public Rule Tools { get; } = new(role.AllowTools, role.DenyTools, prefix: false);
-        public Rule Prompts { get; } = new(role.AllowPrompts, role.DenyPrompts, prefix: false);
-        public Rule Resources { get; } = new(role.AllowResources, role.DenyResources, prefix: true);
-    }
+        public ItemFilter Tools { get; } = Rule(role.AllowTools, role.DenyTools, prefix: false);
+        public ItemFilter Prompts { get; } = Rule(role.AllowPrompts, role.DenyPrompts, prefix: false);
+        public ItemFilter Resources { get; } = Rule(role.AllowResources, role.DenyResources, prefix: true);
 
-    internal sealed class Rule(IReadOnlyList<string> allow, IReadOnlyList<string> deny, bool prefix)
-    {
-        private readonly Regex[] _allow = [.. allow.Select(p => Compile(p, prefix))];
-        private readonly Regex[] _deny = [.. deny.Select(p => Compile(p, prefix))];
-
-        public bool AllowsEverything => _allow.Length == 0 && _deny.Length == 0;
-
-        public bool Allows(string name) =>
-            (_allow.Length == 0 || _allow.Any(r => r.IsMatch(name))) && !_deny.Any(r => r.IsMatch(name));
-
-        private static Regex Compile(string pattern, bool prefix) =>
-            new("^" + string.Join(".*", pattern.Split('*').Select(Regex.Escape)) + (prefix ? "" : "$"),
-                RegexOptions.CultureInvariant | RegexOptions.Singleline, TimeSpan.FromSeconds(1));
+        // An empty allow list allows everything, as an absent expose_* list does.
+        private static ItemFilter Rule(IReadOnlyList<string> allow, IReadOnlyList<string> deny, bool prefix) =>
+            ItemFilter.Create(allow.Count == 0 ? null : allow, deny.Count == 0 ? null : deny, prefix);
     }
 }
 
@@ -86,9 +76,9 @@ internal sealed class CallerAccess
     {
         _roles = roles;
         IsUnrestricted = roles.Count == 0;
-        AllTools = IsUnrestricted || roles.Any(r => r.Tools.AllowsEverything);
-        AllPrompts = IsUnrestricted || roles.Any(r => r.Prompts.AllowsEverything);
-        AllResources = IsUnrestricted || roles.Any(r => r.Resources.AllowsEverything);
+        AllTools = IsUnrestricted || roles.Any(r => r.Tools == ItemFilter.AllowAll);
+        AllPrompts = IsUnrestricted || roles.Any(r => r.Prompts == ItemFilter.AllowAll);
+        AllResources = IsUnrestricted || roles.Any(r => r.Resources == ItemFilter.AllowAll);
     }
 
     public bool IsUnrestricted { get; }
@@ -97,7 +87,7 @@ internal sealed class CallerAccess
     public bool AllResources { get; }
     public string RoleNames => string.Join(", ", _roles.Select(r => r.Name));
 
-    public bool CanUseTool(string name) => AllTools || _roles.Any(r => r.Tools.Allows(name));
-    public bool CanUsePrompt(string name) => AllPrompts || _roles.Any(r => r.Prompts.Allows(name));
-    public bool CanUseResource(string uri) => AllResources || _roles.Any(r => r.Resources.Allows(uri));
+    public bool CanUseTool(string name) => AllTools || _roles.Any(r => r.Tools.IsAllowed(name));
+    public bool CanUsePrompt(string name) => AllPrompts || _roles.Any(r => r.Prompts.IsAllowed(name));
+    public bool CanUseResource(string uri) => AllResources || _roles.Any(r => r.Resources.IsAllowed(uri));
 }
