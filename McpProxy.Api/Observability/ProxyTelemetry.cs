@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Security.Claims;
-using System.Text.Json.Nodes;
+using System.Text.Json;
 using McpProxy.Backends;
 using McpProxy.Caching;
 using McpProxy.Configuration;
@@ -70,7 +70,7 @@ internal sealed partial class ProxyTelemetry
         return activity;
     }
 
-    public void EndCall(Activity? activity, string method, string backend, string item, string outcome, TimeSpan elapsed, ClaimsPrincipal? user, JsonObject? arguments)
+    public void EndCall(Activity? activity, string method, string backend, string item, string outcome, TimeSpan elapsed, ClaimsPrincipal? user, IDictionary<string, JsonElement>? arguments)
     {
         var tags = new TagList { { "method", method }, { "backend", backend }, { "outcome", outcome } };
         _requests.Add(1, tags);
@@ -88,7 +88,8 @@ internal sealed partial class ProxyTelemetry
         if (_auditEnabled)
         {
             LogAudit(_audit, CallerIdentity.Of(user), method, backend, item, outcome, Math.Round(elapsed.TotalMilliseconds, 1),
-                _auditArguments ? arguments?.ToJsonString() : null);
+                // Serialized only when audit_arguments asks for them, never on the plain call path.
+                _auditArguments ? ProxyHandlers.ArgumentsNode(arguments)?.ToJsonString() : null);
         }
     }
 

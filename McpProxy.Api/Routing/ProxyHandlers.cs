@@ -294,7 +294,8 @@ internal sealed class ProxyHandlers(
         long size = 2;
         foreach (var (name, value) in arguments)
         {
-            size += System.Text.Encoding.UTF8.GetByteCount(name) + 4 + System.Text.Encoding.UTF8.GetByteCount(value.GetRawText());
+            // The raw UTF-8 of the value as the client sent it: measured without copying it into a string.
+            size += System.Text.Encoding.UTF8.GetByteCount(name) + 4 + System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(value).Length;
             if (size > limit)
             {
                 throw new McpProtocolException(
@@ -413,12 +414,11 @@ internal sealed class ProxyHandlers(
         }
         finally
         {
-            telemetry.EndCall(activity, call.Method, call.Backend.Name, call.Item, outcome, Stopwatch.GetElapsedTime(started), call.User,
-                call.Arguments is null ? null : ArgumentsNode(call.Arguments));
+            telemetry.EndCall(activity, call.Method, call.Backend.Name, call.Item, outcome, Stopwatch.GetElapsedTime(started), call.User, call.Arguments);
         }
     }
 
-    private static JsonObject? ArgumentsNode(IDictionary<string, JsonElement>? arguments) =>
+    internal static JsonObject? ArgumentsNode(IDictionary<string, JsonElement>? arguments) =>
         arguments is null ? null : JsonSerializer.SerializeToNode(arguments, McpJsonUtilities.DefaultOptions) as JsonObject;
 
     /// <summary>
