@@ -44,10 +44,10 @@ internal sealed partial class BackendRegistry(
 
         _backends = [.. config.Backends
             .Where(b => b.MirrorOf is null)
-            .Select(b => new BackendConnection(b, config.BaseDirectory, this, http, loggerFactory, resilience))];
+            .Select(Connect)];
         _mirrors = [.. config.Backends
             .Where(b => b.MirrorOf is not null)
-            .Select(b => new BackendConnection(b, config.BaseDirectory, this, http, loggerFactory, resilience))];
+            .Select(Connect)];
         resilience.Ejections.TotalBackends = _backends.Count;
         catalog.SetBackends(_backends);
         mirror.SetMirrors(_mirrors);
@@ -109,7 +109,7 @@ internal sealed partial class BackendRegistry(
                     added.Add(backendConfig.Name);
                 }
 
-                var connection = new BackendConnection(backendConfig, config.BaseDirectory, this, http, loggerFactory, resilience);
+                var connection = Connect(backendConfig);
                 next.Add(connection);
                 started.Add(connection);
             }
@@ -134,6 +134,9 @@ internal sealed partial class BackendRegistry(
             _reload.Release();
         }
     }
+
+    private BackendConnection Connect(BackendConfig backend) =>
+        new(backend, config.BaseDirectory, this, http, loggerFactory, resilience);
 
     /// <summary>A value comparison of two backend configs (records holding lists compare those by reference).</summary>
     private static string ConfigFingerprint(BackendConfig backend) =>
