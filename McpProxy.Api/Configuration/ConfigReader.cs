@@ -27,11 +27,11 @@ internal sealed class ConfigReader(ConfigErrors errors)
     private static readonly string[] OutlierKeys = ["consecutive_errors", "interval_seconds", "base_ejection_seconds", "max_ejection_percent"];
     private static readonly string[] AliasKeys = ["from", "to"];
     private static readonly string[] InjectArgsKeys = ["tool", "args", "overwrite"];
-    private static readonly string[] AuthKeys = ["type", "tokens", "issuer", "audience", "jwks_uri", "roles", "role_mapping", "default_role"];
+    private static readonly string[] AuthKeys = ["type", "tokens", "issuer", "audience", "jwks_uri", "roles", "role_mapping", "default_role", "admin_roles", "token_types"];
     private static readonly string[] RoleKeys = ["name", "allow_tools", "deny_tools", "allow_prompts", "deny_prompts", "allow_resources", "deny_resources"];
     private static readonly string[] RoleMappingKeys = ["claim", "mapping"];
     private static readonly string[] PerformanceKeys = ["coalesce_requests"];
-    private static readonly string[] SecurityKeys = ["max_argument_size", "max_request_body", "allowed_origins", "allowed_hosts", "admin_token"];
+    private static readonly string[] SecurityKeys = ["max_argument_size", "max_request_body", "allowed_origins", "allowed_hosts", "admin_token", "admin_allow_forwarded"];
     private static readonly string[] ObservabilityKeys = ["audit", "log_level", "json_logs", "metrics", "tracing", "audit_arguments", "health_min_ready_percent"];
     private static readonly string[] MetricsKeys = ["enabled"];
     private static readonly string[] TracingKeys = ["enabled", "endpoint", "service_name", "protocol"];
@@ -615,16 +615,42 @@ internal sealed class ConfigReader(ConfigErrors errors)
         }
 
         var roles = ReadRoles(s);
+        string DefinedRoles() =>
+            roles.Count == 0 ? "no roles are defined in [[auth.roles]]" : "defined roles: " + string.Join(", ", roles.Select(r => r.Name).Order(StringComparer.Ordinal));
         var defaultRole = s.String("default_role");
         if (defaultRole is not null && !roles.Any(r => r.Name == defaultRole))
         {
-            s.Error("default_role", $"unknown role '{defaultRole}' (" +
-                (roles.Count == 0 ? "no roles are defined in [[auth.roles]]" : "defined roles: " + string.Join(", ", roles.Select(r => r.Name).Order(StringComparer.Ordinal))) + ")");
+            s.Error("default_role", $"unknown role '{defaultRole}' ({DefinedRoles()})");
+        }
+
+        var adminRoles = s.StringList("admin_roles");
+        foreach (var role in adminRoles ?? [])
+        {
+            if (!roles.Any(r => r.Name == role))
+            {
+                s.Error("admin_roles", $"unknown role '{role}' ({DefinedRoles()})");
+            }
+        }
+
+        var tokenTypes = s.StringList("token_types");
+        if (tokenTypes is not null && type == AuthType.Bearer)
+        {
+            s.Error("token_types", "applies to jwt auth only (static bearer tokens have no type)");
+        }
+        else if (tokenTypes is { Count: 0 })
+        {
+            s.Error("token_types", "must list at least one token type (e.g. \"at+jwt\")");
+        }
+        else if (tokenTypes?.FirstOrDefault(t => string.IsNullOrWhiteSpace(t) || t.Any(char.IsWhiteSpace)) is { } badType)
+        {
+            s.Error("token_types", $"'{badType}' is not a token type (a media type name such as \"at+jwt\" or \"JWT\")");
         }
 
         return new AuthConfig
         {
             DefaultRole = defaultRole,
+            AdminRoles = adminRoles ?? [],
+            TokenTypes = tokenTypes is { Count: > 0 } ? tokenTypes : AuthConfig.DefaultTokenTypes,
             Type = type ?? AuthType.Bearer,
             Tokens = tokens ?? [],
             Issuer = issuer,
@@ -754,6 +780,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
             AllowedOrigins = origins ?? d.AllowedOrigins,
             AllowedHosts = hosts,
             AdminToken = string.IsNullOrEmpty(adminToken) ? null : adminToken,
+            AdminAllowForwarded = s.Bool("admin_allow_forwarded") ?? d.AdminAllowForwarded,
         };
     }
 

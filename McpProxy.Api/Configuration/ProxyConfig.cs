@@ -175,6 +175,19 @@ public sealed record AuthConfig
     public RoleMappingConfig? RoleMapping { get; init; }
     /// <summary>Role of a caller whose token maps to no role (extension); without it such a caller is refused (403).</summary>
     public string? DefaultRole { get; init; }
+    /// <summary>
+    /// Roles (names of <c>[[auth.roles]]</c>) whose callers may use the admin API (extension). Matched against the roles
+    /// a caller resolves to (its <c>role_mapping</c> values, or <c>default_role</c> when none maps); empty: only
+    /// <c>[security] admin_token</c> opens the admin API.
+    /// </summary>
+    public IReadOnlyList<string> AdminRoles { get; init; } = [];
+    /// <summary>
+    /// JWT <c>typ</c> header values accepted (extension; case-insensitive, an <c>application/</c> prefix may be left
+    /// out; a token without <c>typ</c> counts as <c>JWT</c>). Default: RFC 9068 access tokens and generic JWTs.
+    /// </summary>
+    public IReadOnlyList<string> TokenTypes { get; init; } = DefaultTokenTypes;
+
+    public static readonly IReadOnlyList<string> DefaultTokenTypes = ["at+jwt", "JWT"];
 }
 
 public sealed record RoleConfig
@@ -209,6 +222,11 @@ public sealed record SecurityConfig
     public IReadOnlyList<string>? AllowedHosts { get; init; }
     /// <summary>A token that opens the admin API (extension).</summary>
     public string? AdminToken { get; init; }
+    /// <summary>
+    /// Without <c>[auth]</c> and <c>admin_token</c> the admin API answers direct loopback callers only; a loopback request
+    /// that carries forwarding headers (relayed by a reverse proxy) is refused unless this is set (extension).
+    /// </summary>
+    public bool AdminAllowForwarded { get; init; }
 
     public long EffectiveMaxRequestBody => MaxRequestBody ?? Math.Max(4L * 1024 * 1024, (2 * MaxArgumentSize) + (64 * 1024));
 }

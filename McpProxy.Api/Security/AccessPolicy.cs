@@ -34,6 +34,19 @@ internal sealed class AccessPolicy
             return CallerAccess.All;
         }
 
+        var roles = RolesOf(user);
+        return roles.Count == 0 ? null : new CallerAccess(roles);
+    }
+
+    /// <summary>
+    /// Whether the caller may use the admin API by role: one of the roles it resolves to (its mapped roles, or
+    /// <c>default_role</c> when none maps — exactly the roles <see cref="For"/> gives it) is in <c>[auth] admin_roles</c>.
+    /// </summary>
+    public bool IsAdmin(ClaimsPrincipal? user) =>
+        Enabled && _auth!.AdminRoles.Count > 0 && RolesOf(user).Any(r => _auth.AdminRoles.Contains(r.Name, StringComparer.Ordinal));
+
+    private List<CompiledRole> RolesOf(ClaimsPrincipal? user)
+    {
         var mapping = _auth!.RoleMapping ?? new RoleMappingConfig();
         var values = (user?.FindAll(mapping.Claim) ?? [])
             .SelectMany(c => mapping.Claim == "scope" ? c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries) : [c.Value]);
@@ -48,7 +61,7 @@ internal sealed class AccessPolicy
             roles.Add(_roles[fallback]);
         }
 
-        return roles.Count == 0 ? null : new CallerAccess(roles);
+        return roles;
     }
 
     /// <summary>A role's rules: the same allow/deny globs as a backend's expose_*/hide_* (<see cref="ItemFilter"/>).</summary>

@@ -50,7 +50,9 @@ internal static class SecurityServices
         else if (auth?.Type == AuthType.Jwt)
         {
             mainScheme = JwtBearerDefaults.AuthenticationScheme;
-            authentication.AddJwtBearer(o => ConfigureJwt(o, auth, config.Proxy.Listen.Path));
+            authentication.AddJwtBearer();
+            services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+                .Configure<ILogger<JwksRetriever>>((o, logger) => ConfigureJwt(o, auth, config.Proxy.Listen.Path, logger));
         }
 
         if (security.AdminToken is { } adminToken)
@@ -81,13 +83,14 @@ internal static class SecurityServices
                 string[] schemes = [.. new[] { mainScheme, security.AdminToken is null ? null : AdminTokenScheme }.OfType<string>()];
                 if (schemes.Length > 0)
                 {
-                    // The proxy's own auth, or the admin token.
+                    // The admin token, or a caller of the proxy's own auth in an [auth] admin_roles role.
                     policy.AddAuthenticationSchemes(schemes).RequireAuthenticatedUser();
+                    policy.AddRequirements(new AdminRequirement());
                 }
                 else
                 {
-                    // Neither configured: the admin API answers on loopback only.
-                    policy.AddRequirements(new LoopbackRequirement());
+                    // Neither configured: the admin API answers direct (not relayed) loopback callers only.
+                    policy.AddRequirements(new LoopbackRequirement(security.AdminAllowForwarded));
                 }
             });
     }
@@ -120,14 +123,17 @@ internal static class SecurityServices
         });
     }
 
-    private static void ConfigureJwt(JwtBearerOptions options, AuthConfig auth, string mcpPath)
+    private static void ConfigureJwt(JwtBearerOptions options, AuthConfig auth, string mcpPath, ILogger<JwksRetriever> logger)
     {
         var jwksUri = new Uri(auth.JwksUri!);
+        var jwks = new JwksStatus();
+        options.TokenHandlers.Clear();
+        options.TokenHandlers.Add(new CriticalHeaderAwareJwtHandler());
         options.MapInboundClaims = false; // keep "sub", "scope" and friends as the token names them
         options.RefreshOnIssuerKeyNotFound = true;
         options.ConfigurationManager = new ConfigurationManager<OpenIdConnectConfiguration>(
             jwksUri.ToString(),
-            new JwksRetriever(auth.Issuer!),
+            new JwksRetriever(auth.Issuer!, jwks, logger),
             new HttpDocumentRetriever { RequireHttps = !jwksUri.IsLoopback })
         {
             // Keys are re-read every hour, and at most once a second when a token names a key id not seen yet
@@ -146,6 +152,7 @@ internal static class SecurityServices
             RequireSignedTokens = true, // alg "none" is refused
             ValidateIssuerSigningKey = true,
             ValidAlgorithms = AllowedAlgorithms,
+            TypeValidator = new TokenTypes(auth.TokenTypes).Validate,
             ClockSkew = TimeSpan.FromSeconds(30),
         };
         options.Events = new JwtBearerEvents
@@ -163,6 +170,15 @@ internal static class SecurityServices
             OnChallenge = async ctx =>
             {
                 ctx.HandleResponse();
+                if (ctx.AuthenticateFailure is SecurityTokenSignatureKeyNotFoundException && jwks.Failing)
+                {
+                    // No key to check the token with because the JWKS failed (logged by JwksRetriever): the token may
+                    // well be valid, so not a 401 that would send an OAuth client to discard it, but a 503.
+                    await Challenges.WriteAsync(ctx.HttpContext, resourceMetadataUrl: null, error: null,
+                        "the signing keys could not be fetched", StatusCodes.Status503ServiceUnavailable, "temporarily_unavailable");
+                    return;
+                }
+
                 var metadata = $"{ctx.Request.Scheme}://{ctx.Request.Host}{ProtectedResourceMetadataPath}{mcpPath}";
                 await Challenges.WriteAsync(ctx.HttpContext, metadata, ctx.AuthenticateFailure is null ? null : "invalid_token", Describe(ctx.AuthenticateFailure));
             },
@@ -181,6 +197,8 @@ internal static class SecurityServices
         SecurityTokenInvalidAlgorithmException => "the token's signing algorithm is not accepted",
         SecurityTokenSignatureKeyNotFoundException or SecurityTokenInvalidSignatureException => "the token's signature is not valid",
         SecurityTokenNoExpirationException => "the token has no expiry",
+        SecurityTokenCriticalHeaderException => "the token has a critical header parameter (crit) this resource does not understand",
+        SecurityTokenInvalidTypeException => "the token's type (typ) is not accepted",
         _ => "the token is not valid",
     };
 

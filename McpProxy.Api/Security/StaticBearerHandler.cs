@@ -86,8 +86,9 @@ internal static class BearerToken
 /// </summary>
 internal static class Challenges
 {
+    /// <param name="bodyError">The body's <c>error</c> when no RFC 6750 <paramref name="error"/> applies (no header then).</param>
     public static async Task WriteAsync(
-        HttpContext context, string? resourceMetadataUrl, string? error, string description, int status = StatusCodes.Status401Unauthorized)
+        HttpContext context, string? resourceMetadataUrl, string? error, string description, int status = StatusCodes.Status401Unauthorized, string? bodyError = null)
     {
         if (context.Response.HasStarted)
         {
@@ -113,7 +114,7 @@ internal static class Challenges
 
         await context.Response.WriteAsJsonAsync(new
         {
-            error = error ?? (status == StatusCodes.Status401Unauthorized ? "unauthorized" : "forbidden"),
+            error = error ?? bodyError ?? (status == StatusCodes.Status401Unauthorized ? "unauthorized" : "forbidden"),
             error_description = description,
         });
     }

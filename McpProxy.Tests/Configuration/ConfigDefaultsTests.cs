@@ -35,6 +35,7 @@ public sealed class ConfigDefaultsTests
         Assert.Empty(config.Security.AllowedOrigins);
         Assert.Null(config.Security.AllowedHosts); // loopback names when listening on loopback only, else any
         Assert.Null(config.Security.AdminToken);
+        Assert.False(config.Security.AdminAllowForwarded); // the loopback-only admin rule refuses relayed requests
         Assert.False(config.Observability.Audit);
         Assert.Equal("info", config.Observability.LogLevel);
         Assert.False(config.Observability.JsonLogs);
@@ -138,8 +139,34 @@ public sealed class ConfigDefaultsTests
         Assert.Equal("scope", config.Auth.RoleMapping!.Claim);
         Assert.Empty(config.Auth.RoleMapping.Mapping);
         Assert.Empty(config.Auth.Tokens);
+        Assert.Empty(config.Auth.AdminRoles); // only [security] admin_token opens the admin API
+        Assert.Equal(["at+jwt", "JWT"], config.Auth.TokenTypes);
         Assert.False(config.Observability.Metrics.Enabled);
         Assert.Equal(new TracingConfig(), config.Observability.Tracing);
+    }
+
+    [Fact]
+    public void Admin_roles_token_types_and_admin_allow_forwarded_map()
+    {
+        var config = Parse("""
+            [auth]
+            type = "jwt"
+            issuer = "https://issuer"
+            audience = "aud"
+            jwks_uri = "https://issuer/jwks"
+            admin_roles = ["ops", "root"]
+            token_types = ["at+jwt"]
+            [[auth.roles]]
+            name = "ops"
+            [[auth.roles]]
+            name = "root"
+            [security]
+            admin_allow_forwarded = true
+            """);
+
+        Assert.Equal(["ops", "root"], config.Auth!.AdminRoles);
+        Assert.Equal(["at+jwt"], config.Auth.TokenTypes);
+        Assert.True(config.Security.AdminAllowForwarded);
     }
 
     [Fact]

@@ -158,6 +158,11 @@ public sealed class ConfigValidationTests
         ["role name missing"] = new("[auth]\ntype = \"bearer\"\ntokens = [\"t\"]\n[[auth.roles]] # <-\nallow_tools = []\n", "auth.roles[0].name", null, "'name' is required"),
         ["role name duplicate"] = new("[auth]\ntype = \"bearer\"\ntokens = [\"t\"]\n[[auth.roles]]\nname = \"r\"\n[[auth.roles]]\nname = \"r\" # <-\n", "auth.roles[1].name", null, "duplicate role 'r' (first defined on line 5)"),
         ["role_mapping unknown role"] = new("[auth]\ntype = \"bearer\"\ntokens = [\"t\"]\n[[auth.roles]]\nname = \"reader\"\n[auth.role_mapping]\nmapping = { \"mcp:read\" = \"reader\",\n  \"mcp:admin\" = \"admin\" } # <-\n", "auth.role_mapping.mapping.mcp:admin", null, "unknown role 'admin' (defined roles: reader)"),
+        ["admin_roles unknown role"] = new("[auth]\ntype = \"bearer\"\ntokens = [\"t\"]\nadmin_roles = [\"reader\", \"admin\"] # <-\n[[auth.roles]]\nname = \"reader\"\n", "auth.admin_roles", null, "unknown role 'admin' (defined roles: reader)"),
+        ["admin_roles without roles"] = new("[auth]\ntype = \"bearer\"\ntokens = [\"t\"]\nadmin_roles = [\"admin\"] # <-\n", "auth.admin_roles", null, "unknown role 'admin' (no roles are defined in [[auth.roles]])"),
+        ["token_types with bearer auth"] = new("[auth]\ntype = \"bearer\"\ntokens = [\"t\"]\ntoken_types = [\"at+jwt\"] # <-\n", "auth.token_types", null, "applies to jwt auth only"),
+        ["token_types empty"] = new("[auth]\ntype = \"jwt\"\nissuer = \"https://x\"\naudience = \"a\"\njwks_uri = \"https://x/jwks\"\ntoken_types = [] # <-\n", "auth.token_types", null, "must list at least one token type"),
+        ["token_types blank"] = new("[auth]\ntype = \"jwt\"\nissuer = \"https://x\"\naudience = \"a\"\njwks_uri = \"https://x/jwks\"\ntoken_types = [\"at+jwt\", \" \"] # <-\n", "auth.token_types", null, "' ' is not a token type"),
         ["role_mapping value not a string"] = new("[auth]\ntype = \"bearer\"\ntokens = [\"t\"]\n[auth.role_mapping]\nmapping = { \"a\" = [] } # <-\n", "auth.role_mapping.mapping.a", null, "expected a string"),
 
         // --- performance, security, observability
@@ -166,6 +171,7 @@ public sealed class ConfigValidationTests
         ["allowed_origins not an origin"] = new("[security]\nallowed_origins = [\"https://app.example.com/path\"] # <-\n", "security.allowed_origins", null, "'https://app.example.com/path' is not an origin"),
         ["allowed_hosts with a port"] = new("[security]\nallowed_hosts = [\"localhost\", \"mcp.example.com:8080\"] # <-\n", "security.allowed_hosts", null, "'mcp.example.com:8080' is not a host name"),
         ["admin_token too short"] = new("[security]\nadmin_token = \"short\" # <-\n", "security.admin_token", null, "must be at least 16 characters"),
+        ["admin_allow_forwarded not a boolean"] = new("[security]\nadmin_allow_forwarded = \"yes\" # <-\n", "security.admin_allow_forwarded", null, "expected a boolean"),
         ["coalesce_requests not a boolean"] = new("[performance]\ncoalesce_requests = 1 # <-\n", "performance.coalesce_requests", null, "expected a boolean"),
         ["log_level unknown"] = new("[observability]\nlog_level = \"verbose\" # <-\n", "observability.log_level", null, "unknown log level 'verbose' (expected one of trace, debug, info, warn, error)"),
         ["tracing endpoint invalid"] = new("[observability.tracing]\nendpoint = \"localhost:4317\" # <-\n", "observability.tracing.endpoint", null, "absolute http or https URL"),

@@ -8,7 +8,9 @@ namespace McpProxy.Tests.Infrastructure;
 
 /// <summary>
 /// A token issuer for the tests: real RSA keys, a JWKS served over real HTTP on loopback, and signed JWTs. Keys can
-/// be rotated while it runs; <see cref="JwksRequests"/> counts how often the proxy fetched the key set.
+/// be rotated while it runs; <see cref="JwksRequests"/> counts how often the proxy fetched the key set. The JWKS can be
+/// made to publish no key (<see cref="ServeEmptyJwks"/>) or go away entirely (<see cref="GoOfflineAsync"/>), and
+/// <see cref="TokenWithHeader"/> mints tokens with any JOSE header (<c>typ</c>, <c>crit</c>) and <c>nbf</c>.
 /// </summary>
 internal sealed class JwtIssuer : IAsyncDisposable
 {
@@ -18,6 +20,7 @@ internal sealed class JwtIssuer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly List<(string Kid, RSA Key)> _keys = [];
     private int _jwksRequests;
+    private bool _offline;
 
     private JwtIssuer(WebApplication app) => _app = app;
 
@@ -25,13 +28,16 @@ internal sealed class JwtIssuer : IAsyncDisposable
 
     public int JwksRequests => Volatile.Read(ref _jwksRequests);
 
+    /// <summary>The JWKS endpoint answers <c>{"keys": []}</c> (a key set with no key) while this is set.</summary>
+    public bool ServeEmptyJwks { get; set; }
+
     public static async Task<JwtIssuer> StartAsync()
     {
         JwtIssuer? issuer = null;
         var (app, address) = await LoopbackWebApp.StartAsync(app => app.MapGet("/.well-known/jwks.json", () =>
         {
             Interlocked.Increment(ref issuer!._jwksRequests);
-            var keys = issuer._keys.Select(k =>
+            var keys = issuer._keys.Where(_ => !issuer.ServeEmptyJwks).Select(k =>
             {
                 var p = k.Key.ExportParameters(includePrivateParameters: false);
                 return new Dictionary<string, string>
@@ -96,6 +102,52 @@ internal sealed class JwtIssuer : IAsyncDisposable
         return new JsonWebTokenHandler().CreateToken(descriptor);
     }
 
+    /// <summary>
+    /// A token signed (RS256) with the current key whose JOSE header is exactly <c>alg</c>, <c>kid</c>, then
+    /// <paramref name="typ"/> (left out when null) and <paramref name="extraHeader"/>; valid claims, with <c>nbf</c>
+    /// set to <paramref name="notBefore"/> when given. Written by hand (not by JsonWebTokenHandler) so that a test
+    /// controls every header parameter, absence of <c>typ</c> included.
+    /// </summary>
+    public string TokenWithHeader(string? typ = "JWT", IReadOnlyDictionary<string, object>? extraHeader = null, DateTimeOffset? notBefore = null, string subject = "alice")
+    {
+        var (kid, key) = _keys[^1];
+        var header = new Dictionary<string, object> { ["alg"] = "RS256", ["kid"] = kid };
+        if (typ is not null)
+        {
+            header["typ"] = typ;
+        }
+
+        foreach (var (name, value) in extraHeader ?? new Dictionary<string, object>())
+        {
+            header[name] = value;
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var payload = new Dictionary<string, object>
+        {
+            ["sub"] = subject,
+            ["iss"] = Issuer,
+            ["aud"] = Audience,
+            ["iat"] = now.ToUnixTimeSeconds(),
+            ["exp"] = ((notBefore ?? now) + TimeSpan.FromMinutes(10)).ToUnixTimeSeconds(),
+        };
+        if (notBefore is { } nbf)
+        {
+            payload["nbf"] = nbf.ToUnixTimeSeconds();
+        }
+
+        var signingInput = $"{Base64UrlEncoder.Encode(System.Text.Json.JsonSerializer.Serialize(header))}.{Base64UrlEncoder.Encode(System.Text.Json.JsonSerializer.Serialize(payload))}";
+        var signature = key.SignData(System.Text.Encoding.ASCII.GetBytes(signingInput), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        return $"{signingInput}.{Base64UrlEncoder.Encode(signature)}";
+    }
+
+    /// <summary>Stops serving the JWKS: connections to <see cref="JwksUri"/> are refused from now on.</summary>
+    public async Task GoOfflineAsync()
+    {
+        _offline = true;
+        await _app.StopAsync();
+    }
+
     /// <summary>An unsigned token (<c>alg: none</c>) with otherwise valid claims.</summary>
     public static string UnsignedToken(string subject = "mallory")
     {
@@ -106,7 +158,11 @@ internal sealed class JwtIssuer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
+        if (!_offline)
+        {
+            await _app.StopAsync();
+        }
+
         await _app.DisposeAsync();
         foreach (var (_, key) in _keys)
         {

@@ -244,7 +244,8 @@ public sealed class AuthorizationTests
         {
             Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync(path, Ct)).StatusCode);
             Assert.Equal(HttpStatusCode.OK, (await Get(http, path, "admin-token-abcdefghijkl")).StatusCode);
-            Assert.Equal(HttpStatusCode.OK, (await Get(http, path, "client-token-1234567")).StatusCode);
+            // A client token is not an admin credential (no [auth] admin_roles role): 403.
+            Assert.Equal(HttpStatusCode.Forbidden, (await Get(http, path, "client-token-1234567")).StatusCode);
             Assert.Equal(HttpStatusCode.Unauthorized, (await Get(http, path, "admin-token-abcdefghijkX")).StatusCode);
         }
 
