@@ -42,6 +42,8 @@ var proxy = builder.AddProject<Projects.McpProxy_Api>(TopologyNames.Proxy)
 
 // Every ${NAME} the topology's config needs (no :- default) is a secret AppHost parameter, handed to the proxy as the
 // environment variable NAME: `azd up` prompts for it, run mode reads Parameters:name from user secrets or the dashboard.
+// The shipped config needs two: the proxy's external endpoint requires a bearer token (${MCP_PROXY_TOKEN} →
+// `mcp-proxy-token`) and its admin API the admin token (${MCP_PROXY_ADMIN_TOKEN} → `mcp-proxy-admin-token`).
 foreach (var variable in TopologySecrets.RequiredVariables(File.ReadAllText(Path.Combine(builder.AppHostDirectory, TopologyNames.ConfigFileName))))
 {
     proxy.WithEnvironment(variable, builder.AddParameter(TopologySecrets.ParameterName(variable), secret: true));

@@ -41,6 +41,15 @@ public sealed class ManifestTests : IDisposable
         Assert.Equal("{sample-a.bindings.http.url}", (string?)env["services__sample-a__http__0"]);
         Assert.Equal("{sample-b.bindings.http.url}", (string?)env["services__sample-b__http__0"]);
 
+        // The external endpoint is not open: the proxy's [auth] token and admin token are secret parameters azd prompts
+        // for and stores as secrets, handed to the proxy as the variables its config expands.
+        foreach (var (variable, parameter) in new[] { ("MCP_PROXY_TOKEN", "mcp-proxy-token"), ("MCP_PROXY_ADMIN_TOKEN", "mcp-proxy-admin-token") })
+        {
+            Assert.Equal($"{{{parameter}.value}}", (string?)env[variable]);
+            Assert.Equal("parameter.v0", (string?)resources[parameter]!["type"]);
+            Assert.True((bool?)resources[parameter]!["inputs"]!["value"]!["secret"]);
+        }
+
         foreach (var sample in new[] { TopologyNames.SampleA, TopologyNames.SampleB })
         {
             Assert.Equal("project.v0", (string?)resources[sample]!["type"]);

@@ -12,7 +12,9 @@ namespace McpProxy.Tests.Topology;
 /// <summary>
 /// The real Aspire topology (McpProxy.AppHost) started through Aspire.Hosting.Testing, once for the tests of the
 /// collection: proxy and both sample backends as processes, Redis as the <c>redis-server</c> executable
-/// (<c>McpProxy:UseContainers=false</c>: no container engine here or in CI).
+/// (<c>McpProxy:UseContainers=false</c>: no container engine here or in CI). The topology's proxy requires a bearer
+/// token (<c>[auth]</c>) and has an admin token, both secret AppHost parameters: the fixture sets them as a user would
+/// (<c>Parameters:mcp-proxy-token</c>, <c>Parameters:mcp-proxy-admin-token</c>) and its clients send the client token.
 /// </summary>
 public sealed class TopologyFixture : IAsyncLifetime
 {
@@ -27,11 +29,21 @@ public sealed class TopologyFixture : IAsyncLifetime
 
     public Uri McpEndpoint => new(ProxyBaseAddress, "/mcp");
 
+    /// <summary>The proxy's client bearer token (the <c>mcp-proxy-token</c> parameter).</summary>
+    public string ClientToken { get; } = "topology-client-" + Guid.NewGuid().ToString("N");
+
+    /// <summary>The proxy's admin token (the <c>mcp-proxy-admin-token</c> parameter).</summary>
+    public string AdminToken { get; } = "topology-admin-" + Guid.NewGuid().ToString("N");
+
     public async Task InitializeAsync()
     {
         var ct = TestContext.Timeout(180);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.McpProxy_AppHost>(
-            ["--McpProxy:UseContainers=false"],
+            [
+                "--McpProxy:UseContainers=false",
+                $"--Parameters:{TopologySecrets.ParameterName(TopologySecrets.ProxyToken)}={ClientToken}",
+                $"--Parameters:{TopologySecrets.ParameterName(TopologySecrets.ProxyAdminToken)}={AdminToken}",
+            ],
             (options, _) => options.DisableDashboard = true,
             ct);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
@@ -53,13 +65,14 @@ public sealed class TopologyFixture : IAsyncLifetime
         ProxyBaseAddress = _app.GetEndpoint(TopologyNames.Proxy, "http");
     }
 
+    /// <summary>An MCP client of the proxy, authenticated with <see cref="ClientToken"/>.</summary>
     public Task<McpClient> ConnectAsync(IDictionary<string, string>? headers = null, CancellationToken cancellationToken = default) =>
         McpClient.CreateAsync(
             new HttpClientTransport(new HttpClientTransportOptions
             {
                 Endpoint = McpEndpoint,
                 TransportMode = HttpTransportMode.StreamableHttp,
-                AdditionalHeaders = headers,
+                AdditionalHeaders = new Dictionary<string, string>(headers ?? new Dictionary<string, string>()) { ["Authorization"] = "Bearer " + ClientToken },
             }),
             cancellationToken: cancellationToken);
 

@@ -19,10 +19,24 @@ public sealed class TopologySecretsTests
     }
 
     [Fact]
-    public void The_shipped_topology_config_needs_no_secret_to_run()
+    public void The_shipped_topology_config_needs_exactly_the_proxy_tokens()
     {
+        // The deployed proxy is not an open endpoint: its [auth] token and its admin token are secret parameters.
         var toml = File.ReadAllText(Path.Combine(Infrastructure.TestPaths.RepoRoot, "McpProxy.AppHost", TopologyNames.ConfigFileName));
-        Assert.Empty(TopologySecrets.RequiredVariables(toml));
+        Assert.Equal([TopologySecrets.ProxyToken, TopologySecrets.ProxyAdminToken], TopologySecrets.RequiredVariables(toml));
+        Assert.Equal("mcp-proxy-token", TopologySecrets.ParameterName(TopologySecrets.ProxyToken));
+        Assert.Equal("mcp-proxy-admin-token", TopologySecrets.ParameterName(TopologySecrets.ProxyAdminToken));
+
+        // And the config the proxy reads from it has [auth] on, with the token from the environment variable.
+        var config = McpProxy.Configuration.ConfigLoader.Parse(toml, "mcp-proxy.aspire.toml", name => name switch
+        {
+            TopologySecrets.ProxyToken => "client-token-from-azd",
+            TopologySecrets.ProxyAdminToken => "admin-token-from-azd-0123",
+            _ => null,
+        });
+        Assert.Equal(McpProxy.Configuration.AuthType.Bearer, config.Auth!.Type);
+        Assert.Equal(["client-token-from-azd"], config.Auth.Tokens);
+        Assert.Equal("admin-token-from-azd-0123", config.Security.AdminToken);
     }
 }
 

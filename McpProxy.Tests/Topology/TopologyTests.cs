@@ -38,6 +38,41 @@ public sealed class TopologyTests(TopologyFixture topology)
     }
 
     [Fact]
+    public async Task The_proxy_is_not_an_open_endpoint()
+    {
+        var ct = TestContext.Timeout(60);
+        using var http = new HttpClient();
+
+        async Task<HttpStatusCode> InitializeAsync(string? token)
+        {
+            using var request = McpProxy.Tests.Infrastructure.TestCalls.InitializeRequest(topology.McpEndpoint, token);
+            using var response = await http.SendAsync(request, ct);
+            return response.StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, await InitializeAsync(null));
+        Assert.Equal(HttpStatusCode.Unauthorized, await InitializeAsync("not-the-token"));
+        Assert.Equal(HttpStatusCode.OK, await InitializeAsync(topology.ClientToken));
+
+        // The admin API takes the admin token, not the client's.
+        async Task<HttpStatusCode> AdminAsync(string? token)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(topology.ProxyBaseAddress, "/admin/backends"));
+            if (token is not null)
+            {
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            }
+
+            using var response = await http.SendAsync(request, ct);
+            return response.StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, await AdminAsync(null));
+        Assert.Equal(HttpStatusCode.Forbidden, await AdminAsync(topology.ClientToken));
+        Assert.Equal(HttpStatusCode.OK, await AdminAsync(topology.AdminToken));
+    }
+
+    [Fact]
     public async Task Proxy_is_healthy_with_its_redis_cache_reachable()
     {
         var ct = TestContext.Timeout(60);
