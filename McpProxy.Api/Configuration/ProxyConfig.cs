@@ -216,7 +216,7 @@ public sealed record SecurityConfig
     public long MaxArgumentSize { get; init; } = 1_048_576;
     /// <summary>Limit of an HTTP request body (extension; default: 2 × max_argument_size + 64 KiB, at least 4 MiB).</summary>
     public long? MaxRequestBody { get; init; }
-    /// <summary>Origins allowed besides same-origin requests (extension; <c>"*"</c> allows any).</summary>
+    /// <summary>Browser origins allowed (extension; <c>"*"</c> allows any); beyond loopback the only origins that pass.</summary>
     public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
     /// <summary>Host names the proxy answers to (extension; default: loopback names when it listens on loopback only, else any).</summary>
     public IReadOnlyList<string>? AllowedHosts { get; init; }
