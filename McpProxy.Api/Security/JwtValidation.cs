@@ -12,12 +12,25 @@ internal sealed class CriticalHeaderAwareJwtHandler : JsonWebTokenHandler
 {
     public override Task<TokenValidationResult> ValidateTokenAsync(string token, TokenValidationParameters validationParameters)
     {
-        if (CanReadToken(token) && ReadJsonWebToken(token).TryGetHeaderValue<object>("crit", out _))
+        if (HasCriticalHeader(token))
         {
             return Task.FromResult(new TokenValidationResult { IsValid = false, Exception = new SecurityTokenCriticalHeaderException() });
         }
 
         return base.ValidateTokenAsync(token, validationParameters);
+    }
+
+    /// <summary>Whether the token's header names <c>crit</c>; a token that cannot be read is left to the base validation's answer.</summary>
+    private bool HasCriticalHeader(string token)
+    {
+        try
+        {
+            return CanReadToken(token) && ReadJsonWebToken(token).TryGetHeaderValue<object>("crit", out _);
+        }
+        catch (ArgumentException)
+        {
+            return false; // malformed (SecurityTokenMalformedException is one): the base validation refuses it as such
+        }
     }
 }
 

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using McpProxy.Tests.Infrastructure;
 using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.Tokens;
 using static McpProxy.Tests.Infrastructure.TestCalls;
 
 namespace McpProxy.Tests.Security;
@@ -52,6 +53,10 @@ public sealed class JwtEdgeCaseTests
         var b64 = new Dictionary<string, object> { ["crit"] = new[] { "b64" }, ["b64"] = true };
         await AssertRefusedAsync(await InitializeAsync(proxy, issuer.TokenWithHeader(extraHeader: b64)),
             "the token has a critical header parameter (crit) this resource does not understand");
+
+        // A header that is not JSON at all is just not a valid token (a 401, not a failure of the crit check).
+        var garbled = $"{Base64UrlEncoder.Encode("{\"crit\": [")}.{Base64UrlEncoder.Encode("{}")}.c2lnbmF0dXJl";
+        await AssertRefusedAsync(await InitializeAsync(proxy, garbled), "the token is not valid");
     }
 
     [Fact]
