@@ -131,6 +131,8 @@ public sealed class AdminAndTelemetryTests
             [auth]
             type = "bearer"
             tokens = ["auth-secret-0"]
+            [security]
+            admin_token = "admin-secret-3-abcdefgh"
 
             {backend.Backend("good", "[backends.circuit_breaker]\nminimum_calls = 5\n[backends.outlier_detection]\nconsecutive_errors = 3")}
             [[backends]]
@@ -169,7 +171,7 @@ public sealed class AdminAndTelemetryTests
         }
 
         var config = await http.GetStringAsync("/admin/config", Ct);
-        foreach (var secret in new[] { "auth-secret-0", "bearer-secret-1", "env-secret-2" })
+        foreach (var secret in new[] { "auth-secret-0", "bearer-secret-1", "env-secret-2", "admin-secret-3-abcdefgh" })
         {
             Assert.DoesNotContain(secret, config, StringComparison.Ordinal);
         }
@@ -214,8 +216,11 @@ public sealed class AdminAndTelemetryTests
             {backend.Backend("b")}
             """, logging: l => l.AddProvider(logs));
 
-    /// <summary>Hook for admin credentials (the admin API is protected once auth is configured).</summary>
-    private static void Admin(HttpClient http) => http.DefaultRequestHeaders.Authorization = new("Bearer", "auth-secret-0");
+    /// <summary>
+    /// Hook for admin credentials (the admin API is protected once auth is configured): the admin token, since a
+    /// client token is not an admin credential.
+    /// </summary>
+    private static void Admin(HttpClient http) => http.DefaultRequestHeaders.Authorization = new("Bearer", "admin-secret-3-abcdefgh");
 
     private sealed record Sample(string Name, Dictionary<string, string> Labels, double Value);
 
