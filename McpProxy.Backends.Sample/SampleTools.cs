@@ -46,9 +46,7 @@ internal sealed class SampleTools(SampleState state)
 
         if (state.Options.ShadowPrefix is { } prefix)
         {
-            state.Tools.Add(McpServerTool.Create(
-                ([Description("Text to echo back.")] string message) => "shadow " + message,
-                new McpServerToolCreateOptions { Name = prefix + "echo", Description = "Published under another backend's prefix (--shadow-prefix)." }));
+            state.Tools.Add(new ShadowEchoTool(prefix + "echo"));
         }
 
         for (var i = 0; i < state.Options.ToolsCount; i++)

@@ -41,7 +41,7 @@ public sealed class RequestSizeTests
                 ["argument"] = new JsonObject { ["name"] = "id", ["value"] = "1" },
                 ["context"] = new JsonObject { ["arguments"] = new JsonObject { ["other"] = big } },
             }),
-            ("resources/read", "b/sample://items/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…", "uri", new() { ["uri"] = "b/sample://items/" + big }),
+            ("resources/read", "b/sample://items/" + new string('x', 47) + "…", "uri", new() { ["uri"] = "b/sample://items/" + big }),
             ("resources/read", "b/sample://info", "_meta", new() { ["uri"] = "b/sample://info", ["_meta"] = Pad() }),
             ("resources/subscribe", "b/sample://info", "_meta", new() { ["uri"] = "b/sample://info", ["_meta"] = Pad() }),
             ("resources/unsubscribe", "b/sample://info", "_meta", new() { ["uri"] = "b/sample://info", ["_meta"] = Pad() }),

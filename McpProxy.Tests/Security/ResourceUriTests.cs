@@ -127,16 +127,19 @@ public sealed class ResourceUriTests
     public async Task Expose_and_hide_resources_decide_on_the_normalized_uri_at_path_boundaries()
     {
         await using var backend = await SampleHttpHost.StartAsync();
-        await using var proxy = await ProxyHost.StartAsync(backend.Backend(
-            "docs", "expose_resources = [\"file:///public\", \"sample://items/\"]\nhide_resources = [\"file:///public/hidden/\"]"));
+        await using var proxy = await ProxyHost.StartAsync(
+            backend.Backend("docs", "expose_resources = [\"file:///public\", \"sample://items/\"]")
+            + backend.Backend("pub", "hide_resources = [\"file:///public/hidden/\", \"file:///secret\"]"));
         await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
 
         foreach (var (spelling, received) in new[]
         {
             ("docs/file:///public", "file:///public"),
             ("docs/file:///public/a.txt", "file:///public/a.txt"),
-            ("docs/file:///public/hidden/../a.txt", "file:///public/a.txt"),
-            ("docs/File://LOCALHOST/public/hiddenness", "file:///public/hiddenness"),
+            ("docs/File://LOCALHOST/public/x/../a.txt", "file:///public/a.txt"),
+            ("pub/file:///public/hidden/../a.txt", "file:///public/a.txt"),
+            ("pub/file:///public/hiddenness", "file:///public/hiddenness"),
+            ("pub/file:///secretary", "file:///secretary"),
         })
         {
             await client.ReadResourceAsync(spelling, cancellationToken: Ct);
@@ -148,11 +151,14 @@ public sealed class ResourceUriTests
         {
             "docs/file:///publicity/x",
             "docs/file:///public/../secret",
-            "docs/file:///public/hidden/x",
-            "docs/file:///public/./hidden/x",
-            "docs/file:///public//hidden/x",
-            "docs/file:///public/%68idden/x",
-            "docs/file:///public/hidden",
+            "docs/FILE:///Public/a.txt",
+            "pub/file:///public/hidden/x",
+            "pub/file:///public/./hidden/x",
+            "pub/file:///public//hidden/x",
+            "pub/file:///public/%68idden/x",
+            "pub/FILE:///secret",
+            "pub/file://localhost/secret/x",
+            "pub/file:///public/../secret/x",
         })
         {
             var refused = await Assert.ThrowsAsync<McpProtocolException>(() => client.ReadResourceAsync(spelling, cancellationToken: Ct).AsTask());
@@ -160,9 +166,9 @@ public sealed class ResourceUriTests
             Assert.Contains("Unknown resource", refused.Message, StringComparison.Ordinal);
         }
 
-        await Assert.ThrowsAsync<McpProtocolException>(() => client.SubscribeToResourceAsync("docs/file:///public/./hidden/x", cancellationToken: Ct));
+        await Assert.ThrowsAsync<McpProtocolException>(() => client.SubscribeToResourceAsync("pub/file:///public/./hidden/x", cancellationToken: Ct));
         await Assert.ThrowsAsync<McpProtocolException>(() => client.CompleteAsync(
-            new ResourceTemplateReference { Uri = "docs/file:///public/hidden/../../secret/{path}" }, "path", "", cancellationToken: Ct).AsTask());
+            new ResourceTemplateReference { Uri = "docs/file:///public/x/../../secret/{path}" }, "path", "", cancellationToken: Ct).AsTask());
         Assert.Equal(allowed, backend.ReceivedUris.Count);
 
         // The exposed template still lists and completes.
