@@ -50,20 +50,18 @@ internal sealed class ProxyHandlers(
     public ValueTask<ListResourcesResult> ListResourcesAsync(RequestContext<ListResourcesRequestParams> context, CancellationToken ct)
     {
         var caller = Access(context.User);
-        var resources = catalog.Current.Resources;
-        if (caller.AllResources)
+        var snapshot = catalog.Current; // one snapshot: the policy URIs are index-aligned with its resources
+        var resources = snapshot.Resources;
+        return ValueTask.FromResult(new ListResourcesResult
         {
-            return ValueTask.FromResult(new ListResourcesResult { Resources = resources });
-        }
-
-        var policyUris = catalog.Current.ResourcePolicyUris;
-        return ValueTask.FromResult(new ListResourcesResult { Resources = [.. resources.Where((_, i) => caller.CanUseResource(policyUris[i]))] });
+            Resources = caller.AllResources ? resources : [.. resources.Where((_, i) => caller.CanUseResource(snapshot.ResourcePolicyUris[i]))],
+        });
     }
 
     public ValueTask<ListResourceTemplatesResult> ListResourceTemplatesAsync(RequestContext<ListResourceTemplatesRequestParams> context, CancellationToken ct)
     {
         var caller = Access(context.User);
-        var snapshot = catalog.Current;
+        var snapshot = catalog.Current; // one snapshot: the policy URIs are index-aligned with its templates
         var templates = snapshot.ResourceTemplates;
         return ValueTask.FromResult(new ListResourceTemplatesResult
         {

@@ -7,7 +7,7 @@ namespace McpProxy.Routing;
 /// <c>allow_resources</c>/<c>deny_resources</c>, a backend's <c>expose_resources</c>/<c>hide_resources</c> — decides on
 /// one spelling, and the backend receives exactly the URI that was checked:
 /// <list type="bullet">
-/// <item>the scheme and the host are lower-cased (§6.2.2.1); <c>file://localhost/</c> becomes <c>file:///</c> (RFC 8089);</item>
+/// <item>the scheme and the host are lower-cased (§6.2.2.1); <c>file://localhost/</c> and <c>file:/</c> become <c>file:///</c> (RFC 8089);</item>
 /// <item>percent-escapes of unreserved characters are decoded, the hex digits of the others upper-cased (§6.2.2.2);</item>
 /// <item><c>.</c> and <c>..</c> segments are removed (§5.2.4) and empty segments (<c>//</c>) collapsed in the path.</item>
 /// </list>
@@ -85,6 +85,10 @@ internal static class ResourceUri
 
             var host = LowerHost(decoded);
             result.Append("//").Append(scheme == "file" && host == "localhost" ? "" : host);
+        }
+        else if (scheme == "file" && rest.StartsWith("/"))
+        {
+            result.Append("//"); // file:/x is file:///x (RFC 8089 §2)
         }
 
         if (!TryNormalizePath(rest, result, out error))

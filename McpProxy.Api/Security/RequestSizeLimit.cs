@@ -11,7 +11,8 @@ namespace McpProxy.Security;
 /// <c>[security] max_argument_size</c>, for every request the proxy routes to a backend: the whole of the client's
 /// <c>params</c> (tool and prompt arguments, completion argument and context, resource URIs, <c>_meta</c>, names) is
 /// measured as the client sent it, key by key, and an oversized request is refused (-32602, naming the method, the item
-/// and the key where the limit was crossed) before anything reaches a backend. One check for every method.
+/// and the key where the limit was crossed) before anything reaches a backend. One check for every method. W3C trace
+/// context in <c>_meta</c>, within its own limits, is not counted (see <see cref="MeasureMeta"/>).
 /// </summary>
 internal static class RequestSizeLimit
 {
@@ -29,19 +30,9 @@ internal static class RequestSizeLimit
         long size = 2; // {}
         foreach (var (key, value) in parameters)
         {
-            counter.Count = 0;
-            writer.Reset(counter);
-            if (value is null)
-            {
-                writer.WriteNullValue();
-            }
-            else
-            {
-                value.WriteTo(writer);
-            }
-
-            writer.Flush();
-            size += Encoding.UTF8.GetByteCount(key) + 4 + counter.Count; // "key": value,
+            size += key == "_meta" && value is JsonObject meta
+                ? 6 + 4 + MeasureMeta(meta, counter, writer)
+                : Encoding.UTF8.GetByteCount(key) + 4 + Measure(value, counter, writer); // "key": value,
             if (size > limit)
             {
                 throw new McpProtocolException(
@@ -49,6 +40,53 @@ internal static class RequestSizeLimit
                     McpErrorCode.InvalidParams);
             }
         }
+    }
+
+    /// <summary>
+    /// <c>_meta</c>, except W3C trace context within its own size limits (<c>traceparent</c> up to 55 characters,
+    /// <c>tracestate</c> up to 512): MCP SDKs add it to every request when tracing is on, so it is the client
+    /// library's, bounded, and not the caller's payload. Anything larger, and every other key, counts.
+    /// </summary>
+    private static long MeasureMeta(JsonObject meta, CountingWriter counter, Utf8JsonWriter writer)
+    {
+        long size = 2;
+        foreach (var (key, value) in meta)
+        {
+            if (IsTraceContext(key, value))
+            {
+                continue;
+            }
+
+            size += Encoding.UTF8.GetByteCount(key) + 4 + Measure(value, counter, writer);
+        }
+
+        return size;
+    }
+
+    private static bool IsTraceContext(string key, JsonNode? value) =>
+        value is JsonValue v && v.TryGetValue<string>(out var text) && key switch
+        {
+            "traceparent" => text.Length <= 55,
+            "tracestate" => text.Length <= 512,
+            _ => false,
+        };
+
+    /// <summary>The UTF-8 length of a value as JSON, measured without keeping it.</summary>
+    private static long Measure(JsonNode? value, CountingWriter counter, Utf8JsonWriter writer)
+    {
+        counter.Count = 0;
+        writer.Reset(counter);
+        if (value is null)
+        {
+            writer.WriteNullValue();
+        }
+        else
+        {
+            value.WriteTo(writer);
+        }
+
+        writer.Flush();
+        return counter.Count;
     }
 
     private static string Describe(string item) => item.Length == 0 ? "" : $" '{Shorten(item)}'";

@@ -23,6 +23,9 @@ public sealed class RoutingUnitTests
     [InlineData("file://LOCALHOST/public", "file:///public")]
     [InlineData("sample://localhost/x", "sample://localhost/x")]
     [InlineData("file://localhost:80/x", "file://localhost:80/x")]
+    [InlineData("file:/public/a.txt", "file:///public/a.txt")]
+    [InlineData("FILE:/public/../x", "file:///x")]
+    [InlineData("file:relative/x", "file:relative/x")]
     [InlineData("http://[FE80::1]/x", "http://[fe80::1]/x")]
     // Unreserved escapes decoded, others' hex upper-cased.
     [InlineData("file:///public/%61%2D%5F%7E.txt", "file:///public/a-_~.txt")]

@@ -48,6 +48,7 @@ public sealed class ResourceUriTests
             "files/file:///public/docs/../a.txt",
             "files/FILE:///public/a.txt",
             "files/file://LocalHost/public/a.txt",
+            "files/file:/public/a.txt",
             "files/file:///public/%61.txt",
         })
         {
@@ -160,6 +161,7 @@ public sealed class ResourceUriTests
             "pub/file:///public/%68idden/x",
             "pub/FILE:///secret",
             "pub/file://localhost/secret/x",
+            "pub/file:/secret/x",
             "pub/file:///public/../secret/x",
         })
         {
