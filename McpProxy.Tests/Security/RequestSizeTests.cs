@@ -43,7 +43,7 @@ public sealed class RequestSizeTests
             }),
             ("resources/read", "b/sample://items/" + new string('x', 47) + "…", "uri", new() { ["uri"] = "b/sample://items/" + big }),
             ("resources/read", "b/sample://info", "_meta", new() { ["uri"] = "b/sample://info", ["_meta"] = Pad() }),
-            ("resources/read", "b/sample://info", "_meta", new() { ["uri"] = "b/sample://info", ["_meta"] = new JsonObject { ["traceparent"] = big } }),
+            ("resources/read", "b/sample://info", "_meta", new() { ["uri"] = "b/sample://info", ["_meta"] = new JsonObject { ["tracestate"] = big } }),
             ("resources/subscribe", "b/sample://info", "_meta", new() { ["uri"] = "b/sample://info", ["_meta"] = Pad() }),
             ("resources/unsubscribe", "b/sample://info", "_meta", new() { ["uri"] = "b/sample://info", ["_meta"] = Pad() }),
         })
