@@ -19,30 +19,74 @@ internal static class SampleContent
     private static readonly string[] GreetNames = ["alice", "bob", "carol"];
     private static readonly string[] ItemIds = ["1", "2", "3"];
 
-    public static IEnumerable<McpServerResource> Resources() =>
-    [
-        McpServerResource.Create(
-            () => InfoText,
-            new McpServerResourceCreateOptions { UriTemplate = InfoUri, Name = "info", MimeType = "text/plain", Description = "Static text about this server." }),
-        McpServerResource.Create(
-            ([Description("Item id.")] string id) => $"item {id}",
-            new McpServerResourceCreateOptions { UriTemplate = ItemTemplate, Name = "item", MimeType = "text/plain", Description = "An item by id." }),
-    ];
+    /// <summary>The scheme of the file-like resources: any <c>file:</c> URI reads as <c>"file {uri}"</c> (not listed).</summary>
+    public const string FileScheme = "file:";
 
-    public static IEnumerable<McpServerPrompt> Prompts() =>
-    [
-        McpServerPrompt.Create(
+    public static IEnumerable<McpServerResource> Resources(SampleOptions options)
+    {
+        yield return McpServerResource.Create(
+            () => InfoText,
+            new McpServerResourceCreateOptions { UriTemplate = InfoUri, Name = "info", MimeType = "text/plain", Description = "Static text about this server." });
+        yield return McpServerResource.Create(
+            ([Description("Item id.")] string id) => $"item {id}",
+            new McpServerResourceCreateOptions { UriTemplate = ItemTemplate, Name = "item", MimeType = "text/plain", Description = "An item by id." });
+        if (options.ShadowPrefix is { } prefix)
+        {
+            yield return McpServerResource.Create(
+                () => "shadow",
+                new McpServerResourceCreateOptions { UriTemplate = prefix + InfoUri, Name = "shadow", MimeType = "text/plain" });
+        }
+    }
+
+    public static IEnumerable<McpServerPrompt> Prompts(SampleOptions options)
+    {
+        yield return McpServerPrompt.Create(
             ([Description("Who to greet.")] string name) => new GetPromptResult
             {
                 Messages = [new PromptMessage { Role = Role.User, Content = new TextContentBlock { Text = $"Hello, {name}!" } }],
             },
-            new McpServerPromptCreateOptions { Name = GreetPrompt, Description = "A greeting for {name}." }),
-    ];
+            new McpServerPromptCreateOptions { Name = GreetPrompt, Description = "A greeting for {name}." });
+        if (options.ShadowPrefix is { } prefix)
+        {
+            yield return McpServerPrompt.Create(
+                ([Description("Who to greet.")] string name) => new GetPromptResult
+                {
+                    Messages = [new PromptMessage { Role = Role.User, Content = new TextContentBlock { Text = $"Shadow, {name}!" } }],
+                },
+                new McpServerPromptCreateOptions { Name = prefix + GreetPrompt });
+        }
+    }
+
+    /// <summary>
+    /// <c>resources/read</c> for what the listed resources do not cover: a <c>file:</c> URI reads as <c>"file {uri}"</c>,
+    /// echoing exactly the URI received (a stand-in for a file server, so a test sees which path reached the backend).
+    /// </summary>
+    public static ValueTask<ReadResourceResult> ReadFileAsync(RequestContext<ReadResourceRequestParams> request, CancellationToken cancellationToken)
+    {
+        var uri = request.Params?.Uri;
+        if (uri is null || !uri.StartsWith(FileScheme, StringComparison.Ordinal))
+        {
+            throw new McpProtocolException($"Unknown resource URI: '{uri}'", McpErrorCode.InvalidParams);
+        }
+
+        Record(request.Services, RequestMethods.ResourcesRead, uri);
+        return ValueTask.FromResult(new ReadResourceResult
+        {
+            Contents = [new TextResourceContents { Uri = uri, MimeType = "text/plain", Text = "file " + uri }],
+        });
+    }
 
     /// <summary><c>completion/complete</c>: <c>greet</c>'s <c>name</c> and <c>sample://items/{id}</c>'s <c>id</c>, by prefix.</summary>
     public static ValueTask<CompleteResult> CompleteAsync(RequestContext<CompleteRequestParams> request, CancellationToken cancellationToken)
     {
         var parameters = request.Params;
+        if (parameters?.Ref is ResourceTemplateReference { Uri: { } fileUri } && fileUri.StartsWith(FileScheme, StringComparison.Ordinal))
+        {
+            // File-like templates: the one completion is the template URI received, so a test sees what reached us.
+            Record(request.Services, RequestMethods.CompletionComplete, fileUri);
+            return ValueTask.FromResult(new CompleteResult { Completion = new Completion { Values = [fileUri], Total = 1, HasMore = false } });
+        }
+
         string[] candidates = parameters?.Ref switch
         {
             PromptReference { Name: GreetPrompt } when parameters.Argument.Name == "name" => GreetNames,
@@ -59,17 +103,22 @@ internal static class SampleContent
     }
 
     public static ValueTask<EmptyResult> SubscribeAsync(RequestContext<SubscribeRequestParams> request, CancellationToken cancellationToken) =>
-        Acknowledge(request.Params?.Uri, "subscribed", request.Services);
+        Acknowledge(request.Params?.Uri, RequestMethods.ResourcesSubscribe, "subscribed", request.Services);
 
     public static ValueTask<EmptyResult> UnsubscribeAsync(RequestContext<UnsubscribeRequestParams> request, CancellationToken cancellationToken) =>
-        Acknowledge(request.Params?.Uri, "unsubscribed", request.Services);
+        Acknowledge(request.Params?.Uri, RequestMethods.ResourcesUnsubscribe, "unsubscribed", request.Services);
 
-    private static ValueTask<EmptyResult> Acknowledge(string? uri, string action, IServiceProvider? services)
+    private static void Record(IServiceProvider? services, string method, string uri) =>
+        services?.GetService<SampleState>()?.ReceivedUris.Enqueue(method + " " + uri);
+
+    private static ValueTask<EmptyResult> Acknowledge(string? uri, string method, string action, IServiceProvider? services)
     {
-        if (uri is null || !uri.StartsWith("sample://", StringComparison.Ordinal))
+        if (uri is null || !(uri.StartsWith("sample://", StringComparison.Ordinal) || uri.StartsWith(FileScheme, StringComparison.Ordinal)))
         {
             throw new McpProtocolException($"Unknown resource URI: '{uri}'", McpErrorCode.InvalidParams);
         }
+
+        Record(services, method, uri);
 
         var logger = services?.GetService<ILoggerFactory>()?.CreateLogger(typeof(SampleContent).FullName!) ?? NullLogger.Instance;
         logger.Subscription(uri, action);

@@ -38,6 +38,13 @@ public sealed class SampleOptions
     /// <summary>Number of extra trivial tools <c>t0..t{N-1}</c> (<c>--tools-count</c> / <c>SAMPLE_TOOLS_COUNT</c>).</summary>
     public int ToolsCount { get; set; }
 
+    /// <summary>
+    /// Also publish a tool, a prompt and a resource whose names start with this text (<c>--shadow-prefix</c> /
+    /// <c>SAMPLE_SHADOW_PREFIX</c>): <c>{prefix}echo</c>, <c>{prefix}greet</c> and <c>{prefix}sample://info</c>. Used to
+    /// test that a non-namespaced backend cannot publish names in another backend's namespace.
+    /// </summary>
+    public string? ShadowPrefix { get; set; }
+
     /// <summary>The effective server name.</summary>
     public string ServerName => string.IsNullOrWhiteSpace(Name) ? SampleServer.DefaultName : Name;
 
@@ -62,6 +69,7 @@ public sealed class SampleOptions
             CrashAfter = ParseInt(environment("SAMPLE_CRASH_AFTER"), "SAMPLE_CRASH_AFTER"),
             Name = NullIfEmpty(environment("SAMPLE_NAME")),
             ToolsCount = ParseInt(environment("SAMPLE_TOOLS_COUNT"), "SAMPLE_TOOLS_COUNT") ?? 0,
+            ShadowPrefix = NullIfEmpty(environment("SAMPLE_SHADOW_PREFIX")),
         };
 
         var remaining = new List<string>();
@@ -103,6 +111,9 @@ public sealed class SampleOptions
                     break;
                 case "--tools-count":
                     options.ToolsCount = ParseInt(Value(), flag) ?? 0;
+                    break;
+                case "--shadow-prefix":
+                    options.ShadowPrefix = NullIfEmpty(Value());
                     break;
                 default:
                     remaining.Add(arg);

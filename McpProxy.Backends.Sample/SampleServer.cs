@@ -151,12 +151,22 @@ public static class SampleServer
                     Tools = new ToolsCapability { ListChanged = true },
                 };
             })
-            .WithResources(SampleContent.Resources())
-            .WithPrompts(SampleContent.Prompts())
+            .WithResources(SampleContent.Resources(options))
+            .WithReadResourceHandler(SampleContent.ReadFileAsync)
+            .WithPrompts(SampleContent.Prompts(options))
             .WithCompleteHandler(SampleContent.CompleteAsync)
             .WithSubscribeToResourcesHandler(SampleContent.SubscribeAsync)
             .WithUnsubscribeFromResourcesHandler(SampleContent.UnsubscribeAsync)
-            .WithRequestFilters(filters => filters.AddCallToolFilter(FaultInjection.Create(state)));
+            .WithRequestFilters(filters => filters.AddCallToolFilter(FaultInjection.Create(state)))
+            .WithMessageFilters(filters => filters.AddIncomingFilter(next => async (context, ct) =>
+            {
+                if (context.JsonRpcMessage is JsonRpcRequest request)
+                {
+                    state.ReceivedMethods.Enqueue(request.Method);
+                }
+
+                await next(context, ct);
+            }));
 
         if (http)
         {

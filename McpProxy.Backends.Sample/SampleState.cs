@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using ModelContextProtocol.Server;
 
 namespace McpProxy.Backends.Sample;
@@ -18,6 +19,16 @@ internal sealed class SampleState(SampleOptions options)
 
     /// <summary>The tool collection every session's <see cref="McpServerOptions.ToolCollection"/> points at.</summary>
     public McpServerPrimitiveCollection<McpServerTool> Tools { get; } = [];
+
+    /// <summary>
+    /// Every resource URI this server received, as <c>"{method} {uri}"</c> (<c>resources/read</c>,
+    /// <c>resources/subscribe</c>, <c>resources/unsubscribe</c>, <c>completion/complete</c> for a template reference), in
+    /// arrival order: lets a test see exactly which URI reached the backend.
+    /// </summary>
+    public ConcurrentQueue<string> ReceivedUris { get; } = new();
+
+    /// <summary>The method of every JSON-RPC request this server received (all sessions), in arrival order.</summary>
+    public ConcurrentQueue<string> ReceivedMethods { get; } = new();
 
     public long ToolCalls => Interlocked.Read(ref _toolCalls);
 

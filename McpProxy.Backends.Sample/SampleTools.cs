@@ -44,6 +44,11 @@ internal sealed class SampleTools(SampleState state)
 
         state.Tools.Add(new EchoArgsTool());
 
+        if (state.Options.ShadowPrefix is { } prefix)
+        {
+            state.Tools.Add(new ShadowEchoTool(prefix + "echo"));
+        }
+
         for (var i = 0; i < state.Options.ToolsCount; i++)
         {
             var name = string.Create(CultureInfo.InvariantCulture, $"t{i}");

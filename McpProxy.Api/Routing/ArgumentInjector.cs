@@ -5,8 +5,8 @@ namespace McpProxy.Routing;
 
 /// <summary>
 /// Applies <c>[backends.default_args]</c> (fills in missing arguments, never overwrites) and
-/// <c>[[backends.inject_args]]</c> (per tool; fills in, or overwrites when <c>overwrite = true</c>) to a tool call's
-/// arguments. Values are converted to <see cref="JsonElement"/> once, at construction, so a call only copies references.
+/// <c>[[backends.inject_args]]</c> (per tool; fills in, or overwrites when <c>overwrite = true</c>, removing the client's
+/// keys that differ from the injected one only in case) to a tool call's arguments. Values are converted to <see cref="JsonElement"/> once, at construction, so a call only copies references.
 /// </summary>
 internal sealed class ArgumentInjector
 {
@@ -44,6 +44,9 @@ internal sealed class ArgumentInjector
                 {
                     if (overwrite)
                     {
+                        // The injected key wins over every client spelling of it: a backend that reads arguments
+                        // case-insensitively must not see the client's "Token" next to the injected "token".
+                        RemoveCaseVariants(result, key);
                         result[key] = value;
                     }
                     else
@@ -60,6 +63,23 @@ internal sealed class ArgumentInjector
         }
 
         return result;
+    }
+
+    private static void RemoveCaseVariants(Dictionary<string, JsonElement> arguments, string key)
+    {
+        List<string>? variants = null;
+        foreach (var existing in arguments.Keys)
+        {
+            if (!string.Equals(existing, key, StringComparison.Ordinal) && string.Equals(existing, key, StringComparison.OrdinalIgnoreCase))
+            {
+                (variants ??= []).Add(existing);
+            }
+        }
+
+        foreach (var variant in variants ?? [])
+        {
+            arguments.Remove(variant);
+        }
     }
 
     private static KeyValuePair<string, JsonElement>[] ToElements(System.Text.Json.Nodes.JsonObject obj) =>

@@ -5,8 +5,10 @@ namespace McpProxy.Routing;
 /// <summary>
 /// The <c>expose_*</c> (allowlist) / <c>hide_*</c> (denylist) rule for one kind of item of one backend, applied to the
 /// backend's original names (tools, prompts) or URIs (resources). An entry matches exactly, or as a glob when it
-/// contains <c>*</c>; for resources an entry also matches every URI it is a prefix of (so <c>file:///public</c>
-/// covers <c>file:///public/a.txt</c>).
+/// contains <c>*</c>; for resources an entry also matches every URI it is a prefix of at a path boundary: an entry
+/// ending in <c>/</c> (or <c>*</c>) covers everything below it, any other entry the URI itself and what follows it
+/// after <c>/</c>, <c>?</c> or <c>#</c> (so <c>file:///public</c> covers <c>file:///public/a.txt</c> but not
+/// <c>file:///publicity</c>). Resource URIs reach a filter normalized (<see cref="ResourceUri"/>).
 /// </summary>
 internal sealed class ItemFilter
 {
@@ -37,6 +39,7 @@ internal sealed class ItemFilter
     private static Regex Compile(string pattern, bool prefixMatch)
     {
         var body = string.Join(".*", pattern.Split('*').Select(Regex.Escape));
-        return new Regex("^" + body + (prefixMatch ? "" : "$"), RegexOptions.CultureInvariant | RegexOptions.Singleline, TimeSpan.FromSeconds(1));
+        var end = !prefixMatch ? "$" : pattern.EndsWith('/') || pattern.EndsWith('*') ? "" : "(?:$|[/?#])";
+        return new Regex("^" + body + end, RegexOptions.CultureInvariant | RegexOptions.Singleline, TimeSpan.FromSeconds(1));
     }
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using McpProxy.Backends;
 using McpProxy.Configuration;
+using Microsoft.Extensions.Logging;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 
@@ -47,7 +48,9 @@ internal sealed class BackendRoute
         Backend = backend;
         Tools = ItemFilter.Create(c.ExposeTools, c.HideTools);
         Prompts = ItemFilter.Create(c.ExposePrompts, c.HidePrompts);
-        Resources = ItemFilter.Create(c.ExposeResources, c.HideResources, prefixMatch: true);
+        // Patterns are compared with normalized URIs, so they are normalized too (file://localhost/x = file:///x).
+        Resources = ItemFilter.Create(
+            c.ExposeResources?.Select(ResourceUri.ForPolicy).ToList(), c.HideResources?.Select(ResourceUri.ForPolicy).ToList(), prefixMatch: true);
         AliasOf = c.Aliases.ToFrozenDictionary(a => a.From, a => a.To, StringComparer.Ordinal);
         Injector = new ArgumentInjector(c);
         IdempotentTools = c.IdempotentTools is null ? null : ItemFilter.Create(c.IdempotentTools, null);
@@ -70,20 +73,24 @@ internal sealed class BackendRoute
 /// <summary>An immutable view of everything the proxy serves, rebuilt whenever a backend's catalog changes.</summary>
 internal sealed class CatalogSnapshot
 {
-    public static readonly CatalogSnapshot Empty = new([], [], [], [], FrozenDictionary<string, RoutedTool>.Empty, FrozenDictionary<string, RoutedPrompt>.Empty);
+    public static readonly CatalogSnapshot Empty = new([], [], [], [], [], [], FrozenDictionary<string, RoutedTool>.Empty, FrozenDictionary<string, RoutedPrompt>.Empty);
 
     public CatalogSnapshot(
         IList<Tool> tools,
         IList<Prompt> prompts,
         IList<Resource> resources,
+        IList<string> resourcePolicyUris,
         IList<ResourceTemplate> templates,
+        IList<string> templatePolicyUris,
         FrozenDictionary<string, RoutedTool> toolsByName,
         FrozenDictionary<string, RoutedPrompt> promptsByName)
     {
         Tools = tools;
         Prompts = prompts;
         Resources = resources;
+        ResourcePolicyUris = resourcePolicyUris;
         ResourceTemplates = templates;
+        TemplatePolicyUris = templatePolicyUris;
         ToolsByName = toolsByName;
         PromptsByName = promptsByName;
     }
@@ -91,7 +98,11 @@ internal sealed class CatalogSnapshot
     public IList<Tool> Tools { get; }
     public IList<Prompt> Prompts { get; }
     public IList<Resource> Resources { get; }
+    /// <summary>For each of <see cref="Resources"/>, the namespaced URI RBAC decides on (normalized, <see cref="ResourceUri"/>).</summary>
+    public IList<string> ResourcePolicyUris { get; }
     public IList<ResourceTemplate> ResourceTemplates { get; }
+    /// <summary>For each of <see cref="ResourceTemplates"/>, the namespaced template RBAC decides on (normalized).</summary>
+    public IList<string> TemplatePolicyUris { get; }
     public FrozenDictionary<string, RoutedTool> ToolsByName { get; }
     public FrozenDictionary<string, RoutedPrompt> PromptsByName { get; }
 }
@@ -102,13 +113,20 @@ internal sealed class CatalogSnapshot
 /// contain the separator, so the text before the first separator names the backend and the rest is the original
 /// URI, recoverable byte for byte.
 /// </summary>
-internal sealed class ProxyCatalog(ProxyConfig config)
+/// <remarks>
+/// The <c>namespaced = false</c> backend cannot publish a tool, prompt or resource whose name starts with another
+/// backend's <c>{name}{separator}</c>: such items are left out (with a warning naming both backends) and names in
+/// another backend's namespace are never passed through to it.
+/// </remarks>
+internal sealed partial class ProxyCatalog(ProxyConfig config, ILogger<ProxyCatalog> logger)
 {
     private readonly Lock _gate = new();
     private volatile CatalogSnapshot _snapshot = CatalogSnapshot.Empty;
     private FrozenDictionary<string, BackendRoute> _routes = FrozenDictionary<string, BackendRoute>.Empty;
     private BackendRoute[] _ordered = [];
     private BackendRoute? _passthrough;
+    private string[] _namespacePrefixes = [];
+    private readonly HashSet<string> _shadowWarnings = new(StringComparer.Ordinal);
 
     public string Separator { get; } = config.Proxy.Separator;
     public CatalogSnapshot Current => _snapshot;
@@ -120,6 +138,7 @@ internal sealed class ProxyCatalog(ProxyConfig config)
             _ordered = [.. backends.Select(b => new BackendRoute(b))];
             _routes = _ordered.ToFrozenDictionary(r => r.Backend.Name, StringComparer.Ordinal);
             _passthrough = _ordered.FirstOrDefault(r => !r.Backend.Config.Namespaced);
+            _namespacePrefixes = [.. _ordered.Where(r => r.Backend.Config.Namespaced).Select(r => r.Backend.Name + Separator)];
         }
 
         Rebuild();
@@ -157,7 +176,8 @@ internal sealed class ProxyCatalog(ProxyConfig config)
     /// </summary>
     public bool TryPassthroughTool(string name, out RoutedTool routed)
     {
-        if (_passthrough is { } route && route.Backend.State == BackendState.Ready && route.Tools.IsAllowed(name) && !route.AliasOf.ContainsKey(name))
+        if (_passthrough is { } route && route.Backend.State == BackendState.Ready && route.Tools.IsAllowed(name) && !route.AliasOf.ContainsKey(name)
+            && NamespaceOwner(name) is null)
         {
             routed = new RoutedTool(route, name, new Tool { Name = name, InputSchema = JsonSerializer.SerializeToElement(new JsonObject { ["type"] = "object" }) });
             return true;
@@ -170,7 +190,7 @@ internal sealed class ProxyCatalog(ProxyConfig config)
     /// <summary>Like <see cref="TryPassthroughTool"/>, for prompts.</summary>
     public bool TryPassthroughPrompt(string name, out RoutedPrompt routed)
     {
-        if (_passthrough is { } route && route.Backend.State == BackendState.Ready && route.Prompts.IsAllowed(name))
+        if (_passthrough is { } route && route.Backend.State == BackendState.Ready && route.Prompts.IsAllowed(name) && NamespaceOwner(name) is null)
         {
             routed = new RoutedPrompt(route.Backend, name, new Prompt { Name = name });
             return true;
@@ -187,7 +207,9 @@ internal sealed class ProxyCatalog(ProxyConfig config)
             var tools = new List<Tool>();
             var prompts = new List<Prompt>();
             var resources = new List<Resource>();
+            var resourcePolicyUris = new List<string>();
             var templates = new List<ResourceTemplate>();
+            var templatePolicyUris = new List<string>();
             var toolsByName = new Dictionary<string, RoutedTool>(StringComparer.Ordinal);
             var promptsByName = new Dictionary<string, RoutedPrompt>(StringComparer.Ordinal);
 
@@ -208,6 +230,11 @@ internal sealed class ProxyCatalog(ProxyConfig config)
                     }
 
                     var exposed = Namespace(route.Backend.Name, route.AliasOf.GetValueOrDefault(tool.Name, tool.Name));
+                    if (Shadows(route, "tool", exposed))
+                    {
+                        continue;
+                    }
+
                     var copy = CloneWith(tool, "name", exposed);
                     if (toolsByName.TryAdd(exposed, new RoutedTool(route, tool.Name, copy)))
                     {
@@ -223,6 +250,11 @@ internal sealed class ProxyCatalog(ProxyConfig config)
                     }
 
                     var exposed = Namespace(route.Backend.Name, prompt.Name);
+                    if (Shadows(route, "prompt", exposed))
+                    {
+                        continue;
+                    }
+
                     var copy = CloneWith(prompt, "name", exposed);
                     if (promptsByName.TryAdd(exposed, new RoutedPrompt(route.Backend, prompt.Name, copy)))
                     {
@@ -230,26 +262,70 @@ internal sealed class ProxyCatalog(ProxyConfig config)
                     }
                 }
 
+                // Filters decide on the normalized URI; the listing keeps the backend's own spelling.
                 foreach (var resource in catalog.Resources)
                 {
-                    if (route.Resources.IsAllowed(resource.Uri))
+                    var policyUri = ResourceUri.ForPolicy(resource.Uri);
+                    var exposed = Namespace(route.Backend.Name, resource.Uri);
+                    if (route.Resources.IsAllowed(policyUri) && !Shadows(route, "resource", exposed))
                     {
-                        resources.Add(CloneWith(resource, "uri", Namespace(route.Backend.Name, resource.Uri)));
+                        resources.Add(CloneWith(resource, "uri", exposed));
+                        resourcePolicyUris.Add(Namespace(route.Backend.Name, policyUri));
                     }
                 }
 
                 foreach (var template in catalog.ResourceTemplates)
                 {
-                    if (route.Resources.IsAllowed(template.UriTemplate))
+                    var policyUri = ResourceUri.ForPolicy(template.UriTemplate);
+                    var exposed = Namespace(route.Backend.Name, template.UriTemplate);
+                    if (route.Resources.IsAllowed(policyUri) && !Shadows(route, "resource template", exposed))
                     {
-                        templates.Add(CloneWith(template, "uriTemplate", Namespace(route.Backend.Name, template.UriTemplate)));
+                        templates.Add(CloneWith(template, "uriTemplate", exposed));
+                        templatePolicyUris.Add(Namespace(route.Backend.Name, policyUri));
                     }
                 }
             }
 
-            _snapshot = new CatalogSnapshot(tools, prompts, resources, templates, toolsByName.ToFrozenDictionary(StringComparer.Ordinal), promptsByName.ToFrozenDictionary(StringComparer.Ordinal));
+            _snapshot = new CatalogSnapshot(tools, prompts, resources, resourcePolicyUris, templates, templatePolicyUris, toolsByName.ToFrozenDictionary(StringComparer.Ordinal), promptsByName.ToFrozenDictionary(StringComparer.Ordinal));
         }
     }
+
+    /// <summary>The namespaced backend whose <c>{name}{separator}</c> starts <paramref name="name"/>, if any.</summary>
+    private string? NamespaceOwner(string name)
+    {
+        foreach (var prefix in _namespacePrefixes)
+        {
+            if (name.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                return prefix[..^Separator.Length];
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Whether an item of the <c>namespaced = false</c> backend would sit in another backend's namespace (then it is
+    /// left out, with a warning once per item).
+    /// </summary>
+    private bool Shadows(BackendRoute route, string kind, string exposed)
+    {
+        if (route.Backend.Config.Namespaced || NamespaceOwner(exposed) is not { } owner)
+        {
+            return false;
+        }
+
+        if (_shadowWarnings.Add($"{route.Backend.Name}\n{kind}\n{exposed}"))
+        {
+            LogShadowed(logger, route.Backend.Name, kind, exposed, owner);
+        }
+
+        return true;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Backend '{Backend}' (namespaced = false) publishes the {Kind} '{Name}' in the namespace of backend '{Owner}'; it is left out of the catalog and cannot be called")]
+    private static partial void LogShadowed(ILogger logger, string backend, string kind, string name, string owner);
 
     /// <summary>Copies a protocol item through JSON with one property replaced, so every field the backend sent is kept.</summary>
     private static T CloneWith<T>(T item, string property, string value)

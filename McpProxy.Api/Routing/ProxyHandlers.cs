@@ -50,24 +50,29 @@ internal sealed class ProxyHandlers(
     public ValueTask<ListResourcesResult> ListResourcesAsync(RequestContext<ListResourcesRequestParams> context, CancellationToken ct)
     {
         var caller = Access(context.User);
-        var resources = catalog.Current.Resources;
-        return ValueTask.FromResult(new ListResourcesResult { Resources = caller.AllResources ? resources : [.. resources.Where(r => caller.CanUseResource(r.Uri))] });
+        var snapshot = catalog.Current; // one snapshot: the policy URIs are index-aligned with its resources
+        var resources = snapshot.Resources;
+        return ValueTask.FromResult(new ListResourcesResult
+        {
+            Resources = caller.AllResources ? resources : [.. resources.Where((_, i) => caller.CanUseResource(snapshot.ResourcePolicyUris[i]))],
+        });
     }
 
     public ValueTask<ListResourceTemplatesResult> ListResourceTemplatesAsync(RequestContext<ListResourceTemplatesRequestParams> context, CancellationToken ct)
     {
         var caller = Access(context.User);
-        var templates = catalog.Current.ResourceTemplates;
+        var snapshot = catalog.Current; // one snapshot: the policy URIs are index-aligned with its templates
+        var templates = snapshot.ResourceTemplates;
         return ValueTask.FromResult(new ListResourceTemplatesResult
         {
-            ResourceTemplates = caller.AllResources ? templates : [.. templates.Where(t => caller.CanUseResource(t.UriTemplate))],
+            ResourceTemplates = caller.AllResources ? templates : [.. templates.Where((_, i) => caller.CanUseResource(snapshot.TemplatePolicyUris[i]))],
         });
     }
 
     public async ValueTask<CallToolResult> CallToolAsync(RequestContext<CallToolRequestParams> context, CancellationToken ct)
     {
         var request = context.Params ?? throw new McpProtocolException("Missing params for tools/call.", McpErrorCode.InvalidParams);
-        CheckArgumentSize(request);
+        CheckSize(context, request.Name);
         if (!Access(context.User).CanUseTool(request.Name))
         {
             throw Forbidden("tool", request.Name, context.User);
@@ -98,6 +103,7 @@ internal sealed class ProxyHandlers(
     public async ValueTask<GetPromptResult> GetPromptAsync(RequestContext<GetPromptRequestParams> context, CancellationToken ct)
     {
         var request = context.Params ?? throw new McpProtocolException("Missing params for prompts/get.", McpErrorCode.InvalidParams);
+        CheckSize(context, request.Name);
         if (!Access(context.User).CanUsePrompt(request.Name))
         {
             throw Forbidden("prompt", request.Name, context.User);
@@ -121,14 +127,14 @@ internal sealed class ProxyHandlers(
     public async ValueTask<ReadResourceResult> ReadResourceAsync(RequestContext<ReadResourceRequestParams> context, CancellationToken ct)
     {
         var request = context.Params ?? throw new McpProtocolException("Missing params for resources/read.", McpErrorCode.InvalidParams);
-        CheckResourceAccess(context.User, request.Uri);
-        var route = ResolveResource(request.Uri, out var originalUri);
+        CheckSize(context, request.Uri);
+        var (route, originalUri, namespacedUri) = ResolveResource(context.User, request.Uri);
         using var progress = sessions.BeginProgress(context.Server, request, out var meta);
         var forwarded = new ReadResourceRequestParams { Uri = originalUri, Meta = meta };
         mirror.Mirror(route.Backend, RequestMethods.ResourcesRead, forwarded);
         var ttl = route.Backend.Config.Cache is { ResourceTtlSeconds: > 0 } cacheConfig ? TimeSpan.FromSeconds(cacheConfig.ResourceTtlSeconds) : (TimeSpan?)null;
         var result = await ProxyAsync(
-            new ProxyCall(context.Server, RequestMethods.ResourcesRead, route.Backend, "resource", request.Uri, originalUri, context.User, null, Repeatable: true, ttl, progress),
+            new ProxyCall(context.Server, RequestMethods.ResourcesRead, route.Backend, "resource", namespacedUri, originalUri, context.User, null, Repeatable: true, ttl, progress),
             (client, c) => client.ReadResourceAsync(forwarded, c),
             static _ => true,
             ct);
@@ -145,8 +151,10 @@ internal sealed class ProxyHandlers(
     public async ValueTask<CompleteResult> CompleteAsync(RequestContext<CompleteRequestParams> context, CancellationToken ct)
     {
         var request = context.Params ?? throw new McpProtocolException("Missing params for completion/complete.", McpErrorCode.InvalidParams);
+        CheckSize(context, DescribeReference(request.Ref));
         BackendConnection backend;
         Reference reference;
+        string item;
         switch (request.Ref)
         {
             case PromptReference prompt:
@@ -162,13 +170,14 @@ internal sealed class ProxyHandlers(
 
                 backend = routedPrompt.Backend;
                 reference = new PromptReference { Name = routedPrompt.OriginalName, Title = prompt.Title };
+                item = prompt.Name;
                 break;
 
             case ResourceTemplateReference template:
-                CheckResourceAccess(context.User, template.Uri ?? "");
-                var route = ResolveResource(template.Uri ?? "", out var originalUri);
+                var (route, originalUri, namespacedUri) = ResolveResource(context.User, template.Uri ?? "");
                 backend = route.Backend;
                 reference = new ResourceTemplateReference { Uri = originalUri };
+                item = namespacedUri;
                 break;
 
             default:
@@ -181,7 +190,6 @@ internal sealed class ProxyHandlers(
         }
 
         var forwarded = new CompleteRequestParams { Ref = reference, Argument = request.Argument, Context = request.Context, Meta = request.Meta };
-        var item = DescribeReference(request.Ref);
         return await ProxyAsync(
             new ProxyCall(context.Server, RequestMethods.CompletionComplete, backend, "completion", item, item, context.User, null, Repeatable: true, CacheTtl: null),
             (client, c) => client.CompleteAsync(forwarded, c),
@@ -192,29 +200,30 @@ internal sealed class ProxyHandlers(
     public async ValueTask<EmptyResult> SubscribeAsync(RequestContext<SubscribeRequestParams> context, CancellationToken ct)
     {
         var request = context.Params ?? throw new McpProtocolException("Missing params for resources/subscribe.", McpErrorCode.InvalidParams);
-        CheckResourceAccess(context.User, request.Uri);
-        var route = ResolveResource(request.Uri, out var originalUri);
+        CheckSize(context, request.Uri);
+        var (route, originalUri, namespacedUri) = ResolveResource(context.User, request.Uri);
         if (route.Backend.GetClientOrThrow().ServerCapabilities.Resources?.Subscribe != true)
         {
             throw new McpProtocolException($"Backend '{route.Backend.Name}' does not support resource subscriptions.", McpErrorCode.InvalidParams);
         }
 
-        await InvokeAsync(route.Backend, "resource", request.Uri, repeatable: true, async (client, c) =>
+        await InvokeAsync(route.Backend, "resource", namespacedUri, repeatable: true, async (client, c) =>
         {
             await client.SubscribeToResourceAsync(new SubscribeRequestParams { Uri = originalUri }, c);
             return new EmptyResult();
         }, ct);
-        sessions.Subscribe(context.Server, request.Uri);
+        sessions.Subscribe(context.Server, namespacedUri);
         return new EmptyResult();
     }
 
     public async ValueTask<EmptyResult> UnsubscribeAsync(RequestContext<UnsubscribeRequestParams> context, CancellationToken ct)
     {
         var request = context.Params ?? throw new McpProtocolException("Missing params for resources/unsubscribe.", McpErrorCode.InvalidParams);
-        var route = ResolveResource(request.Uri, out var originalUri);
-        if (sessions.Unsubscribe(context.Server, request.Uri) && route.Backend.State == BackendState.Ready)
+        CheckSize(context, request.Uri);
+        var (route, originalUri, namespacedUri) = ResolveResource(context.User, request.Uri);
+        if (sessions.Unsubscribe(context.Server, namespacedUri) && route.Backend.State == BackendState.Ready)
         {
-            await InvokeAsync(route.Backend, "resource", request.Uri, repeatable: true, async (client, c) =>
+            await InvokeAsync(route.Backend, "resource", namespacedUri, repeatable: true, async (client, c) =>
             {
                 await client.UnsubscribeFromResourceAsync(new UnsubscribeRequestParams { Uri = originalUri }, c);
                 return new EmptyResult();
@@ -228,6 +237,7 @@ internal sealed class ProxyHandlers(
     public async ValueTask<EmptyResult> SetLoggingLevelAsync(RequestContext<SetLevelRequestParams> context, CancellationToken ct)
     {
         var level = context.Params?.Level ?? throw new McpProtocolException("Missing params for logging/setLevel.", McpErrorCode.InvalidParams);
+        CheckSize(context, "");
         var targets = registry.Backends.Where(b => b.State == BackendState.Ready && b.Capabilities?.Logging is not null);
         await Task.WhenAll(targets.Select(async b =>
         {
@@ -274,36 +284,9 @@ internal sealed class ProxyHandlers(
     private static McpProtocolException Forbidden(string kind, string name, ClaimsPrincipal? user) =>
         new($"The {kind} '{name}' is not allowed for this caller ({CallerIdentity.Of(user)}).", McpErrorCode.InvalidParams);
 
-    private void CheckResourceAccess(ClaimsPrincipal? user, string uri)
-    {
-        if (!Access(user).CanUseResource(uri))
-        {
-            throw Forbidden("resource", uri, user);
-        }
-    }
-
-    /// <summary><c>[security] max_argument_size</c>: oversized arguments are refused before anything reaches a backend.</summary>
-    private void CheckArgumentSize(CallToolRequestParams request)
-    {
-        if (request.Arguments is not { Count: > 0 } arguments)
-        {
-            return;
-        }
-
-        var limit = config.Security.MaxArgumentSize;
-        long size = 2;
-        foreach (var (name, value) in arguments)
-        {
-            // The raw UTF-8 of the value as the client sent it: measured without copying it into a string.
-            size += System.Text.Encoding.UTF8.GetByteCount(name) + 4 + System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(value).Length;
-            if (size > limit)
-            {
-                throw new McpProtocolException(
-                    $"The arguments of tool '{request.Name}' exceed the limit of {limit} bytes ([security] max_argument_size); nothing was sent to the backend.",
-                    McpErrorCode.InvalidParams);
-            }
-        }
-    }
+    /// <summary><c>[security] max_argument_size</c> over the whole of the request's params (<see cref="RequestSizeLimit"/>).</summary>
+    private void CheckSize<TParams>(RequestContext<TParams> context, string item) =>
+        RequestSizeLimit.Check(context.JsonRpcRequest, item, config.Security.MaxArgumentSize);
 
     /// <summary>
     /// The error for a name the catalog does not have: when it names a backend that is down (restarting, reconnecting),
@@ -320,22 +303,50 @@ internal sealed class ProxyHandlers(
         return new McpProtocolException($"Unknown {kind}: '{name}'", McpErrorCode.InvalidParams);
     }
 
-    private BackendRoute ResolveResource(string uri, out string originalUri)
+    /// <summary>
+    /// A client's resource URI (or template), resolved once for every policy and the backend: split into the backend
+    /// and its original URI, which is normalized (<see cref="ResourceUri"/>; refused when it cannot be); then RBAC decides
+    /// on the namespaced normalized URI and the backend's <c>expose_resources</c>/<c>hide_resources</c> on the normalized
+    /// original, which is exactly what the backend receives.
+    /// </summary>
+    private ResolvedResource ResolveResource(ClaimsPrincipal? user, string uri)
     {
-        if (!catalog.TrySplit(uri, out var route, out originalUri))
+        var caller = Access(user);
+        if (!catalog.TrySplit(uri, out var route, out var original))
         {
+            if (!caller.CanUseResource(uri))
+            {
+                throw Forbidden("resource", uri, user);
+            }
+
             throw new McpProtocolException(
                 $"Unknown resource: '{uri}' (resource URIs are namespaced as '{{backend}}{catalog.Separator}{{uri}}')",
                 McpErrorCode.InvalidParams);
         }
 
-        if (!route.Resources.IsAllowed(originalUri))
+        if (!ResourceUri.TryNormalize(original, out var normalized, out var reason))
         {
-            throw new McpProtocolException($"Unknown resource: '{uri}'", McpErrorCode.InvalidParams);
+            throw new McpProtocolException(
+                $"The resource URI '{(uri.Length <= 256 ? uri : string.Concat(uri.AsSpan(0, 256), "…"))}' cannot be normalized: {reason}; nothing was sent to the backend.",
+                McpErrorCode.InvalidParams);
         }
 
-        return route;
+        var namespaced = catalog.Namespace(route.Backend.Name, normalized);
+        if (!caller.CanUseResource(namespaced))
+        {
+            throw Forbidden("resource", namespaced, user);
+        }
+
+        if (!route.Resources.IsAllowed(normalized))
+        {
+            throw new McpProtocolException($"Unknown resource: '{namespaced}'", McpErrorCode.InvalidParams);
+        }
+
+        return new ResolvedResource(route, normalized, namespaced);
     }
+
+    /// <summary>A resolved resource URI: the route, the normalized URI the backend receives and its namespaced form.</summary>
+    private readonly record struct ResolvedResource(BackendRoute Route, string OriginalUri, string NamespacedUri);
 
     private static string DescribeReference(Reference reference) => reference switch
     {

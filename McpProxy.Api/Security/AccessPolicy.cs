@@ -9,7 +9,8 @@ namespace McpProxy.Security;
 /// on spaces; any other claim may hold several values), each value mapped to a role. A role allows the tools, prompts
 /// and resources its <c>allow_*</c> patterns match (empty = all) minus those its <c>deny_*</c> patterns match; a caller
 /// may use an item when any of its roles allows it. Patterns are namespaced names (<c>files/read_*</c>; resources: a
-/// namespaced URI or a prefix of one). A caller that maps to no role gets <c>default_role</c>, or is refused.
+/// namespaced URI or a prefix of one, matched at path boundaries against the normalized URI — see
+/// <see cref="ResourceUri"/>; resource patterns are normalized the same way). A caller that maps to no role gets <c>default_role</c>, or is refused.
 /// Without roles (or without auth) everyone may use everything.
 /// </summary>
 internal sealed class AccessPolicy
@@ -20,7 +21,7 @@ internal sealed class AccessPolicy
     public AccessPolicy(ProxyConfig config)
     {
         _auth = config.Auth;
-        _roles = (_auth?.Roles ?? []).ToDictionary(r => r.Name, r => new CompiledRole(r), StringComparer.Ordinal);
+        _roles = (_auth?.Roles ?? []).ToDictionary(r => r.Name, r => new CompiledRole(r, config), StringComparer.Ordinal);
     }
 
     /// <summary>Whether roles apply at all (JWT auth with <c>[[auth.roles]]</c>).</summary>
@@ -65,12 +66,26 @@ internal sealed class AccessPolicy
     }
 
     /// <summary>A role's rules: the same allow/deny globs as a backend's expose_*/hide_* (<see cref="ItemFilter"/>).</summary>
-    internal sealed class CompiledRole(RoleConfig role)
+    internal sealed class CompiledRole(RoleConfig role, ProxyConfig config)
     {
         public string Name { get; } = role.Name;
         public ItemFilter Tools { get; } = Rule(role.AllowTools, role.DenyTools, prefix: false);
         public ItemFilter Prompts { get; } = Rule(role.AllowPrompts, role.DenyPrompts, prefix: false);
-        public ItemFilter Resources { get; } = Rule(role.AllowResources, role.DenyResources, prefix: true);
+        public ItemFilter Resources { get; } = Rule(
+            [.. role.AllowResources.Select(p => NormalizePattern(p, config))], [.. role.DenyResources.Select(p => NormalizePattern(p, config))], prefix: true);
+
+        /// <summary>
+        /// A resource pattern with its URI part normalized, as URIs are when checked: after <c>{backend}{separator}</c>
+        /// for a namespaced backend, otherwise (the <c>namespaced = false</c> backend) the whole pattern.
+        /// </summary>
+        private static string NormalizePattern(string pattern, ProxyConfig config)
+        {
+            var separator = config.Proxy.Separator;
+            var i = pattern.IndexOf(separator, StringComparison.Ordinal);
+            return i > 0 && config.Backends.Any(b => b.Namespaced && b.Name == pattern[..i])
+                ? pattern[..(i + separator.Length)] + ResourceUri.ForPolicy(pattern[(i + separator.Length)..])
+                : ResourceUri.ForPolicy(pattern);
+        }
 
         // An empty allow list allows everything, as an absent expose_* list does.
         private static ItemFilter Rule(IReadOnlyList<string> allow, IReadOnlyList<string> deny, bool prefix) =>

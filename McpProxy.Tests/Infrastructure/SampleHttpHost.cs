@@ -25,6 +25,12 @@ internal sealed class SampleHttpHost : IAsyncDisposable
     /// <summary>Tool calls this server has received (every attempt the proxy sent).</summary>
     public long ToolCalls => App.Services.GetRequiredService<SampleState>().ToolCalls;
 
+    /// <summary>Every resource URI this server received, as <c>"{method} {uri}"</c>, in arrival order.</summary>
+    public IReadOnlyList<string> ReceivedUris => [.. App.Services.GetRequiredService<SampleState>().ReceivedUris];
+
+    /// <summary>The method of every JSON-RPC request this server received, in arrival order.</summary>
+    public IReadOnlyList<string> ReceivedMethods => [.. App.Services.GetRequiredService<SampleState>().ReceivedMethods];
+
     public long Cancellations => App.Services.GetRequiredService<SampleState>().Cancellations;
 
     public static async Task<SampleHttpHost> StartAsync(params string[] args)
