@@ -242,20 +242,15 @@ internal sealed partial class BackendConnection(
 
     private StdioClientTransport CreateStdioTransport()
     {
-        var env = new Dictionary<string, string?>(StringComparer.Ordinal);
-        foreach (var (key, value) in config.Env)
-        {
-            env[key] = value;
-        }
-
         return new StdioClientTransport(
             new StdioClientTransportOptions
             {
                 Name = config.Name,
                 Command = config.Command!,
                 Arguments = [.. config.Args],
-                EnvironmentVariables = env,
-                InheritEnvironmentVariables = true,
+                // The child's complete environment: minimal unless inherit_env (ChildEnvironment).
+                EnvironmentVariables = ChildEnvironment.For(config),
+                InheritEnvironmentVariables = false,
                 WorkingDirectory = config.Cwd is { } cwd ? Path.GetFullPath(cwd, baseDirectory) : baseDirectory,
                 StandardErrorLines = line => LogBackendStderr(Name, line),
                 // On stop a child gets its stdin closed and this long to exit before it is killed.

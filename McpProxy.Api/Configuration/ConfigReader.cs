@@ -9,13 +9,13 @@ internal sealed class ConfigReader(ConfigErrors errors)
 
     private static readonly string[] BackendKeys =
     [
-        "name", "transport", "command", "args", "env", "cwd", "url", "bearer_token", "forward_auth",
+        "name", "transport", "command", "args", "env", "inherit_env", "cwd", "url", "bearer_token", "forward_auth",
         "timeout", "concurrency", "cache", "circuit_breaker", "rate_limit", "retry", "hedging", "outlier_detection",
         "aliases", "expose_tools", "hide_tools", "expose_resources", "hide_resources", "expose_prompts", "hide_prompts",
         "default_args", "inject_args", "mirror_of", "mirror_percent", "idempotent_tools", "non_idempotent_tools", "namespaced",
     ];
 
-    private static readonly string[] StdioOnlyKeys = ["command", "args", "env", "cwd"];
+    private static readonly string[] StdioOnlyKeys = ["command", "args", "env", "inherit_env", "cwd"];
     private static readonly string[] HttpOnlyKeys = ["url", "bearer_token", "forward_auth"];
     private static readonly string[] TimeoutKeys = ["seconds"];
     private static readonly string[] ConcurrencyKeys = ["max_concurrent", "max_queued"];
@@ -245,6 +245,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
         var args = s.StringList("args");
         var env = s.StringMap("env");
         var cwd = s.String("cwd");
+        var inheritEnv = s.Bool("inherit_env");
         var url = s.String("url");
         var bearerToken = s.String("bearer_token");
         var forwardAuth = s.Bool("forward_auth");
@@ -313,6 +314,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
             Args = args ?? [],
             Env = env ?? [],
             Cwd = cwd,
+            InheritEnv = inheritEnv ?? false,
             Url = url,
             BearerToken = string.IsNullOrEmpty(bearerToken) ? null : bearerToken,
             ForwardAuth = forwardAuth ?? false,

@@ -57,6 +57,11 @@ public sealed record BackendConfig
     public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
     /// <summary>Working directory of a stdio child (extension; default: the config file's directory).</summary>
     public string? Cwd { get; init; }
+    /// <summary>
+    /// <see langword="true"/>: the stdio child inherits the proxy's whole environment (extension; default
+    /// <see langword="false"/>: only a minimal set — see <c>Backends.ChildEnvironment</c> — plus <see cref="Env"/>).
+    /// </summary>
+    public bool InheritEnv { get; init; }
     // http
     public string? Url { get; init; }
     public string? BearerToken { get; init; }

@@ -58,6 +58,7 @@ public sealed class ConfigDefaultsTests
         Assert.Empty(backend.Args);
         Assert.Empty(backend.Env);
         Assert.Null(backend.Cwd);
+        Assert.False(backend.InheritEnv); // a minimal environment plus [backends.env]
         Assert.Null(backend.Url);
         Assert.Null(backend.BearerToken);
         Assert.False(backend.ForwardAuth);

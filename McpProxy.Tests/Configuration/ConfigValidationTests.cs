@@ -82,6 +82,8 @@ public sealed class ConfigValidationTests
         ["http forbids args"] = new(Remote + "args = [] # <-\n", "backends.args", "remote", "only valid for stdio backends"),
         ["http forbids env"] = new(Remote + "[backends.env] # <-\nA = \"b\"\n", "backends.env", "remote", "only valid for stdio backends"),
         ["http forbids cwd"] = new(Remote + "cwd = \".\" # <-\n", "backends.cwd", "remote", "only valid for stdio backends"),
+        ["http forbids inherit_env"] = new(Remote + "inherit_env = true # <-\n", "backends.inherit_env", "remote", "only valid for stdio backends"),
+        ["inherit_env not a bool"] = new(Files + "inherit_env = \"yes\" # <-\n", "backends.inherit_env", "files", "expected a boolean"),
 
         // --- filters
         ["expose_tools with hide_tools"] = new(Files + "expose_tools = [\"a\"]\nhide_tools = [\"b\"] # <-\n", "backends.hide_tools", "files", "expose_tools and hide_tools are mutually exclusive"),
