@@ -33,6 +33,21 @@ public sealed record ProxySection
     public bool HotReload { get; init; }
     public string? Instructions { get; init; }
     public ListenConfig Listen { get; init; } = new();
+    public SessionsConfig Sessions { get; init; } = new();
+}
+
+/// <summary><c>[proxy.sessions]</c>: bounds on client sessions (extension).</summary>
+public sealed record SessionsConfig
+{
+    /// <summary>A session with no request for this long is closed (its id then gets 404).</summary>
+    public int IdleTimeoutSeconds { get; init; } = 1800;
+    /// <summary>Sessions open at once, all callers together; a new one past it is refused with 429.</summary>
+    public int MaxSessions { get; init; } = 10_000;
+    /// <summary>
+    /// Sessions one caller may hold at once (an authenticated caller by its identity, an unauthenticated one by its
+    /// remote address); a new one past it is refused with 429.
+    /// </summary>
+    public int MaxSessionsPerCaller { get; init; } = 100;
 }
 
 /// <summary><c>[proxy.listen]</c></summary>
@@ -214,6 +229,11 @@ public sealed record SecurityConfig
     public IReadOnlyList<string>? AllowedHosts { get; init; }
     /// <summary>A token that opens the admin API (extension).</summary>
     public string? AdminToken { get; init; }
+    /// <summary>
+    /// Largest message a backend may send, in bytes: a result past it is refused while it is read and the caller gets
+    /// an error naming the backend and this key (extension; default 16 MiB).
+    /// </summary>
+    public long MaxResultSize { get; init; } = 16 * 1024 * 1024;
 
     public long EffectiveMaxRequestBody => MaxRequestBody ?? Math.Max(4L * 1024 * 1024, (2 * MaxArgumentSize) + (64 * 1024));
 }
