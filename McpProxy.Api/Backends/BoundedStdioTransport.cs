@@ -348,8 +348,7 @@ internal sealed partial class BoundedStdioTransport(BoundedStdioOptions options,
                 Exception = error,
             };
             SetDisconnected(new ClientTransportClosedException(details));
-            _process.Dispose();
-            _stopping.Dispose();
+            _process.Dispose(); // (_stopping is not disposed: the read loop may still be looking at its token)
         }
 
         private static bool HasExited(Process process)

@@ -62,6 +62,37 @@ public sealed class ChildEnvironmentTests
         Assert.Equal("s3cret-value", (string?)env[SecretName]);
     }
 
+    [Fact]
+    public void The_minimal_environment_keeps_locale_temp_and_path_and_drops_the_rest()
+    {
+        var current = new System.Collections.Hashtable
+        {
+            ["PATH"] = "/usr/bin",
+            ["LANG"] = "C.UTF-8",
+            ["LC_ALL"] = "C",
+            ["TMPDIR"] = "/tmp/x",
+            ["DOTNET_ROOT"] = "/opt/dotnet",
+            ["ADMIN_TOKEN"] = "secret",
+            ["GITHUB_TOKEN"] = "secret",
+            ["LANGUAGE"] = "() { evil; }",
+        };
+        var backend = new McpProxy.Configuration.BackendConfig { Name = "s", Env = new Dictionary<string, string> { ["LANG"] = "de_DE.UTF-8", ["OWN"] = "x" } };
+
+        var env = McpProxy.Backends.ChildEnvironment.For(backend, current);
+        Assert.Equal("C", env["LC_ALL"]);
+        Assert.Equal("/tmp/x", env["TMPDIR"]);
+        Assert.Equal("/opt/dotnet", env["DOTNET_ROOT"]);
+        Assert.Equal("de_DE.UTF-8", env["LANG"]); // [backends.env] wins
+        Assert.Equal("x", env["OWN"]);
+        Assert.False(env.ContainsKey("ADMIN_TOKEN"));
+        Assert.False(env.ContainsKey("GITHUB_TOKEN"));
+        Assert.False(env.ContainsKey("LANGUAGE")); // a shell function definition is never passed on
+
+        var inherited = McpProxy.Backends.ChildEnvironment.For(backend with { InheritEnv = true }, current);
+        Assert.Equal("secret", inherited["ADMIN_TOKEN"]);
+        Assert.Equal("de_DE.UTF-8", inherited["LANG"]);
+    }
+
     private static async Task<JsonObject> EnvOf(McpClient client, string tool, params string[] names)
     {
         var result = await client.CallToolAsync(tool, new Dictionary<string, object?> { ["names"] = names }, cancellationToken: Ct);
