@@ -2,6 +2,8 @@ using System.Text;
 using System.Text.Json.Nodes;
 using McpProxy.Backends;
 using McpProxy.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
@@ -104,6 +106,61 @@ public sealed class ResultSizeTests
 
         using var refusing = new SseEventLimitStream(new MemoryStream(Encoding.UTF8.GetBytes(text)), 100, null, () => new InvalidDataException("too large"));
         await Assert.ThrowsAsync<InvalidDataException>(() => new StreamReader(refusing).ReadToEndAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Http_bodies_over_the_limit_fail_with_the_clear_error_and_get_streams_drop_only_the_oversized_event()
+    {
+        var big = new string('x', 100_000);
+        var (app, address) = await LoopbackWebApp.StartAsync(web =>
+        {
+            web.MapPost("/chunked", async (HttpContext http) =>
+            {
+                http.Response.ContentType = "application/json";
+                await http.Response.WriteAsync($"{{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"{big}\"}}");
+            });
+            web.MapPost("/length", (HttpContext http) =>
+            {
+                var body = Encoding.UTF8.GetBytes($"{{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"{big}\"}}");
+                http.Response.ContentLength = body.Length;
+                return http.Response.Body.WriteAsync(body).AsTask();
+            });
+            web.MapPost("/small", () => Results.Text("""{"jsonrpc":"2.0","id":1,"result":{}}""", "application/json"));
+            web.MapGet("/events", async (HttpContext http) =>
+            {
+                http.Response.ContentType = "text/event-stream";
+                await http.Response.WriteAsync("data: {\"n\":1}\n\n");
+                await http.Response.WriteAsync($"data: \"{big}\"\n\n");
+                await http.Response.WriteAsync("data: {\"n\":3}\n\n");
+            });
+        });
+        await using var _ = app;
+        using var backendHttp = new BackendHttp();
+        using var client = backendHttp.CreateClient("h", 65536, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        const string expected = "Backend 'h' returned a result larger than 65536 bytes ([security] max_result_size)";
+
+        // As the SDK reads them: headers first, then the body as a stream.
+        Task<HttpResponseMessage> PostAsync(string path) =>
+            client.SendAsync(new HttpRequestMessage(HttpMethod.Post, new Uri(address, path)), HttpCompletionOption.ResponseHeadersRead, Ct);
+
+        using (var small = await PostAsync("/small"))
+        {
+            Assert.Equal("""{"jsonrpc":"2.0","id":1,"result":{}}""", await small.Content.ReadAsStringAsync(Ct));
+        }
+
+        // A chunked body is cut off as it is read; the error arrives as itself, not wrapped.
+        using (var chunked = await PostAsync("/chunked"))
+        {
+            var error = await Assert.ThrowsAsync<ResultTooLargeException>(() => chunked.Content.ReadAsStringAsync(Ct));
+            Assert.Equal(expected, error.Message);
+        }
+
+        // A Content-Length over the limit is refused before the body is read.
+        Assert.Equal(expected, (await Assert.ThrowsAsync<ResultTooLargeException>(() => PostAsync("/length"))).Message);
+
+        // The GET stream (notifications) drops the oversized event and goes on.
+        using var events = await client.GetAsync(new Uri(address, "/events"), HttpCompletionOption.ResponseHeadersRead, Ct);
+        Assert.Equal("data: {\"n\":1}\n\ndata: {\"n\":3}\n\n", await events.Content.ReadAsStringAsync(Ct));
     }
 
     private static string? Scan(string json, out bool isResponse)
