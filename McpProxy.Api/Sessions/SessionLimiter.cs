@@ -84,7 +84,8 @@ internal sealed partial class SessionLimiter(ProxyConfig config, ILogger<Session
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "New session refused for {Caller}: {Reason}")]
+    // Information, not Warning: a client hammering a full proxy must not flood the log at warning level.
+    [LoggerMessage(Level = LogLevel.Information, Message = "New session refused for {Caller}: {Reason}")]
     private partial void LogRefused(string caller, string reason);
 
     /// <summary>One session's slot: released once, by whoever ends up owning it (the request, or the session it opened).</summary>

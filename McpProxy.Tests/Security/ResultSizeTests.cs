@@ -37,9 +37,21 @@ public sealed class ResultSizeTests
     public async Task An_http_backend_result_over_the_limit_is_a_clear_error_and_the_session_keeps_serving()
     {
         await using var backend = await SampleHttpHost.StartAsync();
-        await using var proxy = await ProxyHost.StartAsync(Limit + backend.Backend("h"));
+        await using var proxy = await ProxyHost.StartAsync(Limit + backend.Backend("h") + """
+
+            [backends.retry]
+            max_retries = 3
+            initial_backoff_ms = 10
+
+            """);
         await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
         await AssertBoundedAsync(proxy, client, "h");
+
+        // Not retried, though `large` is idempotent and retry is on: the same call would be as large again.
+        var calls = backend.ToolCalls;
+        await Assert.ThrowsAsync<McpProtocolException>(() =>
+            client.CallToolAsync("h/large", new Dictionary<string, object?> { ["size_kb"] = 1024 }, cancellationToken: Ct).AsTask());
+        Assert.Equal(calls + 1, backend.ToolCalls);
     }
 
     private static async Task AssertBoundedAsync(ProxyHost proxy, McpClient client, string name)
