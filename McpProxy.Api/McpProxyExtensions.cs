@@ -6,6 +6,7 @@ using McpProxy.Observability;
 using McpProxy.Resilience;
 using McpProxy.Routing;
 using McpProxy.Security;
+using McpProxy.Sessions;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using ModelContextProtocol.AspNetCore;
 using ModelContextProtocol.Protocol;
@@ -34,6 +35,7 @@ public static class McpProxyExtensions
         services.AddSingleton(config);
         services.AddSingleton<ProxyCatalog>();
         services.AddSingleton<SessionHub>();
+        services.AddSingleton<SessionLimiter>();
         services.AddSingleton<BackendRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<BackendRegistry>());
         services.AddSingleton<ProxyHandlers>();
@@ -75,8 +77,17 @@ public static class McpProxyExtensions
                 // Stateful sessions: the proxy pushes list_changed, progress and resource updates to its clients.
                 options.SessionMode = HttpServerSessionMode.Stateful;
 #pragma warning disable MCPEXP002 // RunSessionHandler is experimental; it is the one hook that sees every session start and end.
-                options.RunSessionHandler = (http, server, ct) => http.RequestServices.GetRequiredService<SessionHub>().RunSessionAsync(server, ct);
+                // Each session holds its SessionLimiter slot until it ends.
+                options.RunSessionHandler = (http, server, ct) => SessionLimitMiddleware.RunSessionAsync(
+                    http, server, http.RequestServices.GetRequiredService<SessionHub>().RunSessionAsync, ct);
 #pragma warning restore MCPEXP002
+
+                // [proxy.sessions]: idle sessions close after idle_timeout_seconds. The caps are SessionLimiter's; the
+                // SDK's MaxIdleSessionCount (which evicts the oldest idle sessions of any caller) stays above them.
+#pragma warning disable MCP9006 // obsolete only because stateful mode is (see SessionMode above)
+                options.IdleTimeout = TimeSpan.FromSeconds(config.Proxy.Sessions.IdleTimeoutSeconds);
+                options.MaxIdleSessionCount = config.Proxy.Sessions.MaxSessions + 1;
+#pragma warning restore MCP9006
             })
             .WithListToolsHandler((ctx, ct) => Handlers(ctx.Services).ListToolsAsync(ctx, ct))
             .WithCallToolHandler((ctx, ct) => Handlers(ctx.Services).CallToolAsync(ctx, ct))
@@ -89,6 +100,10 @@ public static class McpProxyExtensions
             .WithSubscribeToResourcesHandler((ctx, ct) => Handlers(ctx.Services).SubscribeAsync(ctx, ct))
             .WithUnsubscribeFromResourcesHandler((ctx, ct) => Handlers(ctx.Services).UnsubscribeAsync(ctx, ct))
             .WithSetLoggingLevelHandler((ctx, ct) => Handlers(ctx.Services).SetLoggingLevelAsync(ctx, ct));
+
+        // The idle timeout runs on the app's TimeProvider (tests drive it).
+        services.AddOptions<HttpServerTransportOptions>()
+            .Configure<TimeProvider>((options, time) => options.TimeProvider = time);
 
         // A client's roots changed: tell the backends, which then ask again (relayed by ClientRequestRelay).
         services.AddOptions<McpServerOptions>().Configure<IServiceProvider>((options, provider) =>
@@ -116,6 +131,7 @@ public static class McpProxyExtensions
     {
         var config = app.Services.GetRequiredService<ProxyConfig>();
         app.UseProxySecurity(config);
+        app.UseMiddleware<SessionLimitMiddleware>(); // after authentication: the per-caller cap needs the caller
         app.MapDefaultEndpoints(); // /health and /alive stay open
         app.MapProxyAdmin().RequireAuthorization(SecurityServices.AdminPolicy);
         if (config.Observability.Metrics.Enabled)

@@ -112,6 +112,19 @@ internal sealed class SampleTools(SampleState state)
         return new string('x', size_kb * 1024);
     }
 
+    [McpServerTool(Name = "env", ReadOnly = true, Idempotent = true, OpenWorld = false)]
+    [Description("Returns JSON mapping each requested environment variable name to its value in this process, or null when unset (to test what a stdio child receives).")]
+    public string Env([Description("Names of the environment variables.")] string[] names)
+    {
+        var result = new JsonObject();
+        foreach (var name in names)
+        {
+            result[name] = Environment.GetEnvironmentVariable(name);
+        }
+
+        return result.ToJsonString();
+    }
+
     [McpServerTool(Name = "fail", OpenWorld = false)]
     [Description("Always fails: the client receives a JSON-RPC error carrying the message.")]
     public string Fail([Description("Error message.")] string message) =>

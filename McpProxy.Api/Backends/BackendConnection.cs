@@ -31,6 +31,7 @@ internal interface IBackendObserver
 internal sealed partial class BackendConnection(
     BackendConfig config,
     string baseDirectory,
+    long maxResultSize,
     IBackendObserver observer,
     BackendHttp http,
     ILoggerFactory loggerFactory,
@@ -240,29 +241,23 @@ internal sealed partial class BackendConnection(
         }
     }
 
-    private StdioClientTransport CreateStdioTransport()
-    {
-        var env = new Dictionary<string, string?>(StringComparer.Ordinal);
-        foreach (var (key, value) in config.Env)
-        {
-            env[key] = value;
-        }
-
-        return new StdioClientTransport(
-            new StdioClientTransportOptions
+    private BoundedStdioTransport CreateStdioTransport() =>
+        new(
+            new BoundedStdioOptions
             {
                 Name = config.Name,
                 Command = config.Command!,
                 Arguments = [.. config.Args],
-                EnvironmentVariables = env,
-                InheritEnvironmentVariables = true,
+                // The child's complete environment: minimal unless inherit_env (ChildEnvironment).
+                Environment = ChildEnvironment.For(config),
                 WorkingDirectory = config.Cwd is { } cwd ? Path.GetFullPath(cwd, baseDirectory) : baseDirectory,
-                StandardErrorLines = line => LogBackendStderr(Name, line),
+                StandardErrorLine = line => LogBackendStderr(Name, line),
                 // On stop a child gets its stdin closed and this long to exit before it is killed.
-                ShutdownTimeout = ChildShutdownGrace,
+                ShutdownGrace = ChildShutdownGrace,
+                // [security] max_result_size: the longest line read from the child.
+                MaxMessageSize = maxResultSize,
             },
             loggerFactory);
-    }
 
     private async ValueTask<HttpClientTransport> CreateHttpTransportAsync(CancellationToken cancellationToken)
     {
@@ -281,7 +276,7 @@ internal sealed partial class BackendConnection(
                 AdditionalHeaders = headers,
                 ConnectionTimeout = CallTimeout,
             },
-            http.CreateClient(),
+            http.CreateClient(Name, maxResultSize, _logger),
             loggerFactory,
             ownsHttpClient: true);
     }

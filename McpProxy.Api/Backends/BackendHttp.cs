@@ -23,8 +23,12 @@ internal sealed class BackendHttp(ServiceEndpointResolver? resolver = null) : ID
         },
     };
 
-    /// <summary>A client over the shared pool; each backend session owns one (disposing it leaves the pool alone).</summary>
-    public HttpClient CreateClient() => new(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+    /// <summary>
+    /// A client over the shared pool whose responses are bounded by <c>[security] max_result_size</c>
+    /// (<see cref="ResultLimitHandler"/>); each backend session owns one (disposing it leaves the pool alone).
+    /// </summary>
+    public HttpClient CreateClient(string backend, long maxResultSize, ILogger logger) =>
+        new(new ResultLimitHandler(backend, maxResultSize, logger) { InnerHandler = _handler }, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
 
     /// <summary>
     /// The URL to open a session on: unchanged for IP addresses and <c>localhost</c>, else the first endpoint service

@@ -136,7 +136,7 @@ internal sealed partial class BackendRegistry(
     }
 
     private BackendConnection Connect(BackendConfig backend) =>
-        new(backend, config.BaseDirectory, this, http, loggerFactory, resilience);
+        new(backend, config.BaseDirectory, config.Security.MaxResultSize, this, http, loggerFactory, resilience);
 
     /// <summary>A value comparison of two backend configs (records holding lists compare those by reference).</summary>
     private static string ConfigFingerprint(BackendConfig backend) =>

@@ -4,18 +4,19 @@ namespace McpProxy.Configuration;
 internal sealed class ConfigReader(ConfigErrors errors)
 {
     private static readonly string[] RootKeys = ["proxy", "backends", "auth", "performance", "security", "observability"];
-    private static readonly string[] ProxyKeys = ["name", "version", "separator", "shutdown_timeout_seconds", "hot_reload", "instructions", "listen"];
+    private static readonly string[] ProxyKeys = ["name", "version", "separator", "shutdown_timeout_seconds", "hot_reload", "instructions", "listen", "sessions"];
     private static readonly string[] ListenKeys = ["host", "port", "path"];
+    private static readonly string[] SessionsKeys = ["idle_timeout_seconds", "max_sessions", "max_sessions_per_caller"];
 
     private static readonly string[] BackendKeys =
     [
-        "name", "transport", "command", "args", "env", "cwd", "url", "bearer_token", "forward_auth",
+        "name", "transport", "command", "args", "env", "inherit_env", "cwd", "url", "bearer_token", "forward_auth",
         "timeout", "concurrency", "cache", "circuit_breaker", "rate_limit", "retry", "hedging", "outlier_detection",
         "aliases", "expose_tools", "hide_tools", "expose_resources", "hide_resources", "expose_prompts", "hide_prompts",
         "default_args", "inject_args", "mirror_of", "mirror_percent", "idempotent_tools", "non_idempotent_tools", "namespaced",
     ];
 
-    private static readonly string[] StdioOnlyKeys = ["command", "args", "env", "cwd"];
+    private static readonly string[] StdioOnlyKeys = ["command", "args", "env", "inherit_env", "cwd"];
     private static readonly string[] HttpOnlyKeys = ["url", "bearer_token", "forward_auth"];
     private static readonly string[] TimeoutKeys = ["seconds"];
     private static readonly string[] ConcurrencyKeys = ["max_concurrent", "max_queued"];
@@ -31,7 +32,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
     private static readonly string[] RoleKeys = ["name", "allow_tools", "deny_tools", "allow_prompts", "deny_prompts", "allow_resources", "deny_resources"];
     private static readonly string[] RoleMappingKeys = ["claim", "mapping"];
     private static readonly string[] PerformanceKeys = ["coalesce_requests"];
-    private static readonly string[] SecurityKeys = ["max_argument_size", "max_request_body", "allowed_origins", "allowed_hosts", "admin_token", "admin_allow_forwarded"];
+    private static readonly string[] SecurityKeys = ["max_argument_size", "max_request_body", "allowed_origins", "allowed_hosts", "admin_token", "admin_allow_forwarded", "max_result_size"];
     private static readonly string[] ObservabilityKeys = ["audit", "log_level", "json_logs", "metrics", "tracing", "audit_arguments", "health_min_ready_percent"];
     private static readonly string[] MetricsKeys = ["enabled"];
     private static readonly string[] TracingKeys = ["enabled", "endpoint", "service_name", "protocol"];
@@ -88,6 +89,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
             HotReload = s.Bool("hot_reload") ?? d.HotReload,
             Instructions = s.String("instructions"),
             Listen = ReadListen(s.Section("listen", ListenKeys)),
+            Sessions = ReadSessions(s.Section("sessions", SessionsKeys)),
         };
         return (proxy, checkSeparator);
     }
@@ -117,6 +119,23 @@ internal sealed class ConfigReader(ConfigErrors errors)
             Host = host ?? d.Host,
             Port = s.Int("port", v => v is >= 0 and <= 65535, "between 0 and 65535") ?? d.Port,
             Path = path ?? d.Path,
+        };
+    }
+
+    private static SessionsConfig ReadSessions(ConfigSection? s)
+    {
+        var d = new SessionsConfig();
+        if (s is null)
+        {
+            return d;
+        }
+
+        // Upper bounds: what TimeSpan and the SDK's idle tracking accept (a day is plenty for an idle session).
+        return new SessionsConfig
+        {
+            IdleTimeoutSeconds = s.Int("idle_timeout_seconds", v => v is >= 1 and <= 86_400, "between 1 and 86400") ?? d.IdleTimeoutSeconds,
+            MaxSessions = s.Int("max_sessions", v => v is >= 1 and <= 1_000_000, "between 1 and 1000000") ?? d.MaxSessions,
+            MaxSessionsPerCaller = s.Int("max_sessions_per_caller", v => v is >= 1 and <= 1_000_000, "between 1 and 1000000") ?? d.MaxSessionsPerCaller,
         };
     }
 
@@ -245,6 +264,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
         var args = s.StringList("args");
         var env = s.StringMap("env");
         var cwd = s.String("cwd");
+        var inheritEnv = s.Bool("inherit_env");
         var url = s.String("url");
         var bearerToken = s.String("bearer_token");
         var forwardAuth = s.Bool("forward_auth");
@@ -313,6 +333,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
             Args = args ?? [],
             Env = env ?? [],
             Cwd = cwd,
+            InheritEnv = inheritEnv ?? false,
             Url = url,
             BearerToken = string.IsNullOrEmpty(bearerToken) ? null : bearerToken,
             ForwardAuth = forwardAuth ?? false,
@@ -777,6 +798,8 @@ internal sealed class ConfigReader(ConfigErrors errors)
         {
             MaxArgumentSize = s.Long("max_argument_size", v => v >= 1, ">= 1") ?? d.MaxArgumentSize,
             MaxRequestBody = s.Long("max_request_body", v => v >= 1024, ">= 1024"),
+            // At most 1 GiB: one message is held in memory (a byte array) while it is read.
+            MaxResultSize = s.Long("max_result_size", v => v is >= 1024 and <= 1L << 30, "between 1024 and 1073741824") ?? d.MaxResultSize,
             AllowedOrigins = origins ?? d.AllowedOrigins,
             AllowedHosts = hosts,
             AdminToken = string.IsNullOrEmpty(adminToken) ? null : adminToken,

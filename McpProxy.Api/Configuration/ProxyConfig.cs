@@ -33,6 +33,21 @@ public sealed record ProxySection
     public bool HotReload { get; init; }
     public string? Instructions { get; init; }
     public ListenConfig Listen { get; init; } = new();
+    public SessionsConfig Sessions { get; init; } = new();
+}
+
+/// <summary><c>[proxy.sessions]</c>: bounds on client sessions (extension).</summary>
+public sealed record SessionsConfig
+{
+    /// <summary>A session with no request for this long is closed (its id then gets 404).</summary>
+    public int IdleTimeoutSeconds { get; init; } = 1800;
+    /// <summary>Sessions open at once, all callers together; a new one past it is refused with 429.</summary>
+    public int MaxSessions { get; init; } = 10_000;
+    /// <summary>
+    /// Sessions one caller may hold at once (an authenticated caller by its identity, an unauthenticated one by its
+    /// remote address); a new one past it is refused with 429.
+    /// </summary>
+    public int MaxSessionsPerCaller { get; init; } = 100;
 }
 
 /// <summary><c>[proxy.listen]</c></summary>
@@ -57,6 +72,11 @@ public sealed record BackendConfig
     public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
     /// <summary>Working directory of a stdio child (extension; default: the config file's directory).</summary>
     public string? Cwd { get; init; }
+    /// <summary>
+    /// <see langword="true"/>: the stdio child inherits the proxy's whole environment (extension; default
+    /// <see langword="false"/>: only a minimal set — see <c>Backends.ChildEnvironment</c> — plus <see cref="Env"/>).
+    /// </summary>
+    public bool InheritEnv { get; init; }
     // http
     public string? Url { get; init; }
     public string? BearerToken { get; init; }
@@ -227,6 +247,11 @@ public sealed record SecurityConfig
     /// that carries forwarding headers (relayed by a reverse proxy) is refused unless this is set (extension).
     /// </summary>
     public bool AdminAllowForwarded { get; init; }
+    /// <summary>
+    /// Largest message a backend may send, in bytes: a result past it is refused while it is read and the caller gets
+    /// an error naming the backend and this key (extension; default 16 MiB).
+    /// </summary>
+    public long MaxResultSize { get; init; } = 16 * 1024 * 1024;
 
     public long EffectiveMaxRequestBody => MaxRequestBody ?? Math.Max(4L * 1024 * 1024, (2 * MaxArgumentSize) + (64 * 1024));
 }

@@ -455,6 +455,11 @@ internal sealed class ProxyHandlers(
                     backend.OnSessionLost(client, ex);
                     throw;
                 }
+                catch (McpProtocolException ex) when (ResultSizeLimit.IsStandIn(ex))
+                {
+                    // A stdio backend's oversized response, replaced while it was read: the caller gets the plain message.
+                    throw new ResultTooLargeException(backend.Name, config.Security.MaxResultSize);
+                }
             },
             repeatable,
             kind,

@@ -28,6 +28,9 @@ public sealed class ConfigDefaultsTests
         Assert.Equal("127.0.0.1", config.Proxy.Listen.Host);
         Assert.Equal(8080, config.Proxy.Listen.Port);
         Assert.Equal("/mcp", config.Proxy.Listen.Path);
+        Assert.Equal(1800, config.Proxy.Sessions.IdleTimeoutSeconds);
+        Assert.Equal(10_000, config.Proxy.Sessions.MaxSessions);
+        Assert.Equal(100, config.Proxy.Sessions.MaxSessionsPerCaller);
         Assert.False(config.Performance.CoalesceRequests);
         Assert.Equal(1_048_576, config.Security.MaxArgumentSize);
         Assert.Null(config.Security.MaxRequestBody);
@@ -36,6 +39,7 @@ public sealed class ConfigDefaultsTests
         Assert.Null(config.Security.AllowedHosts); // loopback names when listening on loopback only, else any
         Assert.Null(config.Security.AdminToken);
         Assert.False(config.Security.AdminAllowForwarded); // the loopback-only admin rule refuses relayed requests
+        Assert.Equal(16L * 1024 * 1024, config.Security.MaxResultSize);
         Assert.False(config.Observability.Audit);
         Assert.Equal("info", config.Observability.LogLevel);
         Assert.False(config.Observability.JsonLogs);
@@ -59,6 +63,7 @@ public sealed class ConfigDefaultsTests
         Assert.Empty(backend.Args);
         Assert.Empty(backend.Env);
         Assert.Null(backend.Cwd);
+        Assert.False(backend.InheritEnv); // a minimal environment plus [backends.env]
         Assert.Null(backend.Url);
         Assert.Null(backend.BearerToken);
         Assert.False(backend.ForwardAuth);

@@ -82,6 +82,17 @@ public sealed class ConfigValidationTests
         ["http forbids args"] = new(Remote + "args = [] # <-\n", "backends.args", "remote", "only valid for stdio backends"),
         ["http forbids env"] = new(Remote + "[backends.env] # <-\nA = \"b\"\n", "backends.env", "remote", "only valid for stdio backends"),
         ["http forbids cwd"] = new(Remote + "cwd = \".\" # <-\n", "backends.cwd", "remote", "only valid for stdio backends"),
+        ["http forbids inherit_env"] = new(Remote + "inherit_env = true # <-\n", "backends.inherit_env", "remote", "only valid for stdio backends"),
+        ["inherit_env not a bool"] = new(Files + "inherit_env = \"yes\" # <-\n", "backends.inherit_env", "files", "expected a boolean"),
+
+        ["max_result_size too small"] = new("[security]\nmax_result_size = 100 # <-\n", "security.max_result_size", null, "between 1024 and 1073741824"),
+        ["max_result_size too large"] = new("[security]\nmax_result_size = 4294967296 # <-\n", "security.max_result_size", null, "between 1024 and 1073741824"),
+
+        // --- [proxy.sessions]
+        ["idle_timeout_seconds zero"] = new("[proxy.sessions]\nidle_timeout_seconds = 0 # <-\n", "proxy.sessions.idle_timeout_seconds", null, "between 1 and 86400"),
+        ["max_sessions zero"] = new("[proxy.sessions]\nmax_sessions = 0 # <-\n", "proxy.sessions.max_sessions", null, "between 1 and 1000000"),
+        ["max_sessions_per_caller negative"] = new("[proxy.sessions]\nmax_sessions_per_caller = -1 # <-\n", "proxy.sessions.max_sessions_per_caller", null, "between 1 and 1000000"),
+        ["unknown sessions key"] = new("[proxy.sessions]\nmax_session = 5 # <-\n", "proxy.sessions.max_session", null, "unknown key 'max_session'"),
 
         // --- filters
         ["expose_tools with hide_tools"] = new(Files + "expose_tools = [\"a\"]\nhide_tools = [\"b\"] # <-\n", "backends.hide_tools", "files", "expose_tools and hide_tools are mutually exclusive"),

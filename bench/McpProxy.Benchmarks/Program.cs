@@ -41,6 +41,8 @@ try
         name = "mcp-proxy-bench"
         [proxy.listen]
         port = {proxyPort}
+        [proxy.sessions]
+        max_sessions_per_caller = 10000 # the idle-sessions measurement opens 1,000 from one address
         [observability]
         log_level = "warn"
         [observability.metrics]

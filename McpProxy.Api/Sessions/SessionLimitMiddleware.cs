@@ -1,0 +1,57 @@
+using System.Text.Json;
+using McpProxy.Configuration;
+using ModelContextProtocol.Server;
+
+namespace McpProxy.Sessions;
+
+/// <summary>
+/// Before the MCP endpoint: a POST without <c>Mcp-Session-Id</c> (the initialize that opens a session — any other such
+/// POST is refused by the SDK and frees its slot at once) takes a <see cref="SessionLimiter"/> slot, or is answered
+/// 429 with a JSON-RPC error naming the cap and its config key. Runs after authentication, so the caller is known.
+/// </summary>
+internal sealed class SessionLimitMiddleware(RequestDelegate next, SessionLimiter limiter, ProxyConfig config)
+{
+    private static readonly object SlotKey = new();
+
+    public async Task InvokeAsync(HttpContext http)
+    {
+        if (!HttpMethods.IsPost(http.Request.Method)
+            || !http.Request.Path.StartsWithSegments(config.Proxy.Listen.Path, StringComparison.OrdinalIgnoreCase, out var rest)
+            || rest.HasValue && rest != "/"
+            || http.Request.Headers.ContainsKey("Mcp-Session-Id"))
+        {
+            await next(http);
+            return;
+        }
+
+        using var slot = limiter.TryReserve(SessionLimiter.CallerOf(http), out var refusal);
+        if (slot is null)
+        {
+            http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            http.Response.ContentType = "application/json";
+            await using var json = new Utf8JsonWriter(http.Response.Body);
+            json.WriteStartObject();
+            json.WriteString("jsonrpc", "2.0");
+            json.WriteNull("id");
+            json.WriteStartObject("error");
+            json.WriteNumber("code", -32000);
+            json.WriteString("message", refusal);
+            json.WriteEndObject();
+            json.WriteEndObject();
+            return;
+        }
+
+        http.Items[SlotKey] = slot;
+        await next(http);
+    }
+
+    /// <summary>
+    /// The session-run hook (<c>RunSessionHandler</c>): the session opened by this request takes its slot over and
+    /// gives it back when it ends. Must be called before the session's first await (the SDK calls it synchronously).
+    /// </summary>
+    public static async Task RunSessionAsync(HttpContext http, McpServer session, Func<McpServer, CancellationToken, Task> run, CancellationToken cancellationToken)
+    {
+        using var owned = (http.Items[SlotKey] as SessionLimiter.SessionSlot)?.Claim();
+        await run(session, cancellationToken);
+    }
+}
