@@ -40,8 +40,10 @@ internal sealed record ProxyCommandLine(string ConfigPath, bool Check, string[] 
                 parseError.ShowTypoCorrections = true;
             }
 
-            var code = result.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
-            if (result.Errors.Count > 0)
+            // A usage error goes to stderr whole (the library writes its suggestions to Output).
+            var failed = result.Action is ParseErrorAction;
+            var code = result.Invoke(new InvocationConfiguration { Output = failed ? error : output, Error = error, EnableDefaultExceptionHandler = false });
+            if (failed)
             {
                 error.WriteLine($"Run '{grammar.Root.Name} --help' for the options.");
                 exitCode = ExitUsage;
