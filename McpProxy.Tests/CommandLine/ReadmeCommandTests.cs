@@ -49,6 +49,67 @@ public sealed partial class ReadmeCommandTests
         Assert.Contains(tools, t => t.Name == "sample/echo");
     }
 
+    [Fact]
+    public async Task The_README_publish_commands_produce_a_clean_runnable_proxy()
+    {
+        // The first block of "Running as a service": the publish command, then the published proxy checking the config.
+        var section = Readme[Readme.IndexOf("## Running as a service", StringComparison.Ordinal)..];
+        var block = BashBlock().Match(section).Groups[1].Value;
+        var commands = block.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Equal("dotnet publish McpProxy.Api -c Release", commands[0]);
+
+        foreach (var command in commands)
+        {
+            using var run = Bash(command);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(8));
+            await run.Process.WaitForExitAsync(timeout.Token);
+            Assert.True(run.Process.ExitCode == 0, $"'{command}' exited {run.Process.ExitCode}: {await run.Stdout}{await run.Stderr}");
+            if (command.Contains("--check", StringComparison.Ordinal))
+            {
+                Assert.Contains("mcp-proxy.toml: OK", await run.Stdout);
+            }
+        }
+
+        // Only the proxy: no sample backend launcher (its dll is not there), no satellite resource folders, no IIS file.
+        var publish = Path.Combine(TestPaths.RepoRoot, "McpProxy.Api", "bin", "Release", "net10.0", "publish");
+        var files = Directory.GetFiles(publish).Select(Path.GetFileName).ToList();
+        Assert.Contains("McpProxy.Api.dll", files);
+        Assert.DoesNotContain(files, f => f!.StartsWith("McpProxy.Backends.Sample", StringComparison.Ordinal));
+        Assert.DoesNotContain("web.config", files);
+        Assert.Empty(Directory.GetDirectories(publish));
+    }
+
+    [Fact]
+    public async Task The_container_image_is_configured_as_the_README_says()
+    {
+        // No container engine or registry here: the SDK's own computation of the image settings is what is checked.
+        using var run = Bash("dotnet msbuild McpProxy.Api -nologo -t:ComputeContainerConfig -p:Configuration=Release " +
+            "-getProperty:ContainerRepository -getProperty:ContainerImageTag -getProperty:ContainerUser -getProperty:ContainerBaseImage " +
+            "-getProperty:ContainerWorkingDirectory -getItem:ContainerPort -getItem:ContainerEnvironmentVariable");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await run.Process.WaitForExitAsync(timeout.Token);
+        var stdout = await run.Stdout;
+        Assert.True(run.Process.ExitCode == 0, stdout + await run.Stderr);
+
+        var json = System.Text.Json.Nodes.JsonNode.Parse(stdout)!;
+        var properties = json["Properties"]!;
+        Assert.Equal("mcp-proxy", (string?)properties["ContainerRepository"]);
+        Assert.Equal("latest", (string?)properties["ContainerImageTag"]);
+        Assert.Equal("app", (string?)properties["ContainerUser"]);
+        Assert.Equal("mcr.microsoft.com/dotnet/aspnet:10.0", (string?)properties["ContainerBaseImage"]);
+        Assert.Equal("/app", (string?)properties["ContainerWorkingDirectory"]);
+        var port = Assert.Single(json["Items"]!["ContainerPort"]!.AsArray());
+        Assert.Equal(("8080", "tcp"), ((string?)port!["Identity"], (string?)port["Type"]));
+        var env = Assert.Single(json["Items"]!["ContainerEnvironmentVariable"]!.AsArray());
+        Assert.Equal(("MCP_PROXY_CONFIG", "/app/mcp-proxy.toml"), ((string?)env!["Identity"], (string?)env["Value"]));
+
+        // The README's table says the same.
+        foreach (var documented in new[] { "`mcp-proxy`", "`app`", "`8080/tcp`", "`/app`", "`/app/mcp-proxy.toml`", "mcr.microsoft.com/dotnet/aspnet:10.0", "-t:PublishContainer" })
+        {
+            Assert.Contains(documented, Readme);
+        }
+    }
+
     /// <summary>Every line of the README's <c>```bash</c> blocks (comments and blank lines left out).</summary>
     private static IEnumerable<string> BashLines(string? text = null) =>
         BashBlock().Matches(text ?? Readme)
