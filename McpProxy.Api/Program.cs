@@ -1,8 +1,8 @@
 using McpProxy;
 
-var commandLine = ProxyCommandLine.Parse(args);
-var config = commandLine.TryLoad(Console.Out, Console.Error, out var exitCode);
-if (config is null || commandLine.Check)
+var commandLine = ProxyCommandLine.Parse(args, Console.Out, Console.Error, out var exitCode);
+var config = commandLine?.TryLoad(Console.Out, Console.Error, out exitCode);
+if (commandLine is null || config is null || commandLine.Check)
 {
     return exitCode;
 }

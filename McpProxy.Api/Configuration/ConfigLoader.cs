@@ -15,8 +15,9 @@ public static class ConfigLoader
     /// <summary>Reads and loads a config file; sets <see cref="ProxyConfig.SourcePath"/> and <see cref="ProxyConfig.BaseDirectory"/>.</summary>
     /// <param name="path">The file (relative paths resolve against the current directory).</param>
     /// <param name="getEnv">Environment lookup for <c>${VAR}</c> (default: <see cref="Environment.GetEnvironmentVariable(string)"/>).</param>
+    /// <param name="warnings">Receives what is valid but probably not meant (e.g. no backends, a command not on PATH).</param>
     /// <exception cref="ConfigException">The file cannot be read or is invalid.</exception>
-    public static ProxyConfig LoadFile(string path, Func<string, string?>? getEnv = null)
+    public static ProxyConfig LoadFile(string path, Func<string, string?>? getEnv = null, ICollection<ConfigError>? warnings = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var fullPath = Path.GetFullPath(path);
@@ -30,7 +31,7 @@ public static class ConfigLoader
             throw new ConfigException([new ConfigError("", null, null, $"cannot read the config file: {ex.Message}") { SourcePath = fullPath }], fullPath);
         }
 
-        return Parse(toml, fullPath, getEnv);
+        return Parse(toml, fullPath, getEnv, warnings);
     }
 
     /// <summary>Loads a config from TOML text.</summary>
@@ -40,8 +41,9 @@ public static class ConfigLoader
     /// path and <see cref="ProxyConfig.BaseDirectory"/> its directory.
     /// </param>
     /// <param name="getEnv">Environment lookup for <c>${VAR}</c> (default: <see cref="Environment.GetEnvironmentVariable(string)"/>).</param>
+    /// <param name="warnings">Receives what is valid but probably not meant (e.g. no backends, a command not on PATH).</param>
     /// <exception cref="ConfigException">The config is invalid; lists every problem found.</exception>
-    public static ProxyConfig Parse(string toml, string? sourcePath = null, Func<string, string?>? getEnv = null)
+    public static ProxyConfig Parse(string toml, string? sourcePath = null, Func<string, string?>? getEnv = null, ICollection<ConfigError>? warnings = null)
     {
         ArgumentNullException.ThrowIfNull(toml);
         var fullPath = sourcePath is null ? null : Path.GetFullPath(sourcePath);
@@ -76,6 +78,11 @@ public static class ConfigLoader
         if (errors.Errors.Count > 0)
         {
             throw Fail(errors, fullPath);
+        }
+
+        foreach (var warning in errors.Warnings.OrderBy(e => e.Line ?? int.MaxValue))
+        {
+            warnings?.Add(warning);
         }
 
         return fullPath is null

@@ -29,6 +29,8 @@ internal sealed class ConfigReader(ConfigErrors errors)
     private static readonly string[] AliasKeys = ["from", "to"];
     private static readonly string[] InjectArgsKeys = ["tool", "args", "overwrite"];
     private static readonly string[] AuthKeys = ["type", "tokens", "issuer", "audience", "jwks_uri", "roles", "role_mapping", "default_role", "admin_roles", "token_types"];
+    private static readonly string[] BearerOnlyKeys = ["tokens"];
+    private static readonly string[] JwtOnlyKeys = ["issuer", "audience", "jwks_uri"];
     private static readonly string[] RoleKeys = ["name", "allow_tools", "deny_tools", "allow_prompts", "deny_prompts", "allow_resources", "deny_resources"];
     private static readonly string[] RoleMappingKeys = ["claim", "mapping"];
     private static readonly string[] PerformanceKeys = ["coalesce_requests"];
@@ -45,6 +47,12 @@ internal sealed class ConfigReader(ConfigErrors errors)
         var root = new ConfigSection(errors, rootTable, "", null, RootKeys);
         var (proxy, separator) = ReadProxy(root.Section("proxy", ProxyKeys));
         var backends = ReadBackends(root, separator);
+        if (backends.Count == 0 && errors.Errors.Count == 0)
+        {
+            // Valid (hot reload may add backends later), but a proxy with nothing behind it serves empty lists.
+            errors.Warn("backends", null, root.LineOf("backends"), "no [[backends]] are configured: the proxy will serve empty tool, prompt and resource lists");
+        }
+
         var auth = root.Section("auth", AuthKeys) is { } a ? ReadAuth(a) : null;
         return new ProxyConfig
         {
@@ -278,6 +286,10 @@ internal sealed class ConfigReader(ConfigErrors errors)
             else if (command is not null && string.IsNullOrWhiteSpace(command))
             {
                 s.Error("command", "must not be empty");
+            }
+            else if (command is not null && !CommandLocator.Exists(command, errors.GetEnv("PATH"), WorkingDirectoryFor(cwd)))
+            {
+                s.Warn("command", $"'{command}' was not found on PATH (nor as a file); the backend will be unavailable until it is installed");
             }
 
             foreach (var key in HttpOnlyKeys.Where(s.Has))
@@ -600,6 +612,12 @@ internal sealed class ConfigReader(ConfigErrors errors)
         var audience = s.String("audience");
         var jwksUri = s.String("jwks_uri");
 
+        // Keys of the other auth type would be silently ignored: an error, so a half-converted [auth] is noticed.
+        foreach (var key in (type == AuthType.Bearer ? JwtOnlyKeys : type == AuthType.Jwt ? BearerOnlyKeys : []).Where(s.Has))
+        {
+            s.Error(key, $"'{key}' is only used by {(type == AuthType.Bearer ? "jwt" : "bearer")} auth (this [auth] has type = \"{typeText}\"); remove it");
+        }
+
         if (type == AuthType.Bearer)
         {
             if (!s.Has("tokens"))
@@ -632,6 +650,12 @@ internal sealed class ConfigReader(ConfigErrors errors)
             if (!string.IsNullOrWhiteSpace(jwksUri) && !IsHttpUri(jwksUri))
             {
                 s.Error("jwks_uri", $"must be an absolute http or https URI (got '{jwksUri}')");
+            }
+            else if (!string.IsNullOrWhiteSpace(jwksUri) && new Uri(jwksUri) is { Scheme: "http", IsLoopback: false })
+            {
+                // The signing keys decide who gets in: fetched over plain HTTP they could be swapped on the way (the
+                // JWKS retriever refuses http for non-loopback hosts at runtime too).
+                s.Error("jwks_uri", $"must use https (got '{jwksUri}'); plain http is allowed for loopback hosts only");
             }
         }
 
@@ -870,6 +894,10 @@ internal sealed class ConfigReader(ConfigErrors errors)
             Protocol = protocol ?? d.Protocol,
         };
     }
+
+    /// <summary>The directory a stdio child starts in (for a relative <c>command</c>); null when the config has no file.</summary>
+    private string? WorkingDirectoryFor(string? cwd) =>
+        errors.BaseDirectory is not { } dir ? null : string.IsNullOrWhiteSpace(cwd) ? dir : Path.GetFullPath(cwd, dir);
 
     private static bool IsHttpUri(string value) =>
         Uri.TryCreate(value, UriKind.Absolute, out var uri)

@@ -8,10 +8,19 @@ internal sealed class ConfigErrors(Func<string, string?> getEnv, string? sourceP
 {
     public Func<string, string?> GetEnv { get; } = getEnv;
 
+    /// <summary>The config file's directory (relative paths in the config resolve against it); null without a file.</summary>
+    public string? BaseDirectory { get; } = sourcePath is null ? null : Path.GetDirectoryName(sourcePath);
+
     public List<ConfigError> Errors { get; } = [];
+
+    /// <summary>Valid, but probably not what the user meant (reported by <c>--check</c> and at startup; loading succeeds).</summary>
+    public List<ConfigError> Warnings { get; } = [];
 
     public void Add(string key, string? backend, int? line, string message) =>
         Errors.Add(new ConfigError(key, backend, line, message) { SourcePath = sourcePath });
+
+    public void Warn(string key, string? backend, int? line, string message) =>
+        Warnings.Add(new ConfigError(key, backend, line, message) { SourcePath = sourcePath });
 
     /// <summary>Expands a string value; on failure reports every problem against the key and returns null.</summary>
     public string? Expand(string value, string key, string? backend, int line)
@@ -74,6 +83,9 @@ internal sealed class ConfigSection
 
     /// <summary>Reports a problem with <paramref name="key"/> (relative to this table) at a given line.</summary>
     public void ErrorAt(string key, int line, string message) => _errors.Add(KeyOf(key), Backend, line, message);
+
+    /// <summary>Reports something valid but probably unintended about <paramref name="key"/> (at its line).</summary>
+    public void Warn(string key, string message) => _errors.Warn(KeyOf(key), Backend, LineOf(key), message);
 
     /// <summary>Reports a problem with the table itself (at its header).</summary>
     public void TableError(string message) => _errors.Add(Path, Backend, Line, message);

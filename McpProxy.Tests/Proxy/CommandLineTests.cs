@@ -65,11 +65,156 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public async Task Check_prints_warnings_with_file_line_and_key_and_still_exits_zero()
+    {
+        var empty = Path.Combine(_dir, "empty.toml");
+        await File.WriteAllTextAsync(empty, "[proxy]\nname = \"empty\"\n");
+        var (code, stdout, stderr) = await RunAsync(["--check", "--config", empty]);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("empty.toml: OK (no backends; 1 warning(s))", stdout);
+        Assert.Contains("warning: empty.toml:", stderr);
+        Assert.Contains("backends: no [[backends]] are configured", stderr);
+
+        var missing = Path.Combine(_dir, "missing.toml");
+        await File.WriteAllTextAsync(missing, "[[backends]]\nname = \"ghost\"\ntransport = \"stdio\"\ncommand = \"no-such-mcp-server-7f3a\"\n");
+        (code, _, stderr) = await RunAsync(["--check", "--config", missing]);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("warning: missing.toml:4: backends[ghost].command: 'no-such-mcp-server-7f3a' was not found on PATH", stderr);
+    }
+
+    [Fact]
+    public async Task Check_rejects_auth_keys_of_the_other_type_and_plain_http_jwks_on_a_remote_host()
+    {
+        var path = Path.Combine(_dir, "auth.toml");
+        await File.WriteAllTextAsync(path, """
+            [auth]
+            type = "jwt"
+            issuer = "https://auth.example.com"
+            audience = "mcp"
+            jwks_uri = "http://auth.example.com/jwks"
+            tokens = ["left-over"]
+            """);
+
+        var (code, _, stderr) = await RunAsync(["--check", "--config", path]);
+
+        Assert.Equal(1, code);
+        Assert.Contains("auth.toml:5: auth.jwks_uri: must use https", stderr);
+        Assert.Contains("auth.toml:6: auth.tokens: 'tokens' is only used by bearer auth", stderr);
+        Assert.DoesNotContain("left-over", stderr);
+    }
+
+    [Fact]
     public async Task A_missing_config_file_is_a_clear_error()
     {
         var (code, _, stderr) = await RunAsync(["--check", "--config", Path.Combine(_dir, "nope.toml")]);
         Assert.Equal(2, code);
         Assert.Contains("config file not found", stderr);
+    }
+
+    [Fact]
+    public async Task Help_lists_every_option_the_config_default_and_the_exit_codes_and_starts_nothing()
+    {
+        foreach (var flag in new[] { "--help", "-h" })
+        {
+            var (code, stdout, stderr) = await RunAsync([flag], timeout: TimeSpan.FromSeconds(30));
+            Assert.True(code == 0, stderr);
+            foreach (var expected in new[]
+            {
+                "Usage:", "-c, --config <FILE>", "--check", "--urls <URLS>", "--environment <NAME>", "--version", "--help",
+                "MCP_PROXY_CONFIG", "mcp-proxy.toml", "--Section:Key=value", "ASPNETCORE_URLS",
+                "Exit codes:", "0  OK", "1  invalid config", "2  usage error",
+            })
+            {
+                Assert.Contains(expected, stdout);
+            }
+
+            Assert.Equal("", stderr);
+        }
+    }
+
+    [Fact]
+    public async Task Version_prints_the_proxy_version()
+    {
+        var (code, stdout, stderr) = await RunAsync(["--version"], timeout: TimeSpan.FromSeconds(30));
+        Assert.True(code == 0, stderr);
+        var version = typeof(ProxyCommandLine).Assembly.GetName().Version!;
+        Assert.StartsWith($"{version.Major}.{version.Minor}.{version.Build}", stdout.Trim());
+        Assert.StartsWith("0.1.0", stdout.Trim());
+    }
+
+    [Theory]
+    [InlineData("--chek", "--check")]
+    [InlineData("--confg", "--config")]
+    [InlineData("--url", "--urls")]
+    public async Task A_mistyped_option_is_a_usage_error_with_a_suggestion_and_never_starts_the_proxy(string typo, string suggestion)
+    {
+        // A config that would start fine: the proxy must refuse the typo before it gets that far.
+        var path = Path.Combine(_dir, "ok.toml");
+        await File.WriteAllTextAsync(path, "[proxy.listen]\nport = 0\n");
+
+        var (code, stdout, stderr) = await RunAsync(["--config", path, typo], timeout: TimeSpan.FromSeconds(30));
+
+        Assert.Equal(2, code);
+        Assert.Contains($"'{typo}'", stderr);
+        Assert.Contains("Did you mean", stderr);
+        Assert.Contains(suggestion, stderr.Split('\n').Select(l => l.Trim()));
+        Assert.Contains("--help", stderr);
+        Assert.DoesNotContain("listening", stdout, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task A_missing_option_value_is_a_usage_error()
+    {
+        var (code, _, stderr) = await RunAsync(["--config"], timeout: TimeSpan.FromSeconds(30));
+        Assert.Equal(2, code);
+        Assert.Contains("--config", stderr);
+    }
+
+    [Fact]
+    public async Task The_config_path_defaults_to_MCP_PROXY_CONFIG_then_mcp_proxy_toml_in_the_current_directory()
+    {
+        var path = Path.Combine(_dir, "from-env.toml");
+        await File.WriteAllTextAsync(path, "[proxy]\nname = \"env\"\n");
+        var (code, stdout, stderr) = await RunAsync(["--check"], env: new() { ["MCP_PROXY_CONFIG"] = path });
+        Assert.True(code == 0, stderr);
+        Assert.Contains("from-env.toml: OK", stdout);
+
+        // Without either, mcp-proxy.toml in the working directory (here: the repository root, which ships one).
+        (code, stdout, stderr) = await RunAsync(["--check"], env: new() { ["MCP_PROXY_CONFIG"] = "" });
+        Assert.True(code == 0, stderr);
+        Assert.Contains("mcp-proxy.toml: OK", stdout);
+    }
+
+    [Fact]
+    public async Task Urls_passes_through_to_ASP_NET_Core_and_overrides_proxy_listen()
+    {
+        var port = FreePort();
+        var path = Path.Combine(_dir, "urls.toml");
+        await File.WriteAllTextAsync(path, $"[proxy.listen]\nport = {FreePort()}\n");
+
+        using var proxy = Start(["--config", path, "--urls", $"http://127.0.0.1:{port}"]);
+
+        await WaitForHealthAsync(new Uri($"http://127.0.0.1:{port}/alive"));
+    }
+
+    [Fact]
+    public async Task A_configuration_key_passes_through_to_ASP_NET_Core_in_both_forms()
+    {
+        var path = Path.Combine(_dir, "kestrel.toml");
+        await File.WriteAllTextAsync(path, $"[proxy.listen]\nport = {FreePort()}\n");
+
+        // Kestrel's own endpoint configuration wins over the addresses the proxy sets: the key reached the host.
+        var port = FreePort();
+        using (var proxy = Start(["--config", path, $"--Kestrel:Endpoints:Http:Url=http://127.0.0.1:{port}"]))
+        {
+            await WaitForHealthAsync(new Uri($"http://127.0.0.1:{port}/alive"));
+        }
+
+        port = FreePort();
+        using (var proxy = Start(["--config", path, "--Kestrel:Endpoints:Http:Url", $"http://127.0.0.1:{port}"]))
+        {
+            await WaitForHealthAsync(new Uri($"http://127.0.0.1:{port}/alive"));
+        }
     }
 
     [Fact]
@@ -202,10 +347,10 @@ public sealed class CommandLineTests : IDisposable
         return new ProcessHandle(Process.Start(psi)!);
     }
 
-    private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(string[] args, Dictionary<string, string>? env = null)
+    private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(string[] args, Dictionary<string, string>? env = null, TimeSpan? timeout = null)
     {
         using var handle = Start(args, env);
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
         await handle.Process.WaitForExitAsync(cts.Token);
         return (handle.Process.ExitCode, await handle.Stdout, await handle.Stderr);
     }
