@@ -49,7 +49,7 @@ internal sealed record ProxyCommandLine(string ConfigPath, bool Check, string[] 
 
         try
         {
-            var config = ConfigLoader.LoadFile(ConfigPath);
+            var config = Resilience.PipelineDryRun.ThrowIfInvalid(ConfigLoader.LoadFile(ConfigPath));
             if (Check)
             {
                 output.WriteLine($"{ConfigPath}: OK ({config.Backends.Count} backends: {string.Join(", ", config.Backends.Select(b => $"{b.Name} [{b.Transport.ToString().ToLowerInvariant()}]"))})");

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace McpProxy.Configuration;
 
@@ -50,6 +51,11 @@ public enum BackendTransport { Stdio, Http }
 public sealed record BackendConfig
 {
     public required string Name { get; init; }
+
+    /// <summary>Line of the <c>[[backends]]</c> header, for errors found after loading (not part of the config's value).</summary>
+    [JsonIgnore]
+    public int? SourceLine { get; init; }
+
     public BackendTransport Transport { get; init; }
     // stdio
     public string? Command { get; init; }
