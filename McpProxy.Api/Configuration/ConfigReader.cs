@@ -59,7 +59,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
         var (proxy, separator) = ReadProxy(root.Section("proxy", ProxyKeys));
         var backends = ReadBackends(root, separator);
         var auth = root.Section("auth", AuthKeys) is { } a ? ReadAuth(a) : null;
-        return new ProxyConfig
+        var config = new ProxyConfig
         {
             Proxy = proxy,
             Backends = backends,
@@ -68,6 +68,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
             Security = ReadSecurity(root.Section("security", SecurityKeys)),
             Observability = ReadObservability(root.Section("observability", ObservabilityKeys)),
         };
+        return config with { ExpandedValues = errors.Expanded.Select(e => e.Expanded).ToHashSet(StringComparer.Ordinal) };
     }
 
     // ---------------------------------------------------------------- [proxy]
@@ -190,10 +191,10 @@ internal sealed class ConfigReader(ConfigErrors errors)
         if (node is TomlTableNode table && table.Entries.TryGetValue("name", out var nameNode)
             && nameNode is TomlScalar { Value: string raw, IsDateTime: false })
         {
-            var name = EnvExpander.Expand(raw, errors.GetEnv, new List<string>());
+            var name = EnvExpander.Expand(raw, errors.GetEnv, new List<string>(), out var resolved);
             if (!string.IsNullOrWhiteSpace(name))
             {
-                return name;
+                return resolved ? raw : name; // diagnostics never show an expanded value
             }
         }
 
@@ -207,6 +208,8 @@ internal sealed class ConfigReader(ConfigErrors errors)
             s.TableError("empty [[backends]] entry: 'name' and 'transport' are required");
             return null;
         }
+
+        var expandedBefore = errors.Expanded.Count;
 
         // name
         var name = s.String("name");
@@ -353,6 +356,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
             Namespaced = s.Bool("namespaced") ?? true,
             IdempotentTools = s.StringList("idempotent_tools"),
             NonIdempotentTools = s.StringList("non_idempotent_tools"),
+            ExpandedValues = errors.Expanded.Skip(expandedBefore).Select(e => e.Expanded).ToHashSet(StringComparer.Ordinal),
         };
     }
 
