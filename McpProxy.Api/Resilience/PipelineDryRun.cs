@@ -30,8 +30,10 @@ internal static class PipelineDryRun
         var services = new ResilienceServices(
             new OutlierEjections(TimeProvider.System), new ResilienceMetrics(provider.GetRequiredService<IMeterFactory>()), TimeProvider.System);
         var errors = new List<ConfigError>();
+        var position = 0;
         foreach (var backend in backends)
         {
+            position++;
             try
             {
                 var timeout = backend.Timeout is { } t ? TimeSpan.FromSeconds(t.Seconds) : DefaultTimeout;
@@ -41,7 +43,9 @@ internal static class PipelineDryRun
             {
                 // Polly's ValidationException lists every invalid option; its first line names the strategy.
                 var reason = ex.Message.ReplaceLineEndings(" ").Trim();
-                errors.Add(new ConfigError("backends", backend.Name, backend.SourceLine, $"the backend's resilience pipeline cannot be built: {reason}")
+                // A name that came from ${VAR} is not echoed: the entry is named by its position, as for a nameless one.
+                var label = backend.ExpandedValues.Contains(backend.Name) ? "#" + position : backend.Name;
+                errors.Add(new ConfigError("backends", label, backend.SourceLine, $"the backend's resilience pipeline cannot be built: {reason}")
                 {
                     SourcePath = sourcePath,
                 });
