@@ -11,7 +11,8 @@ namespace McpProxy.Observability;
 /// <c>\r</c>, <c>\t</c>, <c>\u2028</c>…). A tool name, argument, caller or backend stderr line holding
 /// <c>"\ninfo: McpProxy.Audit[1] …"</c> then stays inside its own entry in the plain console format, in
 /// <c>json_logs</c> and in any other sink. Done as a provider wrapper rather than a console formatter so no sink can be
-/// missed; Microsoft.Extensions.Logging has no built-in hook for this.
+/// missed; Microsoft.Extensions.Logging has no built-in hook for this. (A filter rule aimed at one provider type, such
+/// as <c>AddFilter&lt;ConsoleLoggerProvider&gt;</c>, would no longer match the wrapped provider; the proxy uses none.)
 /// </summary>
 internal static class LogEscaping
 {
