@@ -131,7 +131,7 @@ internal sealed record ProxyCommandLine(string ConfigPath, bool Check, string[] 
         try
         {
             var warnings = new List<ConfigError>();
-            var config = ConfigLoader.LoadFile(ConfigPath, warnings: warnings);
+            var config = Resilience.PipelineDryRun.ThrowIfInvalid(ConfigLoader.LoadFile(ConfigPath, warnings: warnings));
             if (Check)
             {
                 var backends = config.Backends.Count == 0

@@ -17,14 +17,7 @@ namespace McpProxy.Admin;
 /// </summary>
 internal static class AdminEndpoints
 {
-    public const string Redacted = "[redacted]";
-
-    private static readonly JsonSerializerOptions ConfigJson = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-        WriteIndented = true,
-    };
+    public const string Redacted = ConfigRedaction.Redacted;
 
     public static RouteGroupBuilder MapProxyAdmin(this IEndpointRouteBuilder app)
     {
@@ -38,7 +31,7 @@ internal static class AdminEndpoints
             return TypedResults.Ok(new { cleared = true });
         });
         admin.MapGet("/config", (ProxyConfig config, BackendRegistry registry) =>
-            TypedResults.Content(EffectiveConfig(config, registry.Configs).ToJsonString(ConfigJson), "application/json"));
+            TypedResults.Content(ConfigRedaction.ToJson(EffectiveConfig(config, registry.Configs)), "application/json"));
         return admin;
     }
 
@@ -47,7 +40,7 @@ internal static class AdminEndpoints
         b.Config.Transport.ToString().ToLowerInvariant(),
         b.State.ToString().ToLowerInvariant(),
         b.Config.MirrorOf,
-        b.LastError,
+        b.PublicError,
         b.ReadySince,
         b.Restarts,
         b.Catalog.Tools.Count,
@@ -86,41 +79,8 @@ internal static class AdminEndpoints
                 c => c.Key,
                 c => new BackendCacheStats(Interlocked.Read(ref c.Value.Hits), Interlocked.Read(ref c.Value.Misses), Interlocked.Read(ref c.Value.Entries)))));
 
-    /// <summary>
-    /// The config in effect (hot-reloaded backends included) with every secret replaced by <see cref="Redacted"/>:
-    /// auth tokens, the admin token, backend bearer tokens and stdio environment values.
-    /// </summary>
-    internal static JsonObject EffectiveConfig(ProxyConfig config, IReadOnlyList<BackendConfig> backends)
-    {
-        var node = JsonSerializer.SerializeToNode(config with { Backends = backends }, ConfigJson)!.AsObject();
-        if (node["auth"] is JsonObject auth && auth["tokens"] is JsonArray tokens)
-        {
-            auth["tokens"] = new JsonArray([.. tokens.Select(_ => (JsonNode)Redacted)]);
-        }
-
-        if (node["security"] is JsonObject security && security["admin_token"] is not null)
-        {
-            security["admin_token"] = Redacted;
-        }
-
-        foreach (var backend in node["backends"]!.AsArray().OfType<JsonObject>())
-        {
-            if (backend["bearer_token"] is not null)
-            {
-                backend["bearer_token"] = Redacted;
-            }
-
-            if (backend["env"] is JsonObject env)
-            {
-                foreach (var key in env.Select(p => p.Key).ToList())
-                {
-                    env[key] = Redacted;
-                }
-            }
-        }
-
-        return node;
-    }
+    /// <summary>The config in effect (hot-reloaded backends included) with every secret redacted (<see cref="ConfigRedaction"/>).</summary>
+    internal static JsonObject EffectiveConfig(ProxyConfig config, IReadOnlyList<BackendConfig> backends) => ConfigRedaction.Redact(config, backends);
 
     internal sealed record BackendStatus(
         string Name, string Transport, string State, string? MirrorOf, string? LastError, DateTimeOffset? ReadySince, int Restarts,

@@ -52,7 +52,11 @@ internal sealed partial class BackendConnection(
     public string Name => config.Name;
     public BackendConfig Config => config;
     public BackendState State { get; private set; } = BackendState.Connecting;
+    /// <summary>The last failure in full, for the log only (it may hold stderr text, host:port, URLs).</summary>
     public string? LastError { get; private set; }
+
+    /// <summary>The last failure as clients and <c>/admin/backends</c> see it: a generic reason (<see cref="BackendFailure.PublicReason"/>).</summary>
+    public string? PublicError { get; private set; }
     public DateTimeOffset? ReadySince { get; private set; }
     public int Restarts { get; private set; }
     public BackendCatalog Catalog => _catalog;
@@ -97,6 +101,7 @@ internal sealed partial class BackendConnection(
             LogSessionLost(Name, error.Message);
             State = BackendState.Unavailable;
             LastError = "session lost: " + error.Message;
+            PublicError = "session lost";
             _ = DisposeQuietlyAsync(client);
         }
     }
@@ -119,9 +124,9 @@ internal sealed partial class BackendConnection(
         throw new McpProtocolException(UnavailableMessage, McpErrorCode.InternalError);
     }
 
-    /// <summary>Why calls to this backend fail right now: its state and last error.</summary>
+    /// <summary>Why calls to this backend fail right now: its state and the generic reason of its last failure.</summary>
     public string UnavailableMessage =>
-        $"Backend '{Name}' is unavailable ({State.ToString().ToLowerInvariant()}{(LastError is null ? "" : ": " + LastError)}).";
+        $"Backend '{Name}' is unavailable ({State.ToString().ToLowerInvariant()}{(PublicError is null ? "" : ": " + PublicError)}).";
 
     private async Task SuperviseAsync(CancellationToken stopping)
     {
@@ -138,12 +143,14 @@ internal sealed partial class BackendConnection(
                 State = BackendState.Ready;
                 ReadySince = DateTimeOffset.UtcNow;
                 LastError = null;
+                PublicError = null;
                 LogBackendReady(Name, _catalog.Tools.Count, _catalog.Prompts.Count, _catalog.Resources.Count, _catalog.ResourceTemplates.Count);
                 _firstAttempt.TrySetResult();
                 observer.OnCatalogChanged(this, CatalogParts.All);
 
                 var completion = await client.Completion.WaitAsync(stopping);
                 LastError = DescribeCompletion(completion);
+                PublicError = completion is StdioClientCompletionDetails { ExitCode: { } exitCode } ? $"process exited with code {exitCode}" : "connection closed";
                 LogBackendLost(Name, LastError);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -153,6 +160,9 @@ internal sealed partial class BackendConnection(
             catch (Exception ex)
             {
                 LastError = Describe(ex);
+                PublicError = BackendFailure.PublicReason(ex) is var reason && config.Transport == BackendTransport.Stdio && reason == "connection closed"
+                    ? "process exited during initialize"
+                    : reason;
                 LogBackendFailed(Name, LastError);
             }
 

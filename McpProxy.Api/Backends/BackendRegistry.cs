@@ -90,35 +90,45 @@ internal sealed partial class BackendRegistry(
             var next = new List<BackendConnection>();
             var started = new List<BackendConnection>();
             var stopped = new List<BackendConnection>();
-            List<string> added = [], replaced = [];
-            foreach (var backendConfig in configs)
+            List<string> added = [], replaced = [], removed = [];
+            try
             {
-                if (current.Remove(backendConfig.Name, out var existing))
+                foreach (var backendConfig in configs)
                 {
-                    if (ConfigFingerprint(existing.Config) == ConfigFingerprint(backendConfig))
+                    if (current.Remove(backendConfig.Name, out var existing))
                     {
-                        next.Add(existing);
-                        continue;
+                        if (ConfigFingerprint(existing.Config) == ConfigFingerprint(backendConfig))
+                        {
+                            next.Add(existing);
+                            continue;
+                        }
+
+                        stopped.Add(existing);
+                        replaced.Add(backendConfig.Name);
+                    }
+                    else
+                    {
+                        added.Add(backendConfig.Name);
                     }
 
-                    stopped.Add(existing);
-                    replaced.Add(backendConfig.Name);
-                }
-                else
-                {
-                    added.Add(backendConfig.Name);
+                    var connection = Connect(backendConfig);
+                    next.Add(connection);
+                    started.Add(connection);
                 }
 
-                var connection = Connect(backendConfig);
-                next.Add(connection);
-                started.Add(connection);
+                stopped.AddRange(current.Values);
+                removed.AddRange(current.Keys);
+
+                // New connections first (so the switch-over finds them started), then swap, then stop the old ones.
+                await Task.WhenAll(started.Select(b => b.StartAsync())).WaitAsync(cancellationToken);
+            }
+            catch
+            {
+                // Nothing was swapped yet: drop what this reload built and keep the running backends as they are.
+                await Task.WhenAll(started.Select(b => b.DisposeAsync().AsTask()));
+                throw;
             }
 
-            stopped.AddRange(current.Values);
-            var removed = current.Keys.ToList();
-
-            // New connections first (so the switch-over finds them started), then swap, then stop the old ones.
-            await Task.WhenAll(started.Select(b => b.StartAsync())).WaitAsync(cancellationToken);
             _backends = [.. next.Where(b => b.Config.MirrorOf is null)];
             _mirrors = [.. next.Where(b => b.Config.MirrorOf is not null)];
             Configs = configs;

@@ -9,7 +9,7 @@ internal sealed class BackendsHealthCheck(BackendRegistry registry) : IHealthChe
     {
         var backends = registry.Backends;
         var down = backends.Where(b => b.State != BackendState.Ready).ToList();
-        var data = backends.ToDictionary(b => b.Name, b => (object)(b.State.ToString() + (b.LastError is null ? "" : ": " + b.LastError)));
+        var data = backends.ToDictionary(b => b.Name, b => (object)(b.State.ToString() + (b.PublicError is null ? "" : ": " + b.PublicError)));
         var result = down.Count == 0
             ? HealthCheckResult.Healthy($"{backends.Count} backends ready", data)
             : down.Count < backends.Count

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace McpProxy.Configuration;
 
 /// <summary>Maps the TOML tree onto <see cref="ProxyConfig"/>, validating as it goes; every problem lands in <see cref="ConfigErrors"/>.</summary>
@@ -42,6 +44,18 @@ internal sealed class ConfigReader(ConfigErrors errors)
 
     private const string Percent = "between 0 and 100";
 
+    // Upper bounds: what the libraries that consume the values accept. Polly refuses timeouts, retry and hedging
+    // delays and break durations above one day (and timeouts under 10 ms); CancellationTokenSource.CancelAfter and
+    // System.Threading.Timer refuse periods above ~24.8 days; TimeSpan.FromSeconds overflows beyond ~29,000 years.
+    // One day is the ceiling for every duration, so no value that passes here can throw when a pipeline is built.
+    private const double Day = 86_400;
+    private const double DayMs = 86_400_000;
+    private const string OneDay = "86400 (one day)";
+    private const string OneDayMs = "86400000 (one day)";
+    private const double Year = 31_536_000; // cache entries and Redis expirations
+    private const string OneYear = "31536000 (one year)";
+    private const double MaxSize = int.MaxValue; // sizes are measured as int lengths
+
     public ProxyConfig Read(TomlTableNode rootTable)
     {
         var root = new ConfigSection(errors, rootTable, "", null, RootKeys);
@@ -54,7 +68,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
         }
 
         var auth = root.Section("auth", AuthKeys) is { } a ? ReadAuth(a) : null;
-        return new ProxyConfig
+        var config = new ProxyConfig
         {
             Proxy = proxy,
             Backends = backends,
@@ -63,6 +77,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
             Security = ReadSecurity(root.Section("security", SecurityKeys)),
             Observability = ReadObservability(root.Section("observability", ObservabilityKeys)),
         };
+        return config with { ExpandedValues = errors.Expanded.Select(e => e.Expanded).ToHashSet(StringComparer.Ordinal) };
     }
 
     // ---------------------------------------------------------------- [proxy]
@@ -93,7 +108,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
             Name = s.String("name") ?? d.Name,
             Version = s.String("version") ?? d.Version,
             Separator = separator ?? d.Separator,
-            ShutdownTimeoutSeconds = s.Int("shutdown_timeout_seconds", v => v >= 0, ">= 0") ?? d.ShutdownTimeoutSeconds,
+            ShutdownTimeoutSeconds = AtMost(s, "shutdown_timeout_seconds", s.Int("shutdown_timeout_seconds", v => v >= 0, ">= 0"), Day, OneDay) ?? d.ShutdownTimeoutSeconds,
             HotReload = s.Bool("hot_reload") ?? d.HotReload,
             Instructions = s.String("instructions"),
             Listen = ReadListen(s.Section("listen", ListenKeys)),
@@ -203,10 +218,10 @@ internal sealed class ConfigReader(ConfigErrors errors)
         if (node is TomlTableNode table && table.Entries.TryGetValue("name", out var nameNode)
             && nameNode is TomlScalar { Value: string raw, IsDateTime: false })
         {
-            var name = EnvExpander.Expand(raw, errors.GetEnv, new List<string>());
+            var name = EnvExpander.Expand(raw, errors.GetEnv, new List<string>(), out var resolved);
             if (!string.IsNullOrWhiteSpace(name))
             {
-                return name;
+                return resolved ? raw : name; // diagnostics never show an expanded value
             }
         }
 
@@ -220,6 +235,8 @@ internal sealed class ConfigReader(ConfigErrors errors)
             s.TableError("empty [[backends]] entry: 'name' and 'transport' are required");
             return null;
         }
+
+        var expandedBefore = errors.Expanded.Count;
 
         // name
         var name = s.String("name");
@@ -340,6 +357,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
         return new BackendConfig
         {
             Name = name ?? "",
+            SourceLine = s.Line,
             Transport = transport ?? BackendTransport.Stdio,
             Command = command,
             Args = args ?? [],
@@ -371,18 +389,19 @@ internal sealed class ConfigReader(ConfigErrors errors)
             Namespaced = s.Bool("namespaced") ?? true,
             IdempotentTools = s.StringList("idempotent_tools"),
             NonIdempotentTools = s.StringList("non_idempotent_tools"),
+            ExpandedValues = errors.Expanded.Skip(expandedBefore).Select(e => e.Expanded).ToHashSet(StringComparer.Ordinal),
         };
     }
 
     private static TimeoutConfig? ReadTimeout(ConfigSection? s) => s is null ? null : new TimeoutConfig
     {
-        Seconds = s.Number("seconds", v => v > 0, "> 0") ?? new TimeoutConfig().Seconds,
+        Seconds = Within(s, "seconds", s.Number("seconds", v => v > 0, "> 0"), 0.01, "0.01 (10 ms, Polly's smallest timeout)", Day, OneDay) ?? new TimeoutConfig().Seconds,
     };
 
     private static ConcurrencyConfig? ReadConcurrency(ConfigSection? s) => s is null ? null : new ConcurrencyConfig
     {
         MaxConcurrent = s.Int("max_concurrent", v => v >= 1, ">= 1") ?? new ConcurrencyConfig().MaxConcurrent,
-        MaxQueued = s.Int("max_queued", v => v >= 0, ">= 0") ?? new ConcurrencyConfig().MaxQueued,
+        MaxQueued = AtMost(s, "max_queued", s.Int("max_queued", v => v >= 0, ">= 0"), 1_000_000, "1000000") ?? new ConcurrencyConfig().MaxQueued,
     };
 
     private static CacheConfig? ReadCache(ConfigSection? s)
@@ -395,8 +414,8 @@ internal sealed class ConfigReader(ConfigErrors errors)
         var d = new CacheConfig();
         return new CacheConfig
         {
-            ResourceTtlSeconds = s.Int("resource_ttl_seconds", v => v >= 0, ">= 0") ?? d.ResourceTtlSeconds,
-            ToolTtlSeconds = s.Int("tool_ttl_seconds", v => v >= 0, ">= 0") ?? d.ToolTtlSeconds,
+            ResourceTtlSeconds = AtMost(s, "resource_ttl_seconds", s.Int("resource_ttl_seconds", v => v >= 0, ">= 0"), Year, OneYear) ?? d.ResourceTtlSeconds,
+            ToolTtlSeconds = AtMost(s, "tool_ttl_seconds", s.Int("tool_ttl_seconds", v => v >= 0, ">= 0"), Year, OneYear) ?? d.ToolTtlSeconds,
             MaxEntries = s.Int("max_entries", v => v >= 1, ">= 1") ?? d.MaxEntries,
             CacheTools = s.StringList("cache_tools") ?? d.CacheTools,
         };
@@ -414,9 +433,9 @@ internal sealed class ConfigReader(ConfigErrors errors)
         {
             FailureRateThreshold = s.Number("failure_rate_threshold", v => v is > 0 and <= 1, "> 0 and <= 1") ?? d.FailureRateThreshold,
             MinimumCalls = s.Int("minimum_calls", v => v >= 1, ">= 1") ?? d.MinimumCalls,
-            WaitDurationSeconds = s.Number("wait_duration_seconds", v => v >= 0, ">= 0") ?? d.WaitDurationSeconds,
+            WaitDurationSeconds = Within(s, "wait_duration_seconds", s.Number("wait_duration_seconds", v => v >= 0, ">= 0"), 0, "0", Day, OneDay) ?? d.WaitDurationSeconds,
             PermittedCallsInHalfOpen = s.Int("permitted_calls_in_half_open", v => v >= 1, ">= 1") ?? d.PermittedCallsInHalfOpen,
-            WindowSeconds = s.Number("window_seconds", v => v > 0, "> 0") ?? d.WindowSeconds,
+            WindowSeconds = Within(s, "window_seconds", s.Number("window_seconds", v => v > 0, "> 0"), 0.001, "0.001 (1 ms)", Day, OneDay) ?? d.WindowSeconds,
         };
     }
 
@@ -431,7 +450,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
         return new RateLimitConfig
         {
             Requests = s.Int("requests", v => v >= 1, ">= 1") ?? d.Requests,
-            PeriodSeconds = s.Number("period_seconds", v => v > 0, "> 0") ?? d.PeriodSeconds,
+            PeriodSeconds = Within(s, "period_seconds", s.Number("period_seconds", v => v > 0, "> 0"), 0.001, "0.001 (1 ms)", Day, OneDay) ?? d.PeriodSeconds,
         };
     }
 
@@ -443,15 +462,15 @@ internal sealed class ConfigReader(ConfigErrors errors)
         }
 
         var d = new RetryConfig();
-        var initial = s.Int("initial_backoff_ms", v => v >= 0, ">= 0");
-        var max = s.Int("max_backoff_ms", v => v >= 0, ">= 0");
+        var initial = AtMost(s, "initial_backoff_ms", s.Int("initial_backoff_ms", v => v >= 0, ">= 0"), DayMs, OneDayMs);
+        var max = AtMost(s, "max_backoff_ms", s.Int("max_backoff_ms", v => v >= 0, ">= 0"), DayMs, OneDayMs);
         var retry = new RetryConfig
         {
-            MaxRetries = s.Int("max_retries", v => v >= 0, ">= 0") ?? d.MaxRetries,
+            MaxRetries = AtMost(s, "max_retries", s.Int("max_retries", v => v >= 0, ">= 0"), 100, "100") ?? d.MaxRetries,
             InitialBackoffMs = initial ?? d.InitialBackoffMs,
             MaxBackoffMs = max ?? d.MaxBackoffMs,
             BudgetPercent = s.Number("budget_percent", v => v is >= 0 and <= 100, Percent) ?? d.BudgetPercent,
-            MinRetriesPerSec = s.Int("min_retries_per_sec", v => v >= 0, ">= 0") ?? d.MinRetriesPerSec,
+            MinRetriesPerSec = AtMost(s, "min_retries_per_sec", s.Int("min_retries_per_sec", v => v >= 0, ">= 0"), 1_000_000, "1000000") ?? d.MinRetriesPerSec,
         };
 
         // Only when both values are valid (given or defaulted), so a bad value is not reported twice.
@@ -476,8 +495,8 @@ internal sealed class ConfigReader(ConfigErrors errors)
         var d = new HedgingConfig();
         return new HedgingConfig
         {
-            DelayMs = s.Int("delay_ms", v => v >= 0, ">= 0") ?? d.DelayMs,
-            MaxHedges = s.Int("max_hedges", v => v >= 1, ">= 1") ?? d.MaxHedges,
+            DelayMs = AtMost(s, "delay_ms", s.Int("delay_ms", v => v >= 0, ">= 0"), DayMs, OneDayMs) ?? d.DelayMs,
+            MaxHedges = AtMost(s, "max_hedges", s.Int("max_hedges", v => v >= 1, ">= 1"), 10, "10 (Polly's hedging limit)") ?? d.MaxHedges,
         };
     }
 
@@ -492,8 +511,8 @@ internal sealed class ConfigReader(ConfigErrors errors)
         return new OutlierDetectionConfig
         {
             ConsecutiveErrors = s.Int("consecutive_errors", v => v >= 1, ">= 1") ?? d.ConsecutiveErrors,
-            IntervalSeconds = s.Number("interval_seconds", v => v > 0, "> 0") ?? d.IntervalSeconds,
-            BaseEjectionSeconds = s.Number("base_ejection_seconds", v => v > 0, "> 0") ?? d.BaseEjectionSeconds,
+            IntervalSeconds = Within(s, "interval_seconds", s.Number("interval_seconds", v => v > 0, "> 0"), 0.001, "0.001 (1 ms)", Day, OneDay) ?? d.IntervalSeconds,
+            BaseEjectionSeconds = Within(s, "base_ejection_seconds", s.Number("base_ejection_seconds", v => v > 0, "> 0"), 0.001, "0.001 (1 ms)", Day, OneDay) ?? d.BaseEjectionSeconds,
             MaxEjectionPercent = s.Number("max_ejection_percent", v => v is >= 0 and <= 100, Percent) ?? d.MaxEjectionPercent,
         };
     }
@@ -820,8 +839,8 @@ internal sealed class ConfigReader(ConfigErrors errors)
 
         return new SecurityConfig
         {
-            MaxArgumentSize = s.Long("max_argument_size", v => v >= 1, ">= 1") ?? d.MaxArgumentSize,
-            MaxRequestBody = s.Long("max_request_body", v => v >= 1024, ">= 1024"),
+            MaxArgumentSize = AtMost(s, "max_argument_size", s.Long("max_argument_size", v => v >= 1, ">= 1"), MaxSize, "2147483647") ?? d.MaxArgumentSize,
+            MaxRequestBody = AtMost(s, "max_request_body", s.Long("max_request_body", v => v >= 1024, ">= 1024"), MaxSize, "2147483647"),
             // At most 1 GiB: one message is held in memory (a byte array) while it is read.
             MaxResultSize = s.Long("max_result_size", v => v is >= 1024 and <= 1L << 30, "between 1024 and 1073741824") ?? d.MaxResultSize,
             AllowedOrigins = origins ?? d.AllowedOrigins,
@@ -898,6 +917,29 @@ internal sealed class ConfigReader(ConfigErrors errors)
     /// <summary>The directory a stdio child starts in (for a relative <c>command</c>); null when the config has no file.</summary>
     private string? WorkingDirectoryFor(string? cwd) =>
         errors.BaseDirectory is not { } dir ? null : string.IsNullOrWhiteSpace(cwd) ? dir : Path.GetFullPath(cwd, dir);
+
+    /// <summary>The upper bound of a value that passed its own rule: null (after reporting) above <paramref name="max"/>.</summary>
+    private static int? AtMost(ConfigSection s, string key, int? value, double max, string maxText) =>
+        value is { } v && v > max ? Refuse<int>(s, key, v, $"must be <= {maxText} (got {v.ToString(CultureInfo.InvariantCulture)})") : value;
+
+    private static long? AtMost(ConfigSection s, string key, long? value, double max, string maxText) =>
+        value is { } v && v > max ? Refuse<long>(s, key, v, $"must be <= {maxText} (got {v.ToString(CultureInfo.InvariantCulture)})") : value;
+
+    /// <summary>Both bounds of a number that passed its own rule; null (after reporting) outside them.</summary>
+    private static double? Within(ConfigSection s, string key, double? value, double min, string minText, double max, string maxText) => value switch
+    {
+        { } v when v < min => Refuse<double>(s, key, v, $"must be >= {minText} (got {v.ToString("R", CultureInfo.InvariantCulture)})"),
+        { } v when v > max => Refuse<double>(s, key, v, $"must be <= {maxText} (got {v.ToString("R", CultureInfo.InvariantCulture)})"),
+        _ => value,
+    };
+
+    private static T? Refuse<T>(ConfigSection s, string key, T value, string message)
+        where T : struct
+    {
+        _ = value;
+        s.Error(key, message);
+        return null;
+    }
 
     private static bool IsHttpUri(string value) =>
         Uri.TryCreate(value, UriKind.Absolute, out var uri)

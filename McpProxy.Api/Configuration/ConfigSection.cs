@@ -16,23 +16,52 @@ internal sealed class ConfigErrors(Func<string, string?> getEnv, string? sourceP
     /// <summary>Valid, but probably not what the user meant (reported by <c>--check</c> and at startup; loading succeeds).</summary>
     public List<ConfigError> Warnings { get; } = [];
 
+    /// <summary>Values that came from <c>${VAR}</c> expansion, in the order read, with the raw text they came from.</summary>
+    public List<(string Expanded, string Raw)> Expanded { get; } = [];
+
+    /// <summary>Adds an error; a value that came from <c>${VAR}</c> expansion is shown as its raw <c>${VAR}</c> text.</summary>
     public void Add(string key, string? backend, int? line, string message) =>
-        Errors.Add(new ConfigError(key, backend, line, message) { SourcePath = sourcePath });
+        Errors.Add(new ConfigError(key, backend, line, Mask(message)) { SourcePath = sourcePath });
 
     public void Warn(string key, string? backend, int? line, string message) =>
-        Warnings.Add(new ConfigError(key, backend, line, message) { SourcePath = sourcePath });
+        Warnings.Add(new ConfigError(key, backend, line, Mask(message)) { SourcePath = sourcePath });
 
     /// <summary>Expands a string value; on failure reports every problem against the key and returns null.</summary>
     public string? Expand(string value, string key, string? backend, int line)
     {
         var problems = new List<string>();
-        var expanded = EnvExpander.Expand(value, GetEnv, problems);
+        var expanded = EnvExpander.Expand(value, GetEnv, problems, out var resolved);
         foreach (var problem in problems)
         {
             Add(key, backend, line, problem);
         }
 
+        if (resolved && expanded is { Length: > 0 } && expanded != value)
+        {
+            Expanded.Add((expanded, value));
+        }
+
         return expanded;
+    }
+
+    /// <summary>
+    /// The message with every expanded value replaced by the raw text it came from: quoted ('…' or "…") always, and
+    /// anywhere when it is long enough not to collide with the message's own words.
+    /// </summary>
+    private string Mask(string message)
+    {
+        foreach (var (expanded, raw) in Expanded.OrderByDescending(e => e.Expanded.Length))
+        {
+            message = message
+                .Replace($"'{expanded}'", $"'{raw}'", StringComparison.Ordinal)
+                .Replace($"\"{expanded}\"", $"\"{raw}\"", StringComparison.Ordinal);
+            if (expanded.Length >= 6)
+            {
+                message = message.Replace(expanded, raw, StringComparison.Ordinal);
+            }
+        }
+
+        return message;
     }
 }
 

@@ -15,8 +15,18 @@ namespace McpProxy.Configuration;
 internal static class EnvExpander
 {
     /// <summary>Expands <paramref name="value"/>; returns null and adds to <paramref name="problems"/> when a reference is unset or malformed.</summary>
-    public static string? Expand(string value, Func<string, string?> getEnv, ICollection<string> problems)
+    public static string? Expand(string value, Func<string, string?> getEnv, ICollection<string> problems) =>
+        Expand(value, getEnv, problems, out _);
+
+    /// <inheritdoc cref="Expand(string, Func{string, string?}, ICollection{string})"/>
+    /// <param name="value">The config text.</param>
+    /// <param name="getEnv">Environment lookup.</param>
+    /// <param name="problems">Where problems are added.</param>
+    /// <param name="resolved">Whether a <c>${…}</c> reference was resolved (from the environment or its default): the
+    /// result then may hold a secret and is never echoed in diagnostics or admin output.</param>
+    public static string? Expand(string value, Func<string, string?> getEnv, ICollection<string> problems, out bool resolved)
     {
+        resolved = false;
         ArgumentNullException.ThrowIfNull(value);
         ArgumentNullException.ThrowIfNull(getEnv);
         ArgumentNullException.ThrowIfNull(problems);
@@ -27,6 +37,7 @@ internal static class EnvExpander
 
         var before = problems.Count;
         var result = ExpandRange(value, 0, value.Length, getEnv, problems);
+        resolved = HasReference(value);
         return problems.Count == before ? result : null;
     }
 
@@ -102,6 +113,24 @@ internal static class EnvExpander
         }
 
         return sb.ToString();
+    }
+
+    /// <summary>Whether the text holds a <c>${</c> reference (not the <c>$${</c> escape).</summary>
+    private static bool HasReference(string s)
+    {
+        for (var i = 0; i + 1 < s.Length; i++)
+        {
+            if (s[i] == '$' && s[i + 1] == '$' && i + 2 < s.Length && s[i + 2] == '{')
+            {
+                i += 2;
+            }
+            else if (s[i] == '$' && s[i + 1] == '{')
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Index of the <c>}</c> closing a reference whose body starts at <paramref name="from"/>; nested <c>${…}</c> in defaults are skipped.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace McpProxy.Configuration;
 
@@ -20,6 +21,9 @@ public sealed record ProxyConfig
 
     /// <summary>Directory relative paths resolve against (the config file's directory, else the current directory).</summary>
     public string BaseDirectory { get; init; } = Directory.GetCurrentDirectory();
+
+    /// <summary>Every string value that came from <c>${VAR}</c> expansion: redacted wherever the config is shown.</summary>
+    internal IReadOnlySet<string> ExpandedValues { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 }
 
 /// <summary><c>[proxy]</c></summary>
@@ -65,10 +69,17 @@ public enum BackendTransport { Stdio, Http }
 public sealed record BackendConfig
 {
     public required string Name { get; init; }
+
+    /// <summary>Line of the <c>[[backends]]</c> header, for errors found after loading (not part of the config's value).</summary>
+    [JsonIgnore]
+    public int? SourceLine { get; init; }
+
     public BackendTransport Transport { get; init; }
     // stdio
     public string? Command { get; init; }
+    [Secret]
     public IReadOnlyList<string> Args { get; init; } = [];
+    [Secret]
     public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
     /// <summary>Working directory of a stdio child (extension; default: the config file's directory).</summary>
     public string? Cwd { get; init; }
@@ -79,8 +90,12 @@ public sealed record BackendConfig
     public bool InheritEnv { get; init; }
     // http
     public string? Url { get; init; }
+    [Secret]
     public string? BearerToken { get; init; }
     public bool ForwardAuth { get; init; }
+
+    /// <summary>This backend's string values that came from <c>${VAR}</c> expansion (it outlives its file on hot reload).</summary>
+    internal IReadOnlySet<string> ExpandedValues { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
     public TimeoutConfig? Timeout { get; init; }
     public ConcurrencyConfig? Concurrency { get; init; }
@@ -100,6 +115,7 @@ public sealed record BackendConfig
     public IReadOnlyList<string>? HidePrompts { get; init; }
 
     /// <summary><c>[backends.default_args]</c>: merged into every tool call, never overwriting.</summary>
+    [Secret]
     public JsonObject? DefaultArgs { get; init; }
     public IReadOnlyList<InjectArgsConfig> InjectArgs { get; init; } = [];
 
@@ -177,6 +193,7 @@ public sealed record AliasConfig(string From, string To);
 public sealed record InjectArgsConfig
 {
     public required string Tool { get; init; }
+    [Secret]
     public JsonObject Args { get; init; } = [];
     public bool Overwrite { get; init; }
 }
@@ -187,6 +204,7 @@ public enum AuthType { Bearer, Jwt }
 public sealed record AuthConfig
 {
     public AuthType Type { get; init; }
+    [Secret]
     public IReadOnlyList<string> Tokens { get; init; } = [];
     public string? Issuer { get; init; }
     public string? Audience { get; init; }
@@ -241,6 +259,7 @@ public sealed record SecurityConfig
     /// <summary>Host names the proxy answers to (extension; default: loopback names when it listens on loopback only, else any).</summary>
     public IReadOnlyList<string>? AllowedHosts { get; init; }
     /// <summary>A token that opens the admin API (extension).</summary>
+    [Secret]
     public string? AdminToken { get; init; }
     /// <summary>
     /// Without <c>[auth]</c> and <c>admin_token</c> the admin API answers direct loopback callers only; a loopback request

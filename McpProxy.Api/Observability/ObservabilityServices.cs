@@ -37,6 +37,9 @@ internal static class ObservabilityServices
             builder.Services.Configure<ConsoleLoggerOptions>(o => o.FormatterName = ConsoleFormatterNames.Json);
         }
 
+        // Last among the logging settings: every provider registered so far writes control characters escaped.
+        builder.Services.EscapeControlCharactersInLogs();
+
         if (config.Metrics.Enabled)
         {
             builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddPrometheusExporter(o => o.ScrapeEndpointPath = MetricsPath));

@@ -25,6 +25,31 @@ internal static class BackendFailure
     };
 
     public static bool IsFailureCode(int code) => code == -32603 || code is >= -32099 and <= -32000;
+
+    /// <summary>
+    /// What a client or <c>/admin/backends</c> may be told about a failure: a generic reason ("connection failed",
+    /// "HTTP 502", "connection closed", "process failed to start"), never the exception's text, which can hold a
+    /// child's stderr, internal host:port addresses or URLs with credentials. The full exception goes to the log.
+    /// </summary>
+    public static string PublicReason(Exception exception) => exception switch
+    {
+        TimeoutRejectedException or TimeoutException or OperationCanceledException => "timed out",
+        HttpRequestException { StatusCode: { } status } => $"HTTP {(int)status}",
+        HttpRequestException => "connection failed",
+        McpProtocolException p => $"error {(int)p.ErrorCode}",
+        _ when Chain(exception).Any(e => e is System.ComponentModel.Win32Exception) => "process failed to start",
+        _ when Chain(exception).Any(e => e is HttpRequestException) => "connection failed",
+        IOException or ObjectDisposedException => "connection closed",
+        _ => "connection failed",
+    };
+
+    private static IEnumerable<Exception> Chain(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            yield return e;
+        }
+    }
 }
 
 /// <summary>A call the proxy refused before it reached the backend (open circuit, ejected backend, rate or concurrency limit).</summary>

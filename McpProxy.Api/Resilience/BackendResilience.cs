@@ -212,7 +212,9 @@ internal sealed class BackendResilience
             case McpProtocolException protocol:
                 return new McpProtocolException($"Backend '{_backend}': {protocol.Message}", protocol, protocol.ErrorCode);
             default:
-                return new McpProtocolException($"Backend '{_backend}' failed on {kind} '{item}': {exception.Message}", McpErrorCode.InternalError);
+                // The exception's text stays in the log (it is the inner exception); the client gets a generic reason.
+                return new McpProtocolException(
+                    $"Backend '{_backend}' failed on {kind} '{item}': {BackendFailure.PublicReason(exception)}.", exception, McpErrorCode.InternalError);
         }
     }
 

@@ -104,6 +104,34 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public async Task A_value_the_resilience_library_refuses_is_reported_by_check_and_stops_startup_with_a_non_zero_exit()
+    {
+        var path = Path.Combine(_dir, "refused.toml");
+        await File.WriteAllTextAsync(path, """
+            [proxy]
+            name = "refused"
+            [proxy.listen]
+            port = 0
+
+            [[backends]]
+            name = "fast"
+            transport = "http"
+            url = "http://127.0.0.1:9/mcp"
+            [backends.timeout]
+            seconds = 0.001
+            """);
+
+        var (code, _, stderr) = await RunAsync(["--check", "--config", path]);
+        Assert.Equal(1, code);
+        Assert.Contains("refused.toml:11: backends[fast].timeout.seconds: must be >= 0.01", stderr);
+
+        // Started for real, it stops with the same error and a non-zero exit instead of failing inside the host.
+        var (runCode, _, runStderr) = await RunAsync(["--config", path]);
+        Assert.Equal(1, runCode);
+        Assert.Contains("backends[fast].timeout.seconds", runStderr);
+    }
+
+    [Fact]
     public async Task A_missing_config_file_is_a_clear_error()
     {
         var (code, _, stderr) = await RunAsync(["--check", "--config", Path.Combine(_dir, "nope.toml")]);
