@@ -232,7 +232,8 @@ internal sealed record ProxyCommandLine(string ConfigPath, bool Check, string[] 
 
                 Exit codes:
                   0  OK (with --check: the config is valid; warnings are printed and do not change the code)
-                  1  invalid config (every problem is listed with file, line and key)
+                  1  invalid config (every problem is listed with file, line and key), or a fatal error
+                     after it loaded (e.g. the port is taken: one 'mcp-proxy: fatal:' line)
                   2  usage error (unknown option, missing value) or config file not found
                 """;
     }

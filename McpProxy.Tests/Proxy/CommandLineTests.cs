@@ -132,6 +132,25 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public async Task A_failure_after_the_config_loads_is_one_fatal_line_and_exit_code_1()
+    {
+        // The port is taken: Kestrel cannot bind. The user sees one line that says why, not a stack trace, and a
+        // supervisor sees a non-zero exit.
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        var path = Path.Combine(_dir, "taken.toml");
+        await File.WriteAllTextAsync(path, $"[proxy]\nname = \"taken\"\n[proxy.listen]\nport = {port}\n");
+
+        var (code, _, stderr) = await RunAsync(["--config", path]);
+
+        Assert.Equal(1, code);
+        Assert.Contains("mcp-proxy: fatal:", stderr);
+        Assert.Contains("address already in use", stderr, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
+    [Fact]
     public async Task A_missing_config_file_is_a_clear_error()
     {
         var (code, _, stderr) = await RunAsync(["--check", "--config", Path.Combine(_dir, "nope.toml")]);
