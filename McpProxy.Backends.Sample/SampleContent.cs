@@ -43,6 +43,12 @@ internal static class SampleContent
     public static ValueTask<CompleteResult> CompleteAsync(RequestContext<CompleteRequestParams> request, CancellationToken cancellationToken)
     {
         var parameters = request.Params;
+        if (parameters?.Argument.Name == "echo_meta")
+        {
+            // For tests: the request's _meta as the one completion value.
+            return ValueTask.FromResult(new CompleteResult { Completion = new Completion { Values = [parameters.Meta?.ToJsonString() ?? "null"], Total = 1 } });
+        }
+
         string[] candidates = parameters?.Ref switch
         {
             PromptReference { Name: GreetPrompt } when parameters.Argument.Name == "name" => GreetNames,
