@@ -75,7 +75,7 @@ public static class McpProxyExtensions
                 // Stateful sessions: the proxy pushes list_changed, progress and resource updates to its clients.
                 options.SessionMode = HttpServerSessionMode.Stateful;
 #pragma warning disable MCPEXP002 // RunSessionHandler is experimental; it is the one hook that sees every session start and end.
-                options.RunSessionHandler = (http, server, ct) => http.RequestServices.GetRequiredService<SessionHub>().RunSessionAsync(server, ct);
+                options.RunSessionHandler = (http, server, ct) => http.RequestServices.GetRequiredService<SessionHub>().RunSessionAsync(server, http.User, ct);
 #pragma warning restore MCPEXP002
             })
             .WithListToolsHandler((ctx, ct) => Handlers(ctx.Services).ListToolsAsync(ctx, ct))

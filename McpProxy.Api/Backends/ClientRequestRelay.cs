@@ -24,6 +24,13 @@ internal sealed class ClientRequestRelay(string backend, Func<McpServer?> soleSe
         return new CallerScope(this, session);
     }
 
+/// <summary>
+    /// The client sessions with calls in flight on this backend: one request-bound server per session (its messages go
+    /// out on that call's response stream while it is open, then on the session's own stream).
+    /// </summary>
+    public IEnumerable<McpServer> CallingSessions() =>
+        _callers.Where(c => c.Value > 0).Select(c => c.Key).DistinctBy(s => s.SessionId ?? "");
+
 #pragma warning disable MCP9005 // sampling and roots are deprecated from 2026-07-28, but backends on 2025-11-25 use them
     public ValueTask<CreateMessageResult> SampleAsync(CreateMessageRequestParams? request, CancellationToken ct)
     {

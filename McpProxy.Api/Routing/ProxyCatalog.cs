@@ -113,6 +113,9 @@ internal sealed class ProxyCatalog(ProxyConfig config)
     public string Separator { get; } = config.Proxy.Separator;
     public CatalogSnapshot Current => _snapshot;
 
+    /// <summary>The routed backends, in config order.</summary>
+    public IEnumerable<BackendConnection> Backends => Volatile.Read(ref _ordered).Select(r => r.Backend);
+
     public void SetBackends(IEnumerable<BackendConnection> backends)
     {
         lock (_gate)
