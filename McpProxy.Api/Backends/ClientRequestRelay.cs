@@ -11,7 +11,8 @@ namespace McpProxy.Backends;
 /// client, and the MCP client API does not say which outgoing call a server request belongs to, so the relay keeps the
 /// client sessions with calls in flight on this backend: when they are all one session, the request goes to it (over
 /// that call's own response stream); otherwise it is refused with an error that says why. <c>roots/list</c> outside any
-/// call goes to the only connected client session, if there is exactly one.
+/// call goes to the only connected client session, if there is exactly one. The same tracking decides which client
+/// sessions get the backend's log messages (<see cref="CallingSessions"/>, used by <c>SessionHub</c>).
 /// </summary>
 internal sealed class ClientRequestRelay(string backend, Func<McpServer?> soleSession)
 {
