@@ -25,7 +25,7 @@ internal sealed class ClientRequestRelay(string backend, Func<McpServer?> soleSe
         return new CallerScope(this, session);
     }
 
-/// <summary>
+    /// <summary>
     /// The client sessions with calls in flight on this backend: one request-bound server per session (its messages go
     /// out on that call's response stream while it is open, then on the session's own stream).
     /// </summary>

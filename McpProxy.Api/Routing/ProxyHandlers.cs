@@ -18,7 +18,8 @@ namespace McpProxy.Routing;
 /// <summary>
 /// The MCP request handlers of the proxy's server side: list requests answer from the aggregate
 /// <see cref="ProxyCatalog"/>; item requests are routed to the owning backend with the original name, the caller's
-/// <c>_meta</c>, progress relayed back and the caller's cancellation passed on. Unknown or hidden items get
+/// <c>_meta</c> as rewritten by <see cref="SessionHub.ForwardedMeta"/>, progress relayed back and the caller's
+/// cancellation passed on. Unknown or hidden items get
 /// <c>-32602</c> naming the item, and nothing reaches a backend.
 /// </summary>
 internal sealed class ProxyHandlers(
