@@ -30,7 +30,6 @@ internal sealed partial class ClientSession
     private readonly CancellationTokenSource _closing = new();
     private readonly Action _onDropped;
     private readonly ILogger _logger;
-    private Task _pump = Task.CompletedTask;
     private long _enqueued;
     private long _dropped;
     private int _level = -1;
@@ -76,7 +75,7 @@ internal sealed partial class ClientSession
     public long Dropped => Interlocked.Read(ref _dropped);
 
     /// <summary>Starts the pump; it runs until <see cref="Close"/>.</summary>
-    public void Start() => _pump = Task.Run(PumpAsync);
+    public void Start() => _ = Task.Run(PumpAsync);
 
     /// <summary>
     /// Queues a notification for this session, to be sent through <paramref name="target"/> (the session-level server,
@@ -107,13 +106,15 @@ internal sealed partial class ClientSession
         }
     }
 
-    /// <summary>The session ended: stop the pump (a send blocked on a client that does not read is cancelled).</summary>
-    public async Task CloseAsync()
+    /// <summary>
+    /// The session ended: stop the pump (a send blocked on a client that does not read is cancelled). Not awaited, so
+    /// ending a session never waits on a transport; the token source is left to the GC (it holds no timer) because the
+    /// pump may still be unwinding with its token.
+    /// </summary>
+    public void Close()
     {
         _outbox.Writer.TryComplete();
-        await _closing.CancelAsync();
-        await _pump;
-        _closing.Dispose();
+        _closing.Cancel();
     }
 
     private async Task PumpAsync()

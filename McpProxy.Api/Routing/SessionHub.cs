@@ -61,7 +61,7 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
                 }
             }
 
-            await session.CloseAsync();
+            session.Close();
             if (session.RequestedLogLevel is not null)
             {
                 _ = PushLogLevelQuietlyAsync();
