@@ -376,7 +376,10 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
             {
                 try
                 {
-                    await b.GetClientOrThrow().SetLoggingLevelAsync(new SetLevelRequestParams { Level = level }, cancellationToken);
+                    // Bounded by the backend's call timeout: a hung backend must not hold every session's setLevel.
+                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    timeout.CancelAfter(b.CallTimeout);
+                    await b.GetClientOrThrow().SetLoggingLevelAsync(new SetLevelRequestParams { Level = level }, timeout.Token);
                 }
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
