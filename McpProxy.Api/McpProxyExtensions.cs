@@ -77,9 +77,9 @@ public static class McpProxyExtensions
                 // Stateful sessions: the proxy pushes list_changed, progress and resource updates to its clients.
                 options.SessionMode = HttpServerSessionMode.Stateful;
 #pragma warning disable MCPEXP002 // RunSessionHandler is experimental; it is the one hook that sees every session start and end.
-                // Each session holds its SessionLimiter slot until it ends.
+                // Each session holds its SessionLimiter slot until it ends; SessionHub keeps it (and its caller) for the relay.
                 options.RunSessionHandler = (http, server, ct) => SessionLimitMiddleware.RunSessionAsync(
-                    http, server, http.RequestServices.GetRequiredService<SessionHub>().RunSessionAsync, ct);
+                    http, server, (session, c) => http.RequestServices.GetRequiredService<SessionHub>().RunSessionAsync(session, http.User, c), ct);
 #pragma warning restore MCPEXP002
 
                 // [proxy.sessions]: idle sessions close after idle_timeout_seconds. The caps are SessionLimiter's; the

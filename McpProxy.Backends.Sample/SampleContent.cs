@@ -87,6 +87,12 @@ internal static class SampleContent
             return ValueTask.FromResult(new CompleteResult { Completion = new Completion { Values = [fileUri], Total = 1, HasMore = false } });
         }
 
+        if (parameters?.Argument.Name == "echo_meta")
+        {
+            // For tests: the request's _meta as the one completion value.
+            return ValueTask.FromResult(new CompleteResult { Completion = new Completion { Values = [parameters.Meta?.ToJsonString() ?? "null"], Total = 1 } });
+        }
+
         string[] candidates = parameters?.Ref switch
         {
             PromptReference { Name: GreetPrompt } when parameters.Argument.Name == "name" => GreetNames,

@@ -11,6 +11,7 @@ internal sealed class SampleState(SampleOptions options)
 {
     private readonly Random _random = options.Seed is { } seed ? new Random(seed) : new Random();
     private readonly Lock _randomLock = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource> _holds = new(StringComparer.Ordinal);
     private long _toolCalls;
     private long _cancellations;
     private int _crashRequested;
@@ -43,6 +44,13 @@ internal sealed class SampleState(SampleOptions options)
 
     /// <summary>True exactly once: for the caller that gets to trigger the crash.</summary>
     public bool TryRequestCrash() => Interlocked.Exchange(ref _crashRequested, 1) == 0;
+
+    /// <summary>Completes when <see cref="Release"/> is called with <paramref name="name"/> (before or after).</summary>
+    public Task Hold(string name) => Gate(name).Task;
+
+    public void Release(string name) => Gate(name).TrySetResult();
+
+    private TaskCompletionSource Gate(string name) => _holds.GetOrAdd(name, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
     public bool ShouldInjectError()
     {

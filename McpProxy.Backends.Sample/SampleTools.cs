@@ -92,6 +92,83 @@ internal sealed class SampleTools(SampleState state)
         return $"done {steps} steps";
     }
 
+#pragma warning disable MCP9005 // logging is deprecated from 2026-07-28; the proxy talks 2025-11-25 to its backends
+    [McpServerTool(Name = "notify", ReadOnly = true, OpenWorld = false)]
+    [Description("Sends notifications to the calling session, then returns what it sent as JSON: `log_count` log messages (level `log_level`, data `log_message` padded with '.' to `log_size` characters; none below the level the session set with logging/setLevel), `progress_count` progress notifications with `progress_token` (any token, even one this call was not given) and message `progress_message`, and `updated_count` notifications/resources/updated for `updated_uri`.")]
+    public async Task<string> Notify(
+        RequestContext<CallToolRequestParams> request,
+        int log_count = 0,
+        string log_level = "info",
+        string log_message = "log",
+        int log_size = 0,
+        string? progress_token = null,
+        string progress_message = "progress",
+        int progress_count = 1,
+        string? updated_uri = null,
+        int updated_count = 1,
+        CancellationToken cancellationToken = default)
+    {
+        var level = System.Text.Json.JsonSerializer.Deserialize<LoggingLevel>($"\"{log_level}\"", McpJsonUtilities.DefaultOptions);
+        var threshold = request.Server.LoggingLevel;
+        var logs = threshold is { } t && level < t ? 0 : Math.Max(0, log_count);
+        var data = log_message.PadRight(Math.Max(log_size, log_message.Length), '.');
+        for (var i = 0; i < logs; i++)
+        {
+            await request.Server.SendNotificationAsync(
+                NotificationMethods.LoggingMessageNotification,
+                new LoggingMessageNotificationParams { Level = level, Logger = "sample", Data = System.Text.Json.JsonSerializer.SerializeToElement(data) },
+                cancellationToken: cancellationToken);
+        }
+
+        var progress = progress_token is null ? 0 : Math.Max(0, progress_count);
+        for (var i = 1; i <= progress; i++)
+        {
+            await request.Server.NotifyProgressAsync(
+                new ProgressToken(progress_token!), new ProgressNotificationValue { Progress = i, Message = progress_message }, cancellationToken: cancellationToken);
+        }
+
+        var updates = updated_uri is null ? 0 : Math.Max(0, updated_count);
+        for (var i = 0; i < updates; i++)
+        {
+            await request.Server.SendNotificationAsync(
+                NotificationMethods.ResourceUpdatedNotification, new ResourceUpdatedNotificationParams { Uri = updated_uri! }, cancellationToken: cancellationToken);
+        }
+
+        return new JsonObject { ["logs"] = logs, ["progress"] = progress, ["updated"] = updates }.ToJsonString();
+    }
+#pragma warning restore MCP9005
+
+    [McpServerTool(Name = "echo_meta", ReadOnly = true, Idempotent = true, OpenWorld = false)]
+    [Description("Returns the `_meta` object of the request as JSON (`null` without one).")]
+    public string EchoMeta(RequestContext<CallToolRequestParams> request) => request.Params?.Meta?.ToJsonString() ?? "null";
+
+    [McpServerTool(Name = "hold", ReadOnly = true, OpenWorld = false)]
+    [Description("With a progress token: reports progress 'token:{the token this call got}'. Then waits until `release` is called with the same `name` (honouring cancellation), reports progress 'released' and returns \"released\".")]
+    public async Task<string> Hold(RequestContext<CallToolRequestParams> request, [Description("Name of the hold.")] string name, CancellationToken cancellationToken = default)
+    {
+        var token = request.Params?.ProgressToken;
+        if (token is { } t)
+        {
+            await request.Server.NotifyProgressAsync(t, new ProgressNotificationValue { Progress = 1, Message = "token:" + t }, cancellationToken: cancellationToken);
+        }
+
+        await state.Hold(name).WaitAsync(cancellationToken);
+        if (token is { } after)
+        {
+            await request.Server.NotifyProgressAsync(after, new ProgressNotificationValue { Progress = 2, Message = "released" }, cancellationToken: cancellationToken);
+        }
+
+        return "released";
+    }
+
+    [McpServerTool(Name = "release", OpenWorld = false)]
+    [Description("Releases the `hold` calls waiting on `name` (and any later one with that name). Returns \"released\".")]
+    public string Release([Description("Name of the hold.")] string name)
+    {
+        state.Release(name);
+        return "released";
+    }
+
     [McpServerTool(Name = "sleep", ReadOnly = true, OpenWorld = false)]
     [Description("Waits `ms` milliseconds (honouring cancellation), then returns \"slept\".")]
     public async Task<string> Sleep([Description("Milliseconds to wait.")] int ms, CancellationToken cancellationToken = default)

@@ -12,11 +12,14 @@ internal interface IBackendObserver
 {
     void OnCatalogChanged(BackendConnection backend, CatalogParts parts);
 
-    /// <summary>A notification the backend sent that the proxy relays (progress, resources/updated, logging).</summary>
-    ValueTask OnNotificationAsync(BackendConnection backend, JsonRpcNotification notification, CancellationToken cancellationToken);
+    /// <summary>
+    /// A message from the backend, in read order, before the client dispatches it: the proxy relays the backend's
+    /// progress, log messages and resources/updated from here, knowing which backend sent them.
+    /// </summary>
+    void OnMessageRead(BackendConnection backend, JsonRpcMessage message);
 
-    /// <summary>A message from the backend, in read order, before the client dispatches it.</summary>
-    void OnMessageRead(JsonRpcMessage message);
+    /// <summary>The log level backends are asked for (<c>logging/setLevel</c>) when they connect.</summary>
+    LoggingLevel BackendLogLevel { get; }
 
     /// <summary>The only connected client session, if there is exactly one.</summary>
     ModelContextProtocol.Server.McpServer? SoleSession();
@@ -212,7 +215,7 @@ internal sealed partial class BackendConnection(
                 BackendTransport.Stdio => CreateStdioTransport(),
                 _ => await CreateHttpTransportAsync(cancellationToken),
             },
-            observer.OnMessageRead);
+            message => observer.OnMessageRead(this, message));
 
         var options = new McpClientOptions
         {
@@ -232,9 +235,7 @@ internal sealed partial class BackendConnection(
                     new(NotificationMethods.ToolListChangedNotification, (_, ct) => RefreshAsync(CatalogParts.Tools, ct)),
                     new(NotificationMethods.PromptListChangedNotification, (_, ct) => RefreshAsync(CatalogParts.Prompts, ct)),
                     new(NotificationMethods.ResourceListChangedNotification, (_, ct) => RefreshAsync(CatalogParts.Resources, ct)),
-                    new(NotificationMethods.ResourceUpdatedNotification, (n, ct) => observer.OnNotificationAsync(this, n, ct)),
-                    new(NotificationMethods.ProgressNotification, (n, ct) => observer.OnNotificationAsync(this, n, ct)),
-                    new(NotificationMethods.LoggingMessageNotification, (n, ct) => observer.OnNotificationAsync(this, n, ct)),
+                    // Progress, log messages and resources/updated are relayed in read order by observer.OnMessageRead.
                 ],
             },
         };
@@ -243,7 +244,26 @@ internal sealed partial class BackendConnection(
         timeout.CancelAfter(CallTimeout);
         try
         {
-            return await McpClient.CreateAsync(transport, options, loggerFactory, timeout.Token);
+            var client = await McpClient.CreateAsync(transport, options, loggerFactory, timeout.Token);
+            if (client.ServerCapabilities.Logging is not null)
+            {
+                // The level the live client sessions need (each session's own level is applied by the proxy).
+                try
+                {
+                    await client.SetLoggingLevelAsync(new SetLevelRequestParams { Level = observer.BackendLogLevel }, timeout.Token);
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    LogNotifyFailed(Name, RequestMethods.LoggingSetLevel, ex.Message);
+                }
+                catch
+                {
+                    await DisposeQuietlyAsync(client);
+                    throw;
+                }
+            }
+
+            return client;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

@@ -165,12 +165,11 @@ internal sealed partial class BackendRegistry(
         sessions.BroadcastListChanged(parts);
     }
 
-    public ValueTask OnNotificationAsync(BackendConnection backend, JsonRpcNotification notification, CancellationToken cancellationToken) =>
-        sessions.OnBackendNotificationAsync(backend, notification);
-
     public ModelContextProtocol.Server.McpServer? SoleSession() => sessions.SoleSession();
 
-    public void OnMessageRead(JsonRpcMessage message) => sessions.OnBackendMessageRead(message);
+    public void OnMessageRead(BackendConnection backend, JsonRpcMessage message) => sessions.OnBackendMessageRead(backend, message);
+
+    public LoggingLevel BackendLogLevel => sessions.BackendLogLevel;
 
     public async ValueTask DisposeAsync()
     {

@@ -11,7 +11,8 @@ namespace McpProxy.Backends;
 /// client, and the MCP client API does not say which outgoing call a server request belongs to, so the relay keeps the
 /// client sessions with calls in flight on this backend: when they are all one session, the request goes to it (over
 /// that call's own response stream); otherwise it is refused with an error that says why. <c>roots/list</c> outside any
-/// call goes to the only connected client session, if there is exactly one.
+/// call goes to the only connected client session, if there is exactly one. The same tracking decides which client
+/// sessions get the backend's log messages (<see cref="CallingSessions"/>, used by <c>SessionHub</c>).
 /// </summary>
 internal sealed class ClientRequestRelay(string backend, Func<McpServer?> soleSession)
 {
@@ -23,6 +24,13 @@ internal sealed class ClientRequestRelay(string backend, Func<McpServer?> soleSe
         _callers.AddOrUpdate(session, 1, (_, n) => n + 1);
         return new CallerScope(this, session);
     }
+
+    /// <summary>
+    /// The client sessions with calls in flight on this backend: one request-bound server per session (its messages go
+    /// out on that call's response stream while it is open, then on the session's own stream).
+    /// </summary>
+    public IEnumerable<McpServer> CallingSessions() =>
+        _callers.Where(c => c.Value > 0).Select(c => c.Key).DistinctBy(s => s.SessionId ?? "");
 
 #pragma warning disable MCP9005 // sampling and roots are deprecated from 2026-07-28, but backends on 2025-11-25 use them
     public ValueTask<CreateMessageResult> SampleAsync(CreateMessageRequestParams? request, CancellationToken ct)

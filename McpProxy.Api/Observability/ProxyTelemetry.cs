@@ -48,6 +48,8 @@ internal sealed partial class ProxyTelemetry
             description: "Reconnects of a backend (child restarts for stdio).");
         var proxyName = new KeyValuePair<string, object?>("proxy", config.Proxy.Name);
         meter.CreateObservableUpDownCounter("mcp_proxy.sessions.active", () => new Measurement<int>(sessions.ActiveSessions, proxyName), description: "Client sessions open on the proxy.");
+        meter.CreateObservableCounter("mcp_proxy.session.notifications_dropped", () => new Measurement<long>(sessions.DroppedNotifications, proxyName),
+            description: "Notifications dropped because a client session's outbound queue was full (it reads slower than they arrive).");
         meter.CreateObservableCounter("mcp_proxy.cache.hits", () => cache.Counters
             .Select(c => new Measurement<long>(Interlocked.Read(ref c.Value.Hits), new KeyValuePair<string, object?>("backend", c.Key))),
             description: "Cache hits.");

@@ -131,6 +131,9 @@ internal sealed partial class ProxyCatalog(ProxyConfig config, ILogger<ProxyCata
     public string Separator { get; } = config.Proxy.Separator;
     public CatalogSnapshot Current => _snapshot;
 
+    /// <summary>The routed backends, in config order.</summary>
+    public IEnumerable<BackendConnection> Backends => Volatile.Read(ref _ordered).Select(r => r.Backend);
+
     public void SetBackends(IEnumerable<BackendConnection> backends)
     {
         lock (_gate)

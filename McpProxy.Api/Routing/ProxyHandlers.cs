@@ -18,13 +18,13 @@ namespace McpProxy.Routing;
 /// <summary>
 /// The MCP request handlers of the proxy's server side: list requests answer from the aggregate
 /// <see cref="ProxyCatalog"/>; item requests are routed to the owning backend with the original name, the caller's
-/// <c>_meta</c>, progress relayed back and the caller's cancellation passed on. Unknown or hidden items get
+/// <c>_meta</c> as rewritten by <see cref="SessionHub.ForwardedMeta"/>, progress relayed back and the caller's
+/// cancellation passed on. Unknown or hidden items get
 /// <c>-32602</c> naming the item, and nothing reaches a backend.
 /// </summary>
 internal sealed class ProxyHandlers(
     ProxyCatalog catalog,
     SessionHub sessions,
-    BackendRegistry registry,
     TrafficMirror mirror,
     InFlightCalls inFlight,
     ResponseCache cache,
@@ -84,7 +84,7 @@ internal sealed class ProxyHandlers(
         }
 
         var backend = routed.Backend;
-        using var progress = sessions.BeginProgress(context.Server, request, out var meta);
+        using var scope = sessions.BeginCall(context.Server, request, backend, out var meta);
         var forwarded = new CallToolRequestParams
         {
             Name = routed.OriginalName,
@@ -94,7 +94,7 @@ internal sealed class ProxyHandlers(
 
         mirror.Mirror(backend, RequestMethods.ToolsCall, forwarded);
         return await ProxyAsync(
-            new ProxyCall(context.Server, RequestMethods.ToolsCall, backend, "tool", request.Name, routed.OriginalName, context.User, forwarded.Arguments, routed.Repeatable, routed.CacheTtl, progress),
+            new ProxyCall(context.Server, RequestMethods.ToolsCall, backend, "tool", request.Name, routed.OriginalName, context.User, forwarded.Arguments, routed.Repeatable, routed.CacheTtl, scope),
             (client, c) => CallWithCancellationAsync(client, forwarded, c),
             static r => r.IsError != true,
             ct);
@@ -114,11 +114,11 @@ internal sealed class ProxyHandlers(
             throw Unknown("prompt", request.Name);
         }
 
-        using var progress = sessions.BeginProgress(context.Server, request, out var meta);
+        using var scope = sessions.BeginCall(context.Server, request, routed.Backend, out var meta);
         var forwarded = new GetPromptRequestParams { Name = routed.OriginalName, Arguments = request.Arguments, Meta = meta };
         mirror.Mirror(routed.Backend, RequestMethods.PromptsGet, forwarded);
         return await ProxyAsync(
-            new ProxyCall(context.Server, RequestMethods.PromptsGet, routed.Backend, "prompt", request.Name, routed.OriginalName, context.User, null, Repeatable: true, CacheTtl: null, progress),
+            new ProxyCall(context.Server, RequestMethods.PromptsGet, routed.Backend, "prompt", request.Name, routed.OriginalName, context.User, null, Repeatable: true, CacheTtl: null, scope),
             (client, c) => client.GetPromptAsync(forwarded, c),
             static _ => true,
             ct);
@@ -129,12 +129,12 @@ internal sealed class ProxyHandlers(
         var request = context.Params ?? throw new McpProtocolException("Missing params for resources/read.", McpErrorCode.InvalidParams);
         CheckSize(context, request.Uri);
         var (route, originalUri, namespacedUri) = ResolveResource(context.User, request.Uri);
-        using var progress = sessions.BeginProgress(context.Server, request, out var meta);
+        using var scope = sessions.BeginCall(context.Server, request, route.Backend, out var meta);
         var forwarded = new ReadResourceRequestParams { Uri = originalUri, Meta = meta };
         mirror.Mirror(route.Backend, RequestMethods.ResourcesRead, forwarded);
         var ttl = route.Backend.Config.Cache is { ResourceTtlSeconds: > 0 } cacheConfig ? TimeSpan.FromSeconds(cacheConfig.ResourceTtlSeconds) : (TimeSpan?)null;
         var result = await ProxyAsync(
-            new ProxyCall(context.Server, RequestMethods.ResourcesRead, route.Backend, "resource", namespacedUri, originalUri, context.User, null, Repeatable: true, ttl, progress),
+            new ProxyCall(context.Server, RequestMethods.ResourcesRead, route.Backend, "resource", namespacedUri, originalUri, context.User, null, Repeatable: true, ttl, scope),
             (client, c) => client.ReadResourceAsync(forwarded, c),
             static _ => true,
             ct);
@@ -189,9 +189,10 @@ internal sealed class ProxyHandlers(
             return new CompleteResult();
         }
 
-        var forwarded = new CompleteRequestParams { Ref = reference, Argument = request.Argument, Context = request.Context, Meta = request.Meta };
+        using var scope = sessions.BeginCall(context.Server, request, backend, out var meta);
+        var forwarded = new CompleteRequestParams { Ref = reference, Argument = request.Argument, Context = request.Context, Meta = meta };
         return await ProxyAsync(
-            new ProxyCall(context.Server, RequestMethods.CompletionComplete, backend, "completion", item, item, context.User, null, Repeatable: true, CacheTtl: null),
+            new ProxyCall(context.Server, RequestMethods.CompletionComplete, backend, "completion", item, item, context.User, null, Repeatable: true, CacheTtl: null, scope),
             (client, c) => client.CompleteAsync(forwarded, c),
             static _ => true,
             ct);
@@ -233,23 +234,12 @@ internal sealed class ProxyHandlers(
         return new EmptyResult();
     }
 
-    /// <summary>Passes the client's log level on to every ready backend that logs.</summary>
+    /// <summary>The level is the calling session's own: the proxy filters what it relays to it (<see cref="SessionHub.SetLogLevelAsync"/>).</summary>
     public async ValueTask<EmptyResult> SetLoggingLevelAsync(RequestContext<SetLevelRequestParams> context, CancellationToken ct)
     {
         var level = context.Params?.Level ?? throw new McpProtocolException("Missing params for logging/setLevel.", McpErrorCode.InvalidParams);
         CheckSize(context, "");
-        var targets = registry.Backends.Where(b => b.State == BackendState.Ready && b.Capabilities?.Logging is not null);
-        await Task.WhenAll(targets.Select(async b =>
-        {
-            try
-            {
-                await b.GetClientOrThrow().SetLoggingLevelAsync(new SetLevelRequestParams { Level = level }, ct);
-            }
-            catch (Exception) when (!ct.IsCancellationRequested)
-            {
-                // One backend refusing a log level must not fail the client's request.
-            }
-        }));
+        await sessions.SetLogLevelAsync(context.Server, level, ct);
         return new EmptyResult();
     }
 
@@ -361,7 +351,7 @@ internal sealed class ProxyHandlers(
     private readonly record struct ProxyCall(
         McpServer Session,
         string Method, BackendConnection Backend, string Kind, string Item, string OriginalItem, ClaimsPrincipal? User,
-        IDictionary<string, JsonElement>? Arguments, bool Repeatable, TimeSpan? CacheTtl, SessionHub.ProgressScope Progress = default);
+        IDictionary<string, JsonElement>? Arguments, bool Repeatable, TimeSpan? CacheTtl, SessionHub.CallScope Scope = default);
 
     /// <summary>
     /// One proxied call with everything around it: a span, the request metrics and the audit event; the response cache
@@ -404,8 +394,8 @@ internal sealed class ProxyHandlers(
                 outcome = "tool_error";
             }
 
-            // Progress the backend sent before its response reaches the caller before the result does.
-            await call.Progress.DrainAsync(ProgressDrainLimit);
+            // Progress and log lines the backend sent before its response reach the caller before the result does.
+            await call.Scope.DrainAsync(ProgressDrainLimit);
             return result;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)

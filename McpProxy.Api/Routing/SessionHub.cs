@@ -1,7 +1,10 @@
 using System.Collections.Concurrent;
+using System.Security.Claims;
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using McpProxy.Backends;
+using McpProxy.Security;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
@@ -9,41 +12,59 @@ using ModelContextProtocol.Server;
 namespace McpProxy.Routing;
 
 /// <summary>
-/// The client side of the proxy: tracks live client sessions and relays what backends send to the right ones —
-/// <c>list_changed</c> to every session, progress to the caller that asked for it, <c>resources/updated</c> to the
-/// sessions subscribed to that URI, and log messages to every session.
+/// The client side of the proxy: tracks live client sessions and relays what backends send only to the sessions it
+/// belongs to — <c>list_changed</c> to every session; progress to the call it was issued for, and only from the backend
+/// that call went to; <c>resources/updated</c> to the sessions subscribed to that URI whose caller may use it; a
+/// backend's log messages to the sessions with a call in flight on that backend whose caller may use the backend, at or
+/// above each session's own log level. Everything goes through each session's bounded queue (<see cref="ClientSession"/>).
 /// </summary>
-internal sealed partial class SessionHub(ProxyCatalog catalog, ILogger<SessionHub> logger)
+internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy access, ILogger<SessionHub> logger)
 {
-    private readonly ConcurrentDictionary<McpServer, byte> _sessions = new();
+    private readonly ConcurrentDictionary<string, ClientSession> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ProgressRoute> _progress = new(StringComparer.Ordinal);
     // Namespaced resource URI → the sessions subscribed to it.
-    private readonly ConcurrentDictionary<string, ConcurrentDictionary<McpServer, byte>> _subscriptions = new(StringComparer.Ordinal);
-    private long _progressIds;
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<ClientSession, byte>> _subscriptions = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _levelGate = new(1, 1);
+    private LoggingLevel? _pushedLevel;
+    private long _dropped;
 
     public int ActiveSessions => _sessions.Count;
+
+    /// <summary>Notifications dropped because a session's queue was full (<c>mcp_proxy.session.notifications_dropped</c>).</summary>
+    public long DroppedNotifications => Interlocked.Read(ref _dropped);
 
     /// <summary>The only connected session, when there is exactly one.</summary>
     public McpServer? SoleSession()
     {
-        using var e = _sessions.Keys.GetEnumerator();
-        return e.MoveNext() && _sessions.Count == 1 ? e.Current : null;
+        using var e = _sessions.Values.GetEnumerator();
+        return e.MoveNext() && _sessions.Count == 1 ? e.Current.Server : null;
     }
 
     /// <summary>Runs one client session, keeping it in the set of live sessions while it runs.</summary>
-    public async Task RunSessionAsync(McpServer session, CancellationToken cancellationToken)
+    public async Task RunSessionAsync(McpServer server, ClaimsPrincipal? user, CancellationToken cancellationToken)
     {
-        _sessions.TryAdd(session, 0);
+        var session = new ClientSession(server, access.For(user), logger, () => Interlocked.Increment(ref _dropped));
+        _sessions[session.Id] = session;
+        session.Start();
         try
         {
-            await session.RunAsync(cancellationToken);
+            await server.RunAsync(cancellationToken);
         }
         finally
         {
-            _sessions.TryRemove(session, out _);
-            foreach (var subscribers in _subscriptions.Values)
+            _sessions.TryRemove(new KeyValuePair<string, ClientSession>(session.Id, session));
+            foreach (var uri in session.Subscriptions.Keys)
             {
-                subscribers.TryRemove(session, out _);
+                if (_subscriptions.TryGetValue(uri, out var subscribers))
+                {
+                    subscribers.TryRemove(session, out _);
+                }
+            }
+
+            session.Close();
+            if (session.RequestedLogLevel is not null)
+            {
+                _ = PushLogLevelQuietlyAsync();
             }
         }
     }
@@ -51,198 +72,370 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, ILogger<SessionHu
     /// <summary>Tells every session that the given lists changed.</summary>
     public void BroadcastListChanged(CatalogParts parts)
     {
-        foreach (var session in _sessions.Keys)
+        foreach (var session in _sessions.Values)
         {
             if (parts.HasFlag(CatalogParts.Tools))
             {
-                Send(session, NotificationMethods.ToolListChangedNotification, null);
+                session.Enqueue(session.Server, NotificationMethods.ToolListChangedNotification, null);
             }
 
             if (parts.HasFlag(CatalogParts.Prompts))
             {
-                Send(session, NotificationMethods.PromptListChangedNotification, null);
+                session.Enqueue(session.Server, NotificationMethods.PromptListChangedNotification, null);
             }
 
             if (parts.HasFlag(CatalogParts.Resources))
             {
-                Send(session, NotificationMethods.ResourceListChangedNotification, null);
+                session.Enqueue(session.Server, NotificationMethods.ResourceListChangedNotification, null);
             }
         }
     }
 
     /// <summary>
-    /// When the caller asked for progress, gives the request a proxy-unique progress token for the backend and
-    /// relays the backend's progress back under the caller's own token until the returned scope is disposed.
+    /// Starts a call to <paramref name="backend"/>: gives it the <c>_meta</c> the backend gets (<see cref="ForwardedMeta"/>),
+    /// and when the caller asked for progress, a fresh unguessable progress token bound to that backend, whose progress
+    /// is relayed back under the caller's own token until the returned scope is disposed.
     /// </summary>
-    public ProgressScope BeginProgress(McpServer session, RequestParams request, out JsonObject? meta)
+    public CallScope BeginCall(McpServer caller, RequestParams request, BackendConnection backend, out JsonObject? meta)
     {
-        meta = request.Meta;
-        if (request.ProgressToken is not { } clientToken)
+        var session = Find(caller);
+        meta = ForwardedMeta(request.Meta);
+        var before = session?.Enqueued ?? 0;
+        if (session is null || request.ProgressToken is not { } clientToken)
         {
-            return default;
+            return new CallScope(this, session, null, before);
         }
 
-        var backendToken = "mcp-proxy-" + Interlocked.Increment(ref _progressIds).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        _progress[backendToken] = new ProgressRoute(session, clientToken);
-        meta = (JsonObject)request.Meta!.DeepClone();
-        meta["progressToken"] = backendToken;
-        return new ProgressScope(this, backendToken);
+        var token = NewProgressToken();
+        _progress[token] = new ProgressRoute(session, caller, clientToken, backend);
+        (meta ??= [])["progressToken"] = token;
+        return new CallScope(this, session, token, before);
     }
 
     /// <summary>
-    /// Called in the order a backend's messages are read, before the MCP client dispatches them (it dispatches
-    /// concurrently): progress for a call in flight is relayed from here, one notification after the other, so the
-    /// caller gets it in the order the backend sent it, and the call's response waits for it
-    /// (<see cref="ProgressScope.DrainAsync"/>).
+    /// What a backend gets of the caller's <c>_meta</c>: a copy without <c>progressToken</c> (the proxy puts its own in
+    /// when the caller asked for progress) and without the keys reserved for the protocol itself (a prefix with a
+    /// <c>modelcontextprotocol</c> or <c>mcp</c> label, such as <c>io.modelcontextprotocol/related-task</c>): those
+    /// belong to the client↔proxy hop, not to the backend. Other keys (application data, trace context) pass.
     /// </summary>
-    public void OnBackendMessageRead(JsonRpcMessage message)
+    internal static JsonObject? ForwardedMeta(JsonObject? meta)
     {
-        if (message is JsonRpcNotification { Method: NotificationMethods.ProgressNotification, Params: JsonObject parameters }
-            && parameters["progressToken"] is JsonValue tokenValue && tokenValue.TryGetValue<string>(out var token)
-            && _progress.TryGetValue(token, out var route))
+        if (meta is null)
         {
-            var p = (JsonObject)parameters.DeepClone();
-            p["progressToken"] = JsonSerializer.SerializeToNode(route.ClientToken, McpJsonUtilities.DefaultOptions);
-            route.Relay(p, this);
+            return null;
+        }
+
+        var copy = new JsonObject();
+        foreach (var (key, value) in meta)
+        {
+            if (key != "progressToken" && !IsReservedMetaKey(key))
+            {
+                copy[key] = value?.DeepClone();
+            }
+        }
+
+        return copy.Count == 0 ? null : copy;
+    }
+
+    /// <summary>MCP's reserved <c>_meta</c> prefixes: any label of the prefix before <c>/</c> is <c>modelcontextprotocol</c> or <c>mcp</c>.</summary>
+    internal static bool IsReservedMetaKey(string key)
+    {
+        var slash = key.IndexOf('/', StringComparison.Ordinal);
+        return slash > 0 && key[..slash].Split('.').Any(label =>
+            label.Equals("modelcontextprotocol", StringComparison.OrdinalIgnoreCase) || label.Equals("mcp", StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>128 random bits: a backend or client cannot guess the token of another caller's call.</summary>
+    private static string NewProgressToken() => "mcp-proxy-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+
+    /// <summary>
+    /// Called in the order a backend's messages are read, before the MCP client dispatches them (it dispatches
+    /// concurrently): progress, log messages and resource updates are queued from here, so each session gets them in
+    /// the order the backend sent them, and a call's log lines and progress are queued before its response is read
+    /// (the call then waits for them: <see cref="CallScope.DrainAsync"/>).
+    /// </summary>
+    public void OnBackendMessageRead(BackendConnection backend, JsonRpcMessage message)
+    {
+        if (message is not JsonRpcNotification { Params: JsonObject parameters } notification)
+        {
+            return;
+        }
+
+        try
+        {
+            switch (notification.Method)
+            {
+                case NotificationMethods.ProgressNotification:
+                    RelayProgress(backend, parameters);
+                    break;
+                case NotificationMethods.LoggingMessageNotification:
+                    RelayLog(backend, parameters);
+                    break;
+                case NotificationMethods.ResourceUpdatedNotification:
+                    RelayResourceUpdated(backend, parameters);
+                    break;
+            }
+        }
+        catch (Exception ex)
+        {
+            // Never break the backend's read loop over a malformed notification.
+            LogRelayRejected(backend.Name, notification.Method, ex.Message);
         }
     }
 
-    public void Subscribe(McpServer session, string namespacedUri) =>
-        _subscriptions.GetOrAdd(namespacedUri, _ => new()).TryAdd(session, 0);
+    private void RelayProgress(BackendConnection backend, JsonObject parameters)
+    {
+        if (parameters["progressToken"] is not JsonValue tokenValue || !tokenValue.TryGetValue<string>(out var token)
+            || !_progress.TryGetValue(token, out var route))
+        {
+            return;
+        }
+
+        if (!ReferenceEquals(route.Backend, backend))
+        {
+            LogForeignProgress(backend.Name, route.Backend.Name);
+            return;
+        }
+
+        var p = (JsonObject)parameters.DeepClone();
+        p["progressToken"] = JsonSerializer.SerializeToNode(route.ClientToken, McpJsonUtilities.DefaultOptions);
+        route.Session.Enqueue(route.Caller, NotificationMethods.ProgressNotification, p);
+    }
+
+    /// <summary>To each session with a call in flight on the backend, whose caller may use it, at or above its level.</summary>
+    private void RelayLog(BackendConnection backend, JsonObject parameters)
+    {
+        var level = LevelOf(parameters["level"]);
+        JsonElement? payload = null;
+        foreach (var caller in backend.ClientRequests.CallingSessions())
+        {
+            if (!_sessions.TryGetValue(caller.SessionId ?? "", out var session) || level < session.MinimumLogLevel || !MayUse(session, backend))
+            {
+                continue;
+            }
+
+            payload ??= LogPayload(backend, parameters);
+            session.Enqueue(caller, NotificationMethods.LoggingMessageNotification, JsonObject.Create(payload.Value));
+        }
+    }
+
+    private JsonElement LogPayload(BackendConnection backend, JsonObject parameters)
+    {
+        var p = (JsonObject)parameters.DeepClone();
+        p["logger"] = p["logger"] is JsonValue v && v.TryGetValue<string>(out var inner) ? catalog.Namespace(backend.Name, inner) : backend.Name;
+
+        // One immutable copy shared by every recipient (each gets its own thin JsonObject over it).
+        return JsonSerializer.SerializeToElement(p, McpJsonUtilities.DefaultOptions);
+    }
+
+    /// <summary>An unknown level counts as the least severe, so it never gets past a session's threshold.</summary>
+    private static LoggingLevel LevelOf(JsonNode? level)
+    {
+        try
+        {
+            return level?.Deserialize<LoggingLevel>(McpJsonUtilities.DefaultOptions) ?? LoggingLevel.Debug;
+        }
+        catch (JsonException)
+        {
+            return LoggingLevel.Debug;
+        }
+    }
+
+    /// <summary>To the sessions subscribed to the URI whose caller may use it, when the URI is this backend's and exposed.</summary>
+    private void RelayResourceUpdated(BackendConnection backend, JsonObject parameters)
+    {
+        if (parameters["uri"] is not JsonValue uriValue || !uriValue.TryGetValue<string>(out var uri))
+        {
+            return;
+        }
+
+        var namespaced = catalog.Namespace(backend.Name, uri);
+        if (!_subscriptions.TryGetValue(namespaced, out var subscribers) || subscribers.IsEmpty)
+        {
+            return;
+        }
+
+        // A backend cannot speak for another backend's resources (a namespaced = false backend could send a URI that
+        // looks namespaced), nor for one its expose_resources/hide_resources keep from clients.
+        if (!catalog.TrySplit(namespaced, out var route, out var original) || route.Backend.Name != backend.Name || !route.Resources.IsAllowed(original))
+        {
+            LogForeignResourceUpdate(backend.Name, namespaced);
+            return;
+        }
+
+        JsonElement? payload = null;
+        foreach (var session in subscribers.Keys)
+        {
+            if (session.Access?.CanUseResource(namespaced) != true)
+            {
+                continue;
+            }
+
+            if (payload is null)
+            {
+                var p = (JsonObject)parameters.DeepClone();
+                p["uri"] = namespaced;
+                payload = JsonSerializer.SerializeToElement(p, McpJsonUtilities.DefaultOptions);
+            }
+
+            session.Enqueue(session.Server, NotificationMethods.ResourceUpdatedNotification, JsonObject.Create(payload.Value));
+        }
+    }
+
+    /// <summary>
+    /// Whether the session's caller may use the backend: at least one of the backend's listed tools, prompts, resources
+    /// or resource templates is allowed to it (always, without roles). Cached per catalog snapshot.
+    /// </summary>
+    private bool MayUse(ClientSession session, BackendConnection backend)
+    {
+        if (session.Access is not { } caller)
+        {
+            return false;
+        }
+
+        if (caller.IsUnrestricted)
+        {
+            return true;
+        }
+
+        var snapshot = catalog.Current;
+        var cache = session.MayUse;
+        if (cache is null || !ReferenceEquals(cache.Snapshot, snapshot))
+        {
+            session.MayUse = cache = new ClientSession.MayUseCache(snapshot);
+        }
+
+        return cache.Backends.GetOrAdd(backend, b =>
+            snapshot.ToolsByName.Any(t => t.Value.Backend == b && caller.CanUseTool(t.Key))
+            || snapshot.PromptsByName.Any(p => p.Value.Backend == b && caller.CanUsePrompt(p.Key))
+            || snapshot.Resources.Any(r => Owns(b, r.Uri) && caller.CanUseResource(r.Uri))
+            || snapshot.ResourceTemplates.Any(t => Owns(b, t.UriTemplate) && caller.CanUseResource(t.UriTemplate)));
+
+        bool Owns(BackendConnection b, string uri) => catalog.TrySplit(uri, out var route, out _) && route.Backend == b;
+    }
+
+    public void Subscribe(McpServer caller, string namespacedUri)
+    {
+        if (Find(caller) is { } session)
+        {
+            _subscriptions.GetOrAdd(namespacedUri, _ => new()).TryAdd(session, 0);
+            session.Subscriptions.TryAdd(namespacedUri, 0);
+        }
+    }
 
     /// <summary>Removes a subscription; returns true when no session is subscribed to the URI any more.</summary>
-    public bool Unsubscribe(McpServer session, string namespacedUri)
+    public bool Unsubscribe(McpServer caller, string namespacedUri)
     {
+        var session = Find(caller);
+        session?.Subscriptions.TryRemove(namespacedUri, out _);
         if (_subscriptions.TryGetValue(namespacedUri, out var subscribers))
         {
-            subscribers.TryRemove(session, out _);
+            if (session is not null)
+            {
+                subscribers.TryRemove(session, out _);
+            }
+
             return subscribers.IsEmpty;
         }
 
         return true;
     }
 
-    /// <summary>Relays a notification a backend sent.</summary>
-    public ValueTask OnBackendNotificationAsync(BackendConnection backend, JsonRpcNotification notification)
+    /// <summary>
+    /// <c>logging/setLevel</c>: the level is the calling session's own — the proxy filters what it relays to that session
+    /// by it. Backends are asked for the most verbose level any live session needs (<see cref="BackendLogLevel"/>), so no
+    /// session's level can hide from another session what that one asked for.
+    /// </summary>
+    public async Task SetLogLevelAsync(McpServer caller, LoggingLevel level, CancellationToken cancellationToken)
     {
-        switch (notification.Method)
+        if (Find(caller) is { } session)
         {
-            case NotificationMethods.ProgressNotification:
-                break; // relayed in read order by OnBackendMessageRead
-
-            case NotificationMethods.ResourceUpdatedNotification:
-                if (notification.Params?["uri"] is JsonValue uriValue && uriValue.TryGetValue<string>(out var uri)
-                    && _subscriptions.TryGetValue(catalog.Namespace(backend.Name, uri), out var subscribers))
-                {
-                    foreach (var session in subscribers.Keys)
-                    {
-                        var p = (JsonObject)notification.Params.DeepClone();
-                        p["uri"] = catalog.Namespace(backend.Name, uri);
-                        Send(session, NotificationMethods.ResourceUpdatedNotification, p);
-                    }
-                }
-
-                break;
-
-            case NotificationMethods.LoggingMessageNotification:
-                if (notification.Params is JsonObject logParams)
-                {
-                    foreach (var session in _sessions.Keys)
-                    {
-                        var p = (JsonObject)logParams.DeepClone();
-                        p["logger"] = p["logger"] is JsonValue v && v.TryGetValue<string>(out var inner)
-                            ? catalog.Namespace(backend.Name, inner)
-                            : backend.Name;
-                        Send(session, NotificationMethods.LoggingMessageNotification, p);
-                    }
-                }
-
-                break;
+            session.RequestedLogLevel = level;
         }
 
-        return ValueTask.CompletedTask;
+        await PushLogLevelAsync(cancellationToken);
     }
 
-    private void Send(McpServer session, string method, JsonNode? parameters)
+    /// <summary>The level backends are asked for: the most verbose level of any live session (sessions that never set one count as info).</summary>
+    public LoggingLevel BackendLogLevel =>
+        _sessions.Values.Select(s => s.MinimumLogLevel).DefaultIfEmpty(ClientSession.DefaultLogLevel).Min();
+
+    private async Task PushLogLevelAsync(CancellationToken cancellationToken)
     {
-        _ = SendAsync();
-
-        async Task SendAsync()
+        await _levelGate.WaitAsync(cancellationToken);
+        try
         {
-            try
+            var level = BackendLogLevel;
+            if (level == _pushedLevel)
             {
-                await session.SendMessageAsync(new JsonRpcNotification { Method = method, Params = parameters });
+                return;
             }
-            catch (Exception ex)
-            {
-                LogRelayFailed(method, ex.Message);
-            }
-        }
-    }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Relaying {Method} to a client session failed: {Error}")]
-    private partial void LogRelayFailed(string method, string error);
-
-    /// <summary>Where a backend progress token goes, and the chain of its relays (in the order they were read).</summary>
-    private sealed class ProgressRoute(McpServer session, ProgressToken clientToken)
-    {
-        private readonly Lock _gate = new();
-        private Task _tail = Task.CompletedTask;
-
-        public McpServer Session { get; } = session;
-        public ProgressToken ClientToken { get; } = clientToken;
-
-        /// <summary>Every relay queued so far has been sent (or has failed).</summary>
-        public Task Tail
-        {
-            get
-            {
-                lock (_gate)
-                {
-                    return _tail;
-                }
-            }
-        }
-
-        public void Relay(JsonObject parameters, SessionHub hub)
-        {
-            lock (_gate)
-            {
-                _tail = SendAfterAsync(_tail, parameters, hub);
-            }
-        }
-
-        private async Task SendAfterAsync(Task previous, JsonObject parameters, SessionHub hub)
-        {
-            await previous.ConfigureAwait(false);
-            try
-            {
-                await Session.SendMessageAsync(new JsonRpcNotification { Method = NotificationMethods.ProgressNotification, Params = parameters });
-            }
-            catch (Exception ex)
-            {
-                hub.LogRelayFailed(NotificationMethods.ProgressNotification, ex.Message);
-            }
-        }
-    }
-
-    internal readonly struct ProgressScope(SessionHub? hub, string? token) : IDisposable
-    {
-        /// <summary>
-        /// Waits (briefly, at most <paramref name="limit"/>) until every progress notification the backend sent before its
-        /// response has been relayed, so the caller sees them before the result.
-        /// </summary>
-        public async ValueTask DrainAsync(TimeSpan limit)
-        {
-            if (hub is not null && token is not null && hub._progress.TryGetValue(token, out var route))
+            var targets = catalog.Backends.Where(b => b.State == BackendState.Ready && b.Capabilities?.Logging is not null);
+            await Task.WhenAll(targets.Select(async b =>
             {
                 try
                 {
-                    await route.Tail.WaitAsync(limit);
+                    // Bounded by the backend's call timeout: a hung backend must not hold every session's setLevel.
+                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    timeout.CancelAfter(b.CallTimeout);
+                    await b.GetClientOrThrow().SetLoggingLevelAsync(new SetLevelRequestParams { Level = level }, timeout.Token);
                 }
-                catch (TimeoutException)
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
+                    // One backend refusing a log level must not fail the client's request.
+                    LogSetLevelFailed(b.Name, ex.Message);
                 }
+            }));
+            _pushedLevel = level;
+        }
+        finally
+        {
+            _levelGate.Release();
+        }
+    }
+
+    private async Task PushLogLevelQuietlyAsync()
+    {
+        try
+        {
+            await PushLogLevelAsync(CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            LogSetLevelFailed("*", ex.Message);
+        }
+    }
+
+    /// <summary>The live session a request-bound server belongs to (calls of one session share its session id).</summary>
+    private ClientSession? Find(McpServer caller) => _sessions.GetValueOrDefault(caller.SessionId ?? "");
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backend '{Backend}' sent progress for a call that went to backend '{Owner}'; dropped")]
+    private partial void LogForeignProgress(string backend, string owner);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backend '{Backend}' sent resources/updated for '{Uri}', which is not one of its exposed resources; dropped")]
+    private partial void LogForeignResourceUpdate(string backend, string uri);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Backend '{Backend}': {Method} not relayed: {Error}")]
+    private partial void LogRelayRejected(string backend, string method, string error);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Backend '{Backend}' refused logging/setLevel: {Error}")]
+    private partial void LogSetLevelFailed(string backend, string error);
+
+    /// <summary>Where a backend progress token goes: the call's session and request-bound server, and the backend it was given to.</summary>
+    private sealed record ProgressRoute(ClientSession Session, McpServer Caller, ProgressToken ClientToken, BackendConnection Backend);
+
+    internal readonly struct CallScope(SessionHub? hub, ClientSession? session, string? token, long enqueuedBefore) : IDisposable
+    {
+        /// <summary>
+        /// When anything was queued for the caller's session during the call (its progress, its backend's log lines),
+        /// waits (briefly, at most <paramref name="limit"/>) until it has been sent, so the caller sees it before the result.
+        /// </summary>
+        public async ValueTask DrainAsync(TimeSpan limit)
+        {
+            if (session is not null && session.Enqueued != enqueuedBefore)
+            {
+                await session.DrainAsync(limit);
             }
         }
 
