@@ -90,6 +90,11 @@ public static class McpProxyExtensions
             .WithUnsubscribeFromResourcesHandler((ctx, ct) => Handlers(ctx.Services).UnsubscribeAsync(ctx, ct))
             .WithSetLoggingLevelHandler((ctx, ct) => Handlers(ctx.Services).SetLoggingLevelAsync(ctx, ct));
 
+        // A client that drops its POST cancels the call it carried (ClientDisconnect).
+        services.AddHttpContextAccessor();
+        services.AddOptions<McpServerOptions>().Configure<IHttpContextAccessor, ILoggerFactory>((options, accessor, loggers) =>
+            options.Filters.Message.IncomingFilters.Add(ClientDisconnect.Filter(accessor, loggers.CreateLogger("McpProxy.Routing"))));
+
         // A client's roots changed: tell the backends, which then ask again (relayed by ClientRequestRelay).
         services.AddOptions<McpServerOptions>().Configure<IServiceProvider>((options, provider) =>
             options.Handlers.NotificationHandlers =
