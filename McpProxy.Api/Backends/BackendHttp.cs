@@ -27,6 +27,13 @@ internal sealed class BackendHttp(ServiceEndpointResolver? resolver = null) : ID
     public HttpClient CreateClient() => new(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
 
     /// <summary>
+    /// A client over the shared pool that reports the session's transport failures (<see cref="TransportFailureHandler"/>).
+    /// The failure handler is left undisposed on purpose: disposing a DelegatingHandler disposes the shared pool under it.
+    /// </summary>
+    public HttpClient CreateClient(Action<string> onTransportFailure) =>
+        new(new TransportFailureHandler(onTransportFailure) { InnerHandler = _handler }, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+
+    /// <summary>
     /// The URL to open a session on: unchanged for IP addresses and <c>localhost</c>, else the first endpoint service
     /// discovery knows for the host (Aspire's <c>services__name__http__0</c>, DNS), or the URL itself.
     /// </summary>
