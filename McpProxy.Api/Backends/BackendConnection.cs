@@ -259,6 +259,31 @@ internal sealed partial class BackendConnection(
         }
     }
 
+    /// <summary>
+    /// Before opening an MCP session on an HTTP backend, one plain request (HEAD, any answer will do) checks it listens:
+    /// a backend that is not up yet (it starts after the proxy, or is down) is then one clean warning and a retry with
+    /// backoff, instead of the SDK's initialization error with a stack trace on every attempt.
+    /// </summary>
+    private async Task EnsureReachableAsync(Uri endpoint, CancellationToken cancellationToken)
+    {
+        using var client = http.CreateClient();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(CallTimeout);
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Head, endpoint);
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new HttpRequestException($"not reachable: {ex.Message}", null, ex.StatusCode);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"not reachable: no answer within {CallTimeout.TotalSeconds:0.#} s");
+        }
+    }
+
     private static TaskCompletionSource<string> NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private void OnTransportFailure(string error) => Volatile.Read(ref _transportFailure).TrySetResult(error);
@@ -343,6 +368,7 @@ internal sealed partial class BackendConnection(
         }
 
         var endpoint = await http.ResolveAsync(new Uri(config.Url!), cancellationToken);
+        await EnsureReachableAsync(endpoint, cancellationToken);
         return new HttpClientTransport(
             new HttpClientTransportOptions
             {
