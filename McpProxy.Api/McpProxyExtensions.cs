@@ -100,6 +100,10 @@ public static class McpProxyExtensions
             options.Handlers.NotificationHandlers =
             [
                 new(NotificationMethods.RootsListChangedNotification, (_, ct) => RootsChangedAsync(provider, ct)),
+                // A backend that asked roots/list before any client was there got an empty list (ClientRequestRelay):
+                // once a client is the only session, the backends are told to ask again, and it answers.
+                new(NotificationMethods.InitializedNotification, (_, ct) =>
+                    provider.GetService<SessionHub>()?.SoleSession() is null ? default : RootsChangedAsync(provider, ct)),
             ]);
 
         return builder;

@@ -44,6 +44,8 @@ internal sealed partial class ResilientDistributedCache(IDistributedCache inner,
 
     public DateTimeOffset? FailingSince { get; private set; }
 
+    // The synchronous members exist for the interface only (HybridCache uses the asynchronous ones); they apply the
+    // same policy by waiting on it.
     public byte[]? Get(string key) => GetAsync(key).GetAwaiter().GetResult();
 
     public Task<byte[]?> GetAsync(string key, CancellationToken token = default) =>
