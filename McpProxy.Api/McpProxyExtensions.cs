@@ -105,11 +105,20 @@ public static class McpProxyExtensions
         services.AddOptions<HttpServerTransportOptions>()
             .Configure<TimeProvider>((options, time) => options.TimeProvider = time);
 
+        // A client that drops its POST cancels the call it carried (ClientDisconnect).
+        services.AddHttpContextAccessor();
+        services.AddOptions<McpServerOptions>().Configure<IHttpContextAccessor, ILoggerFactory>((options, accessor, loggers) =>
+            options.Filters.Message.IncomingFilters.Add(ClientDisconnect.Filter(accessor, loggers.CreateLogger("McpProxy.Routing"))));
+
         // A client's roots changed: tell the backends, which then ask again (relayed by ClientRequestRelay).
         services.AddOptions<McpServerOptions>().Configure<IServiceProvider>((options, provider) =>
             options.Handlers.NotificationHandlers =
             [
                 new(NotificationMethods.RootsListChangedNotification, (_, ct) => RootsChangedAsync(provider, ct)),
+                // A backend that asked roots/list before any client was there got an empty list (ClientRequestRelay):
+                // once a client is the only session, the backends are told to ask again, and it answers.
+                new(NotificationMethods.InitializedNotification, (_, ct) =>
+                    provider.GetService<SessionHub>()?.SoleSession() is null ? default : RootsChangedAsync(provider, ct)),
             ]);
 
         return builder;

@@ -45,12 +45,16 @@ internal sealed partial class BackendConnection(
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan ChildShutdownGrace = TimeSpan.FromSeconds(2);
 
+    /// <summary>How often a ready HTTP backend is pinged when nothing else says it is in trouble (<see cref="WatchAsync"/>).</summary>
+    internal static readonly TimeSpan LivenessInterval = TimeSpan.FromSeconds(15);
+
     private readonly ILogger _logger = loggerFactory.CreateLogger("McpProxy.Backends");
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _supervisor;
     private volatile McpClient? _client;
     private volatile BackendCatalog _catalog = BackendCatalog.Empty;
+    private TaskCompletionSource<string> _transportFailure = NewSignal();
 
     public string Name => config.Name;
     public BackendConfig Config => config;
@@ -141,6 +145,7 @@ internal sealed partial class BackendConnection(
             {
                 State = BackendState.Connecting;
                 client = await ConnectAsync(stopping);
+                Interlocked.Exchange(ref _transportFailure, NewSignal());
                 _client = client;
                 _catalog = await LoadCatalogAsync(client, CatalogParts.All, BackendCatalog.Empty, stopping);
                 State = BackendState.Ready;
@@ -151,9 +156,10 @@ internal sealed partial class BackendConnection(
                 _firstAttempt.TrySetResult();
                 observer.OnCatalogChanged(this, CatalogParts.All);
 
-                var completion = await client.Completion.WaitAsync(stopping);
-                LastError = DescribeCompletion(completion);
-                PublicError = completion is StdioClientCompletionDetails { ExitCode: { } exitCode } ? $"process exited with code {exitCode}" : "connection closed";
+                LastError = await WatchAsync(client, stopping);
+                PublicError = client.Completion.IsCompletedSuccessfully && client.Completion.Result is StdioClientCompletionDetails { ExitCode: { } exitCode }
+                    ? $"process exited with code {exitCode}"
+                    : client.Completion.IsCompleted ? "connection closed" : "backend not answering";
                 LogBackendLost(Name, LastError);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -206,6 +212,97 @@ internal sealed partial class BackendConnection(
         State = BackendState.Stopped;
         _firstAttempt.TrySetResult();
     }
+
+    /// <summary>
+    /// Waits until the backend's session is gone and says why. A stdio backend's client completes when the child exits.
+    /// A Streamable HTTP client may never complete when its server dies, so an HTTP backend is pinged whenever its
+    /// session sees a transport failure (<see cref="TransportFailureHandler"/>: connection refused or reset, a gateway's
+    /// 502/503/504) and every <see cref="LivenessInterval"/> otherwise; a ping that fails or gets no answer within the
+    /// call timeout means the backend is gone: it is then handled exactly as a crashed child (unavailable, its items
+    /// withdrawn with <c>list_changed</c>, reconnected with backoff).
+    /// </summary>
+    private async Task<string> WatchAsync(McpClient client, CancellationToken stopping)
+    {
+        if (config.Transport == BackendTransport.Stdio)
+        {
+            return DescribeCompletion(await client.Completion.WaitAsync(stopping));
+        }
+
+        while (true)
+        {
+            var failure = Volatile.Read(ref _transportFailure).Task;
+            using (var wake = CancellationTokenSource.CreateLinkedTokenSource(stopping))
+            {
+                var interval = Task.Delay(LivenessInterval, resilienceServices.Time, wake.Token);
+                var first = await Task.WhenAny(client.Completion, failure, interval);
+                await wake.CancelAsync();
+                stopping.ThrowIfCancellationRequested();
+                if (first == client.Completion)
+                {
+                    return DescribeCompletion(await client.Completion);
+                }
+            }
+
+            Interlocked.Exchange(ref _transportFailure, NewSignal());
+            if (await ProbeAsync(client, stopping) is { } error)
+            {
+                return failure.IsCompleted ? $"unreachable ({failure.Result}); ping failed: {error}" : $"ping failed: {error}";
+            }
+        }
+    }
+
+    /// <summary>Pings the backend: null when it answered (an error answer included), else why not.</summary>
+    private async Task<string?> ProbeAsync(McpClient client, CancellationToken stopping)
+    {
+        using var timeout = new CancellationTokenSource(CallTimeout, resilienceServices.Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token);
+        try
+        {
+            await client.PingAsync(cancellationToken: linked.Token);
+            return null;
+        }
+        catch (McpProtocolException)
+        {
+            return null; // it answered
+        }
+        catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+        {
+            return $"no answer within {CallTimeout.TotalSeconds:0.#} s";
+        }
+        catch (Exception ex) when (!stopping.IsCancellationRequested)
+        {
+            return Describe(ex);
+        }
+    }
+
+    /// <summary>
+    /// Before opening an MCP session on an HTTP backend, one plain request (HEAD, any answer will do) checks it listens:
+    /// a backend that is not up yet (it starts after the proxy, or is down) is then one clean warning and a retry with
+    /// backoff, instead of the SDK's initialization error with a stack trace on every attempt.
+    /// </summary>
+    private async Task EnsureReachableAsync(Uri endpoint, CancellationToken cancellationToken)
+    {
+        using var client = http.CreateClient();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(CallTimeout);
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Head, endpoint);
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new HttpRequestException($"not reachable: {ex.Message}", null, ex.StatusCode);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"not reachable: no answer within {CallTimeout.TotalSeconds:0.#} s");
+        }
+    }
+
+    private static TaskCompletionSource<string> NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private void OnTransportFailure(string error) => Volatile.Read(ref _transportFailure).TrySetResult(error);
 
     private async Task<McpClient> ConnectAsync(CancellationToken cancellationToken)
     {
@@ -298,6 +395,7 @@ internal sealed partial class BackendConnection(
         }
 
         var endpoint = await http.ResolveAsync(new Uri(config.Url!), cancellationToken);
+        await EnsureReachableAsync(endpoint, cancellationToken);
         return new HttpClientTransport(
             new HttpClientTransportOptions
             {
@@ -306,7 +404,7 @@ internal sealed partial class BackendConnection(
                 AdditionalHeaders = headers,
                 ConnectionTimeout = CallTimeout,
             },
-            http.CreateClient(Name, maxResultSize, _logger),
+            http.CreateClient(Name, maxResultSize, _logger, OnTransportFailure),
             loggerFactory,
             ownsHttpClient: true);
     }
@@ -439,7 +537,8 @@ internal sealed partial class BackendConnection(
     [LoggerMessage(Level = LogLevel.Information, Message = "Backend '{Backend}' ready: {Tools} tools, {Prompts} prompts, {Resources} resources, {Templates} resource templates")]
     private partial void LogBackendReady(string backend, int tools, int prompts, int resources, int templates);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Backend '{Backend}' failed to start: {Error}; retrying with backoff")]
+    // Warning, not error: the backend is retried with backoff (an HTTP backend that starts after the proxy, one that is down).
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backend '{Backend}' failed to start: {Error}; retrying with backoff")]
     private partial void LogBackendFailed(string backend, string error);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Backend '{Backend}': {Method} not delivered: {Error}")]

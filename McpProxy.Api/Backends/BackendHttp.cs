@@ -23,12 +23,20 @@ internal sealed class BackendHttp(ServiceEndpointResolver? resolver = null) : ID
         },
     };
 
+    /// <summary>A plain client over the shared pool (the reachability check before a session is opened).</summary>
+    public HttpClient CreateClient() => new(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+
     /// <summary>
-    /// A client over the shared pool whose responses are bounded by <c>[security] max_result_size</c>
-    /// (<see cref="ResultLimitHandler"/>); each backend session owns one (disposing it leaves the pool alone).
+    /// A client over the shared pool for one backend session (disposing it leaves the pool alone): its responses are
+    /// bounded by <c>[security] max_result_size</c> (<see cref="ResultLimitHandler"/>, outermost, so an oversized result
+    /// is not a transport failure) and its transport failures are reported (<see cref="TransportFailureHandler"/>).
+    /// The handlers are left undisposed on purpose: disposing a DelegatingHandler disposes the shared pool under it.
     /// </summary>
-    public HttpClient CreateClient(string backend, long maxResultSize, ILogger logger) =>
-        new(new ResultLimitHandler(backend, maxResultSize, logger) { InnerHandler = _handler }, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+    public HttpClient CreateClient(string backend, long maxResultSize, ILogger logger, Action<string> onTransportFailure) =>
+        new(
+            new ResultLimitHandler(backend, maxResultSize, logger) { InnerHandler = new TransportFailureHandler(onTransportFailure) { InnerHandler = _handler } },
+            disposeHandler: false)
+        { Timeout = Timeout.InfiniteTimeSpan };
 
     /// <summary>
     /// The URL to open a session on: unchanged for IP addresses and <c>localhost</c>, else the first endpoint service

@@ -25,6 +25,7 @@ internal sealed partial class BackendRegistry(
     private List<BackendConnection> _backends = [];
     private List<BackendConnection> _mirrors = [];
     private int _started;
+    private int _allReady;
 
     /// <summary>The backends in effect: those of the startup config, then of the last config hot reload applied.</summary>
     public IReadOnlyList<BackendConfig> Configs { get; private set; } = config.Backends;
@@ -54,6 +55,24 @@ internal sealed partial class BackendRegistry(
 
         await Task.WhenAll(_backends.Concat(_mirrors).Select(b => b.StartAsync())).WaitAsync(cancellationToken);
         LogStarted(_backends.Count(b => b.State == BackendState.Ready), _backends.Count);
+        NoteAllReady();
+    }
+
+    /// <summary>Logs "All N backends ready" each time every routed backend has become ready (at startup, after an outage).</summary>
+    private void NoteAllReady()
+    {
+        var backends = _backends;
+        if (backends.All(b => b.State == BackendState.Ready))
+        {
+            if (Interlocked.Exchange(ref _allReady, 1) == 0)
+            {
+                LogAllReady(backends.Count);
+            }
+        }
+        else
+        {
+            Interlocked.Exchange(ref _allReady, 0);
+        }
     }
 
     /// <summary>
@@ -163,6 +182,10 @@ internal sealed partial class BackendRegistry(
 
         catalog.Rebuild();
         sessions.BroadcastListChanged(parts);
+        if (Volatile.Read(ref _started) == 1)
+        {
+            NoteAllReady();
+        }
     }
 
     public ModelContextProtocol.Server.McpServer? SoleSession() => sessions.SoleSession();
@@ -182,6 +205,9 @@ internal sealed partial class BackendRegistry(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shutdown timeout reached with {Left} calls still in flight; stopping backends")]
     private partial void LogDrainTimedOut(int left);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "All {Total} backends ready")]
+    private partial void LogAllReady(int total);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Ready} of {Total} backends ready")]
     private partial void LogStarted(int ready, int total);

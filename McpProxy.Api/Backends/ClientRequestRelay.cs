@@ -11,8 +11,9 @@ namespace McpProxy.Backends;
 /// client, and the MCP client API does not say which outgoing call a server request belongs to, so the relay keeps the
 /// client sessions with calls in flight on this backend: when they are all one session, the request goes to it (over
 /// that call's own response stream); otherwise it is refused with an error that says why. <c>roots/list</c> outside any
-/// call goes to the only connected client session, if there is exactly one. The same tracking decides which client
-/// sessions get the backend's log messages (<see cref="CallingSessions"/>, used by <c>SessionHub</c>).
+/// call goes to the only connected client session, if there is exactly one, and is answered with an empty list otherwise.
+/// The same tracking decides which client sessions get the backend's log messages (<see cref="CallingSessions"/>, used by
+/// <c>SessionHub</c>).
 /// </summary>
 internal sealed class ClientRequestRelay(string backend, Func<McpServer?> soleSession)
 {
@@ -57,6 +58,13 @@ internal sealed class ClientRequestRelay(string backend, Func<McpServer?> soleSe
 
     public ValueTask<ListRootsResult> ListRootsAsync(ListRootsRequestParams? request, CancellationToken ct)
     {
+        // Outside any call, with no single client to ask (none connected yet — backends ask right after initialize — or
+        // several): the clean answer is "no roots", not an error; the backend asks again on roots/list_changed.
+        if (_callers.IsEmpty && soleSession() is null)
+        {
+            return ValueTask.FromResult(new ListRootsResult { Roots = [] });
+        }
+
         var session = Target("roots/list", forCall: false);
         if (session.ClientCapabilities?.Roots is null)
         {

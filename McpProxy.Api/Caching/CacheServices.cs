@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.StackExchangeRedis;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using StackExchange.Redis;
 
 namespace McpProxy.Caching;
@@ -25,18 +27,43 @@ internal static partial class CacheServices
         }
         else
         {
-            // Aspire's client integration: the multiplexer, its health check ("StackExchange.Redis") and tracing.
-            // The distributed cache reuses that multiplexer rather than opening a second connection
-            // (Aspire.StackExchange.Redis.DistributedCaching is not used: one less package, same result).
-            builder.AddRedisClient(ConnectionName);
+            // Aspire's client integration: the multiplexer and tracing. The distributed cache reuses that multiplexer
+            // rather than opening a second connection (Aspire.StackExchange.Redis.DistributedCaching is not used: one
+            // less package, same result). A Redis outage degrades the cache, never the calls: the connection is opened
+            // in the background (RedisConnection) and never aborts on a failed connect, commands fail at once while it
+            // is down instead of queueing, every cache operation is bounded with a circuit around it
+            // (ResilientDistributedCache), and Aspire's health check — Unhealthy, and waiting on Redis — is replaced by
+            // one that reports Redis as Degraded without waiting (RedisCacheHealthCheck).
+            builder.AddRedisClient(
+                ConnectionName,
+                settings => settings.DisableHealthChecks = true,
+                options =>
+                {
+                    options.AbortOnConnectFail = false;
+                    options.BacklogPolicy = BacklogPolicy.FailFast;
+                });
+            builder.Services.AddSingleton<RedisConnection>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<RedisConnection>());
             builder.Services.AddStackExchangeRedisCache(_ => { });
-            builder.Services.AddOptions<RedisCacheOptions>().Configure<IServiceProvider>((options, services) =>
-                options.ConnectionMultiplexerFactory = () => Task.FromResult(services.GetRequiredService<IConnectionMultiplexer>()));
+            builder.Services.AddOptions<RedisCacheOptions>().Configure<RedisConnection>((options, connection) =>
+                options.ConnectionMultiplexerFactory = connection.GetAsync);
+            var redisCache = builder.Services.Last(d => d.ServiceType == typeof(IDistributedCache));
+            builder.Services.Remove(redisCache);
+            builder.Services.AddSingleton(sp => new ResilientDistributedCache(
+                Instantiate(sp, redisCache), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ResilientDistributedCache>>()));
+            builder.Services.AddSingleton<IDistributedCache>(sp => sp.GetRequiredService<ResilientDistributedCache>());
+            builder.Services.AddHealthChecks().AddCheck<RedisCacheHealthCheck>("redis", failureStatus: HealthStatus.Degraded);
             builder.Services.AddSingleton(new CacheLayer("redis", RedactedEndpoint(connectionString)));
         }
 
         builder.Services.AddHybridCache();
     }
+
+    /// <summary>The service a descriptor registered (the cache that <c>AddStackExchangeRedisCache</c> added), built as DI would.</summary>
+    private static IDistributedCache Instantiate(IServiceProvider services, ServiceDescriptor descriptor) => (IDistributedCache)(
+        descriptor.ImplementationInstance
+        ?? descriptor.ImplementationFactory?.Invoke(services)
+        ?? ActivatorUtilities.CreateInstance(services, descriptor.ImplementationType!));
 
     /// <summary>The first endpoint of a StackExchange.Redis configuration string, without password or options.</summary>
     private static string RedactedEndpoint(string connectionString)

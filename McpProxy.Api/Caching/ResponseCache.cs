@@ -23,7 +23,7 @@ internal sealed class CacheCounters
 /// result is never served to another. Errors and <c>isError</c> results are never stored. At most
 /// <c>max_entries</c> entries per backend: the oldest are evicted first.
 /// </summary>
-internal sealed class ResponseCache(HybridCache cache, TimeProvider time)
+internal sealed partial class ResponseCache(HybridCache cache, TimeProvider time, ILogger<ResponseCache> logger)
 {
     /// <summary>Tag carried by every entry, for <see cref="ClearAsync"/>.</summary>
     public const string AllTag = "mcp-proxy";
@@ -126,7 +126,15 @@ internal sealed class ResponseCache(HybridCache cache, TimeProvider time)
             Interlocked.Decrement(ref counters.Entries);
             if (head.Expires > now)
             {
-                await cache.RemoveAsync(head.Key);
+                try
+                {
+                    await cache.RemoveAsync(head.Key);
+                }
+                catch (Exception ex)
+                {
+                    // An eviction that fails (the cache layer is down) never turns the good result being returned into an error.
+                    LogEvictionFailed(logger, backend, ex.Message);
+                }
             }
         }
     }
@@ -169,4 +177,7 @@ internal sealed class ResponseCache(HybridCache cache, TimeProvider time)
     {
         public object Result { get; } = result;
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Cache eviction for backend '{Backend}' failed: {Error}")]
+    private static partial void LogEvictionFailed(ILogger logger, string backend, string error);
 }

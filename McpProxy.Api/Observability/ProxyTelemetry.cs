@@ -27,7 +27,9 @@ internal sealed partial class ProxyTelemetry
     private readonly bool _auditEnabled;
     private readonly bool _auditArguments;
 
-    public ProxyTelemetry(IMeterFactory meterFactory, ILoggerFactory loggerFactory, ProxyConfig config, BackendRegistry registry, SessionHub sessions, ResponseCache cache, RequestCoalescer coalescer)
+    public ProxyTelemetry(
+        IMeterFactory meterFactory, ILoggerFactory loggerFactory, ProxyConfig config, BackendRegistry registry, SessionHub sessions, ResponseCache cache,
+        RequestCoalescer coalescer, InFlightCalls inFlight)
     {
         var meter = meterFactory.Create(ResilienceMetrics.MeterName);
         _requests = meter.CreateCounter<long>("mcp_proxy.requests", description: "Proxied requests, by method, backend and outcome.");
@@ -46,6 +48,9 @@ internal sealed partial class ProxyTelemetry
         meter.CreateObservableCounter("mcp_proxy.backend.restarts", () => registry.Backends
             .Select(b => new Measurement<long>(b.Restarts, new KeyValuePair<string, object?>("backend", b.Name))),
             description: "Reconnects of a backend (child restarts for stdio).");
+        meter.CreateObservableUpDownCounter("mcp_proxy.backend.calls_in_flight", () => inFlight.ByBackend
+            .Select(b => new Measurement<int>(b.Value, new KeyValuePair<string, object?>("backend", b.Key))),
+            description: "Proxied calls in flight to a backend (a call whose client went away leaves at once: it is cancelled).");
         var proxyName = new KeyValuePair<string, object?>("proxy", config.Proxy.Name);
         meter.CreateObservableUpDownCounter("mcp_proxy.sessions.active", () => new Measurement<int>(sessions.ActiveSessions, proxyName), description: "Client sessions open on the proxy.");
         meter.CreateObservableCounter("mcp_proxy.session.notifications_dropped", () => new Measurement<long>(sessions.DroppedNotifications, proxyName),

@@ -431,7 +431,7 @@ internal sealed class ProxyHandlers(
         BackendConnection backend, string kind, string item, bool repeatable, Func<McpClient, CancellationToken, ValueTask<T>> call, CancellationToken ct)
         where T : class
     {
-        using var scope = inFlight.Enter();
+        using var scope = inFlight.Enter(backend.Name);
         return await backend.Resilience.ExecuteAsync(
             async c =>
             {

@@ -7,12 +7,12 @@ namespace McpProxy.Tests.Infrastructure;
 /// <summary>A real <c>redis-server</c> (Debian's package; <c>.ci/run</c> installs it) on a free loopback port, in memory only.</summary>
 internal sealed class RedisServer : IAsyncDisposable
 {
-    private readonly Process _process;
+    private Process _process;
 
-    private RedisServer(Process process, int port)
+    private RedisServer((Process Process, int Port) spawned)
     {
-        _process = process;
-        Port = port;
+        _process = spawned.Process;
+        Port = spawned.Port;
     }
 
     public int Port { get; }
@@ -20,13 +20,38 @@ internal sealed class RedisServer : IAsyncDisposable
     /// <summary>The StackExchange.Redis configuration string, as Aspire's <c>ConnectionStrings__cache</c> carries it.</summary>
     public string ConnectionString => $"127.0.0.1:{Port}";
 
-    public static async Task<RedisServer> StartAsync()
+    public static async Task<RedisServer> StartAsync() => new(await SpawnAsync(FreePort()));
+
+    /// <summary>A free loopback port with nothing listening on it (a Redis that is down).</summary>
+    public static int FreePort()
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
+        return port;
+    }
 
+    /// <summary>Kills the server (an outage): clients see their connection drop and the port refuse.</summary>
+    public async Task StopAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>Starts a fresh, empty server on the same port (after <see cref="StopAsync"/>).</summary>
+    public async Task RestartAsync()
+    {
+        await StopAsync();
+        _process.Dispose();
+        _process = (await SpawnAsync(Port)).Process;
+    }
+
+    private static async Task<(Process Process, int Port)> SpawnAsync(int port)
+    {
         var process = Process.Start(new ProcessStartInfo("redis-server", ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         {
             RedirectStandardOutput = true,
@@ -41,7 +66,7 @@ internal sealed class RedisServer : IAsyncDisposable
             {
                 using var client = new TcpClient();
                 await client.ConnectAsync(IPAddress.Loopback, port);
-                return new RedisServer(process, port);
+                return (process, port);
             }
             catch (SocketException)
             {

@@ -148,7 +148,7 @@ public sealed class ResultSizeTests
         });
         await using var _ = app;
         using var backendHttp = new BackendHttp();
-        using var client = backendHttp.CreateClient("h", 65536, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        using var client = backendHttp.CreateClient("h", 65536, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, _ => { });
         const string expected = "Backend 'h' returned a result larger than 65536 bytes ([security] max_result_size)";
 
         // As the SDK reads them: headers first, then the body as a stream.
