@@ -249,7 +249,14 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
             return;
         }
 
-        var namespaced = catalog.Namespace(backend.Name, uri);
+        // Subscriptions are kept under the normalized URI the policies checked (ProxyHandlers.ResolveResource), so the
+        // backend's spelling is normalized the same way; a URI that cannot be normalized matches no subscription.
+        if (!ResourceUri.TryNormalize(uri, out var normalized, out _))
+        {
+            return;
+        }
+
+        var namespaced = catalog.Namespace(backend.Name, normalized);
         if (!_subscriptions.TryGetValue(namespaced, out var subscribers) || subscribers.IsEmpty)
         {
             return;
