@@ -1,4 +1,3 @@
-using System.Text.Json;
 using McpProxy.Configuration;
 using ModelContextProtocol.Server;
 
@@ -27,17 +26,7 @@ internal sealed class SessionLimitMiddleware(RequestDelegate next, SessionLimite
         using var slot = limiter.TryReserve(SessionLimiter.CallerOf(http), out var refusal);
         if (slot is null)
         {
-            http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
-            http.Response.ContentType = "application/json";
-            await using var json = new Utf8JsonWriter(http.Response.Body);
-            json.WriteStartObject();
-            json.WriteString("jsonrpc", "2.0");
-            json.WriteNull("id");
-            json.WriteStartObject("error");
-            json.WriteNumber("code", -32000);
-            json.WriteString("message", refusal);
-            json.WriteEndObject();
-            json.WriteEndObject();
+            await Security.RequestGuard.WriteAsync(http, StatusCodes.Status429TooManyRequests, refusal ?? "Too many sessions.");
             return;
         }
 
