@@ -283,15 +283,15 @@ public sealed class CommandLineTests : IDisposable
 
             await using var client = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions { Endpoint = endpoint }));
             IList<McpClientTool> tools = [];
-            for (var i = 0; i < 100 && !tools.Any(t => t.Name.StartsWith("sample-http/", StringComparison.Ordinal)); i++)
+            for (var i = 0; i < 100 && !tools.Any(t => t.Name.StartsWith("sample-http__", StringComparison.Ordinal)); i++)
             {
                 tools = await client.ListToolsAsync();
                 await Task.Delay(100);
             }
 
-            Assert.Contains(tools, t => t.Name == "sample/echo");
-            Assert.Contains(tools, t => t.Name == "sample-http/say");
-            Assert.Equal("hi", Text(await client.CallToolAsync("sample-http/say", new Dictionary<string, object?> { ["message"] = "hi" })));
+            Assert.Contains(tools, t => t.Name == "sample__echo");
+            Assert.Contains(tools, t => t.Name == "sample-http__say");
+            Assert.Equal("hi", Text(await client.CallToolAsync("sample-http__say", new Dictionary<string, object?> { ["message"] = "hi" })));
         }
         finally
         {
