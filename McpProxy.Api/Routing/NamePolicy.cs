@@ -45,10 +45,13 @@ internal sealed class NamePolicy
     /// <summary>The canonical name (what roles, filters and config name): <c>{backend}{separator}{name}</c>.</summary>
     public string Canonical(string? backend, string name) => backend is null ? name : backend + _separator + name;
 
+    /// <summary>The name as the policy writes it when it fits: the exposed separator, nothing else changed.</summary>
+    public string Natural(string? backend, string name) => backend is null ? name : backend + ExposedSeparator + name;
+
     /// <summary>The name clients see for <paramref name="name"/> of <paramref name="backend"/> (null: not namespaced).</summary>
     public string Expose(string? backend, string name, bool longHash = false)
     {
-        var natural = backend is null ? name : backend + ExposedSeparator + name;
+        var natural = Natural(backend, name);
         if (!longHash && Fits(natural))
         {
             return natural;

@@ -234,7 +234,8 @@ internal sealed partial class ProxyCatalog(ProxyConfig config, ILogger<ProxyCata
 
         added = create(exposed);
         byName.Add(exposed, added);
-        if (exposed != canonical && _renameLogged.Add(kind + "\n" + canonical + "\n" + exposed))
+        // Logged: the rewrites a reader cannot work out from the rule (cut or hashed), once each; all are at /admin/names.
+        if (exposed != Names.Natural(route.Backend.Config.Namespaced ? route.Backend.Name : null, name) && _renameLogged.Add(kind + "\n" + canonical + "\n" + exposed))
         {
             LogRenamed(logger, kind, canonical, exposed);
         }
