@@ -38,6 +38,13 @@ public sealed partial class NamePolicyUnitTests
     }
 
     [Fact]
+    public void The_suffix_is_pinned_so_names_stay_stable_across_versions()
+    {
+        // The README's example: the first 8 hex digits of SHA-256("b/ns:echo").
+        Assert.Equal("b__ns_echo_5e1ce5f5", Mcp().Expose("b", "ns:echo"));
+    }
+
+    [Fact]
     public void A_long_name_is_cut_to_max_length_with_the_hash_suffix_in_both_charsets()
     {
         var name = new string('t', 100);
