@@ -91,6 +91,43 @@ public sealed partial class NamePolicyTests
     }
 
     [Fact]
+    public async Task A_name_that_collides_with_a_rewritten_one_gets_the_long_suffix_and_both_stay_callable()
+    {
+        // "x/ns:echo" is rewritten to x__ns_echo_{8 hex digits}; an alias makes the backend's "add" claim exactly that.
+        var hashed = "ns_echo_" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("x/ns:echo"u8))[..8];
+        await using var x = await SampleHttpHost.StartAsync("--name", "x", "--shadow-prefix", "ns:");
+        await using var proxy = await ProxyHost.StartAsync($"""
+            [proxy]
+            name = "names-proxy"
+            [proxy.listen]
+            port = 0
+            [proxy.names]
+            charset = "mcp"
+
+            {x.Backend("x", $"[[backends.aliases]]\nfrom = \"add\"\nto = \"{hashed}\"")}
+            """);
+        await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
+
+        var tools = (await client.ListToolsAsync(cancellationToken: Ct)).Select(t => t.Name).ToList();
+        Assert.Equal(tools.Count, tools.Distinct(StringComparer.Ordinal).Count());
+        var claimants = tools.Where(n => n.StartsWith("x__ns_echo_", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, claimants.Count);
+        Assert.Contains("x__" + hashed, claimants);
+        var other = Assert.Single(claimants, n => n != "x__" + hashed);
+        Assert.Matches("_[0-9a-f]{16}$", other);
+
+        // Both route to their own tool.
+        var results = new List<string>();
+        foreach (var name in claimants)
+        {
+            var result = await client.CallToolAsync(name, new Dictionary<string, object?> { ["message"] = "m", ["a"] = 1, ["b"] = 2 }, cancellationToken: Ct);
+            results.Add(Text(result));
+        }
+
+        Assert.Equal(["3", "shadow m"], results.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task Without_a_names_table_names_keep_the_configured_separator_and_only_long_ones_are_shortened()
     {
         await using var a = await SampleHttpHost.StartAsync("--name", "a");
