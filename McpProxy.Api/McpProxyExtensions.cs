@@ -7,6 +7,7 @@ using McpProxy.Resilience;
 using McpProxy.Routing;
 using McpProxy.Security;
 using McpProxy.Sessions;
+using McpProxy.Transport;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using ModelContextProtocol.AspNetCore;
 using ModelContextProtocol.Protocol;
@@ -76,6 +77,10 @@ public static class McpProxyExtensions
             {
                 // Stateful sessions: the proxy pushes list_changed, progress and resource updates to its clients.
                 options.SessionMode = HttpServerSessionMode.Stateful;
+                // [proxy.listen] legacy_sse: the deprecated HTTP+SSE transport at {path}/sse and {path}/message (LegacySse).
+#pragma warning disable MCP9004 // obsolete for its lack of backpressure on /message: off unless the operator opts in (README "Legacy clients")
+                options.EnableLegacySse = config.Proxy.Listen.LegacySse;
+#pragma warning restore MCP9004
 #pragma warning disable MCPEXP002 // RunSessionHandler is experimental; it is the one hook that sees every session start and end.
                 // Each session holds its SessionLimiter slot until it ends; SessionHub keeps it (and its caller) for the relay.
                 options.RunSessionHandler = (http, server, ct) => SessionLimitMiddleware.RunSessionAsync(
@@ -139,8 +144,15 @@ public static class McpProxyExtensions
     public static WebApplication MapMcpProxy(this WebApplication app)
     {
         var config = app.Services.GetRequiredService<ProxyConfig>();
+        if (config.Proxy.Listen.LegacySse)
+        {
+            app.RootAliases(config); // /sse and /message → {path}/sse and {path}/message, so routing must come after
+            app.UseRouting();
+        }
+
         app.UseProxySecurity(config);
         app.UseMiddleware<SessionLimitMiddleware>(); // after authentication: the per-caller cap needs the caller
+        app.Explain(config); // after authorization: a caller without a token still gets 401 first
         app.MapDefaultEndpoints(); // /health and /alive stay open
         app.MapProxyAdmin().RequireAuthorization(SecurityServices.AdminPolicy);
         if (config.Observability.Metrics.Enabled)

@@ -116,6 +116,29 @@ internal sealed record ProxyCommandLine(string ConfigPath, bool Check, string[] 
         return ([.. own], overrides);
     }
 
+    /// <summary>
+    /// <c>--check</c>: the name policy's rule, and every rewrite that config alone determines (aliases). Names the
+    /// backends publish are only known once they run: the proxy logs each rewrite at startup and serves the list at
+    /// <c>GET /admin/names</c>.
+    /// </summary>
+    private static void WriteNames(TextWriter output, ProxyConfig config)
+    {
+        var policy = new Routing.NamePolicy(config.Proxy.Names, config.Proxy.Separator);
+        output.WriteLine(policy.Describe());
+        foreach (var backend in config.Backends.Where(b => b.MirrorOf is null))
+        {
+            var prefix = backend.Namespaced ? backend.Name : null;
+            foreach (var alias in backend.Aliases)
+            {
+                var canonical = policy.Canonical(prefix, alias.To);
+                var exposed = policy.Expose(prefix, alias.To);
+                output.WriteLine(exposed == canonical ? $"  tool '{canonical}' (alias of '{alias.From}')" : $"  tool '{canonical}' (alias of '{alias.From}') is exposed as '{exposed}'");
+            }
+        }
+
+        output.WriteLine("  (names the backends publish follow the same rule; the proxy logs each rewrite at startup and lists them at GET /admin/names)");
+    }
+
     /// <summary>Loads the config, or prints every problem to stderr and returns the exit code to stop with.</summary>
     public ProxyConfig? TryLoad(TextWriter output, TextWriter error, out int exitCode)
     {
@@ -138,6 +161,7 @@ internal sealed record ProxyCommandLine(string ConfigPath, bool Check, string[] 
                     ? "no backends"
                     : $"{config.Backends.Count} backends: {string.Join(", ", config.Backends.Select(b => $"{b.Name} [{b.Transport.ToString().ToLowerInvariant()}]"))}";
                 output.WriteLine($"{ConfigPath}: OK ({backends}{(warnings.Count == 0 ? "" : $"; {warnings.Count} warning(s)")})");
+                WriteNames(output, config);
             }
 
             foreach (var warning in warnings)

@@ -5,6 +5,7 @@ using McpProxy.Backends;
 using McpProxy.Caching;
 using McpProxy.Configuration;
 using McpProxy.Resilience;
+using McpProxy.Routing;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace McpProxy.Admin;
@@ -24,6 +25,15 @@ internal static class AdminEndpoints
         var admin = app.MapGroup("/admin");
         admin.MapGet("/backends", (BackendRegistry registry) => TypedResults.Ok(registry.Backends.Concat(registry.Mirrors).Select(Describe)));
         admin.MapGet("/health", Health);
+        // The name policy's rule and every tool and prompt whose exposed name differs from its canonical name.
+        admin.MapGet("/names", (ProxyCatalog catalog) => TypedResults.Ok(new
+        {
+            rule = catalog.Names.Describe(),
+            maxLength = catalog.Names.MaxLength,
+            charset = catalog.Names.Charset.ToString().ToLowerInvariant(),
+            separator = catalog.Names.ExposedSeparator,
+            rewrites = catalog.Rewrites().Select(r => new { kind = r.Kind, canonical = r.Canonical, exposed = r.Exposed }),
+        }));
         admin.MapGet("/cache/stats", CacheStats);
         admin.MapPost("/cache/clear", async (ResponseCache cache, CancellationToken ct) =>
         {

@@ -6,8 +6,9 @@ namespace McpProxy.Configuration;
 internal sealed class ConfigReader(ConfigErrors errors)
 {
     private static readonly string[] RootKeys = ["proxy", "backends", "auth", "performance", "security", "observability"];
-    private static readonly string[] ProxyKeys = ["name", "version", "separator", "shutdown_timeout_seconds", "hot_reload", "instructions", "listen", "sessions"];
-    private static readonly string[] ListenKeys = ["host", "port", "path"];
+    private static readonly string[] ProxyKeys = ["name", "version", "separator", "shutdown_timeout_seconds", "hot_reload", "instructions", "listen", "sessions", "names"];
+    private static readonly string[] ListenKeys = ["host", "port", "path", "legacy_sse"];
+    private static readonly string[] NamesKeys = ["max_length", "charset"];
     private static readonly string[] SessionsKeys = ["idle_timeout_seconds", "max_sessions", "max_sessions_per_caller"];
 
     private static readonly string[] BackendKeys =
@@ -113,8 +114,38 @@ internal sealed class ConfigReader(ConfigErrors errors)
             Instructions = s.String("instructions"),
             Listen = ReadListen(s.Section("listen", ListenKeys)),
             Sessions = ReadSessions(s.Section("sessions", SessionsKeys)),
+            Names = ReadNames(s.Section("names", NamesKeys)),
         };
         return (proxy, checkSeparator);
+    }
+
+    private static NamesConfig ReadNames(ConfigSection? s)
+    {
+        var d = new NamesConfig();
+        if (s is null)
+        {
+            return d;
+        }
+
+        var charsetText = s.String("charset");
+        NameCharset? charset = charsetText switch
+        {
+            null => null,
+            "mcp" => NameCharset.Mcp,
+            "any" => NameCharset.Any,
+            _ => null,
+        };
+        if (charsetText is not null && charset is null)
+        {
+            s.Error("charset", $"unknown charset '{charsetText}' (expected \"mcp\" for [A-Za-z0-9_.-], or \"any\")");
+        }
+
+        // The lower bound leaves room for a readable stem next to the hash suffix a shortened name gets.
+        return new NamesConfig
+        {
+            MaxLength = s.Int("max_length", v => v is >= NamesConfig.MinLength and <= NamesConfig.MaxMaxLength, $"between {NamesConfig.MinLength} and {NamesConfig.MaxMaxLength}") ?? d.MaxLength,
+            Charset = charset ?? d.Charset,
+        };
     }
 
     private static ListenConfig ReadListen(ConfigSection? s)
@@ -142,6 +173,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
             Host = host ?? d.Host,
             Port = s.Int("port", v => v is >= 0 and <= 65535, "between 0 and 65535") ?? d.Port,
             Path = path ?? d.Path,
+            LegacySse = s.Bool("legacy_sse") ?? d.LegacySse,
         };
     }
 

@@ -38,6 +38,31 @@ public sealed record ProxySection
     public string? Instructions { get; init; }
     public ListenConfig Listen { get; init; } = new();
     public SessionsConfig Sessions { get; init; } = new();
+    public NamesConfig Names { get; init; } = new();
+}
+
+/// <summary>Which characters an exposed tool, prompt or resource name may contain (<c>[proxy.names] charset</c>).</summary>
+public enum NameCharset
+{
+    /// <summary>No character rewriting: names are the backend's own, joined with the configured separator (the default, as before).</summary>
+    Any,
+    /// <summary>The MCP specification's recommended set <c>[A-Za-z0-9_.-]</c>; a separator outside it is written <c>__</c>.</summary>
+    Mcp,
+}
+
+/// <summary>
+/// <c>[proxy.names]</c>: the name policy (extension). Every exposed tool and prompt name (and every resource's
+/// <c>name</c> field) is at most <see cref="MaxLength"/> characters, all from <see cref="Charset"/>; a name that
+/// does not fit is rewritten deterministically with a short hash suffix (see <c>Routing.NamePolicy</c>).
+/// </summary>
+public sealed record NamesConfig
+{
+    public const int MinLength = 32;
+    public const int MaxMaxLength = 1024;
+
+    /// <summary>Longest exposed name, in characters (default 64: what Claude Code and model APIs accept).</summary>
+    public int MaxLength { get; init; } = 64;
+    public NameCharset Charset { get; init; } = NameCharset.Any;
 }
 
 /// <summary><c>[proxy.sessions]</c>: bounds on client sessions (extension).</summary>
@@ -61,6 +86,11 @@ public sealed record ListenConfig
     public int Port { get; init; } = 8080;
     /// <summary>Path of the MCP endpoint (extension; default <c>/mcp</c>).</summary>
     public string Path { get; init; } = "/mcp";
+    /// <summary>
+    /// Also serve the deprecated HTTP+SSE transport (<c>/sse</c> + <c>/message</c>) for old clients (extension;
+    /// default off: <c>/message</c> has no backpressure).
+    /// </summary>
+    public bool LegacySse { get; init; }
 }
 
 public enum BackendTransport { Stdio, Http }

@@ -10,9 +10,16 @@ using ModelContextProtocol.Protocol;
 namespace McpProxy.Routing;
 
 /// <summary>A namespaced tool and where it routes.</summary>
-internal sealed record RoutedTool(BackendRoute Route, string OriginalName, Tool Tool)
+/// <remarks>
+/// <paramref name="Canonical"/>: the name as config spells it (<c>{backend}{separator}{name}</c>), which roles decide
+/// on; null when it is the exposed name itself.
+/// </remarks>
+internal sealed record RoutedTool(BackendRoute Route, string OriginalName, Tool Tool, string? Canonical = null)
 {
     public BackendConnection Backend => Route.Backend;
+
+    /// <summary>The name roles and filters decide on, whatever the name policy exposes (<see cref="NamePolicy"/>).</summary>
+    public string CanonicalName => Canonical ?? Tool.Name;
 
     /// <summary>
     /// Whether a call may be retried or hedged: <c>non_idempotent_tools</c> says never, <c>idempotent_tools</c> says
@@ -37,7 +44,11 @@ internal sealed record RoutedTool(BackendRoute Route, string OriginalName, Tool 
 }
 
 /// <summary>A namespaced prompt and where it routes.</summary>
-internal sealed record RoutedPrompt(BackendConnection Backend, string OriginalName, Prompt Prompt);
+internal sealed record RoutedPrompt(BackendConnection Backend, string OriginalName, Prompt Prompt, string? Canonical = null)
+{
+    /// <summary>The name roles decide on, whatever the name policy exposes (<see cref="NamePolicy"/>).</summary>
+    public string CanonicalName => Canonical ?? Prompt.Name;
+}
 
 /// <summary>The per-backend routing rules derived from config once: filters, aliases, argument injection.</summary>
 internal sealed class BackendRoute
@@ -109,7 +120,9 @@ internal sealed class CatalogSnapshot
 
 /// <summary>
 /// Routing: the aggregate, namespaced catalog. Tools and prompts are exposed as <c>{backend}{separator}{name}</c>
-/// (after aliasing); resource and template URIs as <c>{backend}{separator}{original-uri}</c> — backend names never
+/// (after aliasing) as the name policy writes it (<see cref="NamePolicy"/>: length and character set, with the reverse
+/// map kept here: <see cref="CatalogSnapshot.ToolsByName"/>); resource <c>name</c> fields the same way; resource and
+/// template URIs as <c>{backend}{separator}{original-uri}</c> — backend names never
 /// contain the separator, so the text before the first separator names the backend and the rest is the original
 /// URI, recoverable byte for byte.
 /// </summary>
@@ -125,10 +138,12 @@ internal sealed partial class ProxyCatalog(ProxyConfig config, ILogger<ProxyCata
     private FrozenDictionary<string, BackendRoute> _routes = FrozenDictionary<string, BackendRoute>.Empty;
     private BackendRoute[] _ordered = [];
     private BackendRoute? _passthrough;
-    private string[] _namespacePrefixes = [];
+    private (string Prefix, string Backend)[] _namespacePrefixes = [];
     private readonly HashSet<string> _shadowWarnings = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _renameLogged = new(StringComparer.Ordinal);
 
     public string Separator { get; } = config.Proxy.Separator;
+    public NamePolicy Names { get; } = new(config.Proxy.Names, config.Proxy.Separator);
     public CatalogSnapshot Current => _snapshot;
 
     /// <summary>The routed backends, in config order.</summary>
@@ -141,7 +156,10 @@ internal sealed partial class ProxyCatalog(ProxyConfig config, ILogger<ProxyCata
             _ordered = [.. backends.Select(b => new BackendRoute(b))];
             _routes = _ordered.ToFrozenDictionary(r => r.Backend.Name, StringComparer.Ordinal);
             _passthrough = _ordered.FirstOrDefault(r => !r.Backend.Config.Namespaced);
-            _namespacePrefixes = [.. _ordered.Where(r => r.Backend.Config.Namespaced).Select(r => r.Backend.Name + Separator)];
+            // Both spellings of a namespace: as config writes it and as the name policy exposes it.
+            _namespacePrefixes = [.. _ordered.Where(r => r.Backend.Config.Namespaced)
+                .SelectMany(r => new[] { (r.Backend.Name + Separator, r.Backend.Name), (r.Backend.Name + Names.ExposedSeparator, r.Backend.Name) })
+                .Distinct()];
         }
 
         Rebuild();
@@ -170,8 +188,74 @@ internal sealed partial class ProxyCatalog(ProxyConfig config, ILogger<ProxyCata
         return false;
     }
 
+    /// <summary>
+    /// Like <see cref="TrySplit"/> for an exposed tool or prompt name, which may use the name policy's separator: the
+    /// namespaced backend it belongs to, if any (for error messages; routing goes through the catalog's maps).
+    /// </summary>
+    public bool TryOwnerOfName(string name, out BackendRoute route)
+    {
+        if (NamespaceOwner(name) is { } owner && _routes.TryGetValue(owner, out route!))
+        {
+            return true;
+        }
+
+        route = null!;
+        return false;
+    }
+
     public string Namespace(string backend, string name) =>
         _passthrough is { } passthrough && passthrough.Backend.Name == backend ? name : backend + Separator + name;
+
+    /// <summary>The name policy's exposed name for an item of <paramref name="route"/>.</summary>
+    private string Expose(BackendRoute route, string name, bool longHash = false) =>
+        Names.Expose(route.Backend.Config.Namespaced ? route.Backend.Name : null, name, longHash);
+
+    /// <summary>
+    /// Adds an item under its exposed name; when another item already has that name (only possible for a rewritten
+    /// name, or a backend name that looks like one), the later item gets the long hash suffix, so no two items share a
+    /// name. A second item with the same canonical name (an alias onto an existing tool) is left out, as before.
+    /// </summary>
+    private bool TryClaim<T>(Dictionary<string, T> byName, BackendRoute route, string name, string canonical, Func<T, string> canonicalOf, Func<string, T> create, string kind, out string exposed, out T added)
+    {
+        exposed = Expose(route, name);
+        if (byName.TryGetValue(exposed, out var existing))
+        {
+            if (canonicalOf(existing) == canonical)
+            {
+                added = default!;
+                return false;
+            }
+
+            exposed = Expose(route, name, longHash: true);
+            if (byName.ContainsKey(exposed))
+            {
+                LogNameCollision(logger, route.Backend.Name, kind, canonical, exposed);
+                added = default!;
+                return false;
+            }
+        }
+
+        added = create(exposed);
+        byName.Add(exposed, added);
+        // Logged: the rewrites a reader cannot work out from the rule (cut or hashed), once each; all are at /admin/names.
+        if (exposed != Names.Natural(route.Backend.Config.Namespaced ? route.Backend.Name : null, name) && _renameLogged.Add(kind + "\n" + canonical + "\n" + exposed))
+        {
+            LogRenamed(logger, kind, canonical, exposed);
+        }
+
+        return true;
+    }
+
+    /// <summary>Every tool and prompt whose exposed name differs from its canonical name (for <c>/admin/names</c>).</summary>
+    public IReadOnlyList<(string Kind, string Canonical, string Exposed)> Rewrites()
+    {
+        var snapshot = _snapshot;
+        return
+        [
+            .. snapshot.ToolsByName.Where(p => p.Key != p.Value.CanonicalName).Select(p => ("tool", p.Value.CanonicalName, p.Key)).OrderBy(r => r.Item3, StringComparer.Ordinal),
+            .. snapshot.PromptsByName.Where(p => p.Key != p.Value.CanonicalName).Select(p => ("prompt", p.Value.CanonicalName, p.Key)).OrderBy(r => r.Item3, StringComparer.Ordinal),
+        ];
+    }
 
     /// <summary>
     /// A tool the catalog does not list, for the <c>namespaced = false</c> backend: forwarded unchanged so the backend
@@ -232,16 +316,17 @@ internal sealed partial class ProxyCatalog(ProxyConfig config, ILogger<ProxyCata
                         continue;
                     }
 
-                    var exposed = Namespace(route.Backend.Name, route.AliasOf.GetValueOrDefault(tool.Name, tool.Name));
-                    if (Shadows(route, "tool", exposed))
+                    var name = route.AliasOf.GetValueOrDefault(tool.Name, tool.Name);
+                    var canonical = Namespace(route.Backend.Name, name);
+                    if (Shadows(route, "tool", canonical) || Shadows(route, "tool", Expose(route, name)))
                     {
                         continue;
                     }
 
-                    var copy = CloneWith(tool, "name", exposed);
-                    if (toolsByName.TryAdd(exposed, new RoutedTool(route, tool.Name, copy)))
+                    if (TryClaim(toolsByName, route, name, canonical, t => t.CanonicalName,
+                        exposed => new RoutedTool(route, tool.Name, CloneWith(tool, "name", exposed), canonical), "tool", out _, out var routed))
                     {
-                        tools.Add(copy);
+                        tools.Add(routed.Tool);
                     }
                 }
 
@@ -252,16 +337,16 @@ internal sealed partial class ProxyCatalog(ProxyConfig config, ILogger<ProxyCata
                         continue;
                     }
 
-                    var exposed = Namespace(route.Backend.Name, prompt.Name);
-                    if (Shadows(route, "prompt", exposed))
+                    var canonical = Namespace(route.Backend.Name, prompt.Name);
+                    if (Shadows(route, "prompt", canonical) || Shadows(route, "prompt", Expose(route, prompt.Name)))
                     {
                         continue;
                     }
 
-                    var copy = CloneWith(prompt, "name", exposed);
-                    if (promptsByName.TryAdd(exposed, new RoutedPrompt(route.Backend, prompt.Name, copy)))
+                    if (TryClaim(promptsByName, route, prompt.Name, canonical, p => p.CanonicalName,
+                        exposed => new RoutedPrompt(route.Backend, prompt.Name, CloneWith(prompt, "name", exposed), canonical), "prompt", out _, out var routed))
                     {
-                        prompts.Add(copy);
+                        prompts.Add(routed.Prompt);
                     }
                 }
 
@@ -272,7 +357,8 @@ internal sealed partial class ProxyCatalog(ProxyConfig config, ILogger<ProxyCata
                     var exposed = Namespace(route.Backend.Name, resource.Uri);
                     if (route.Resources.IsAllowed(policyUri) && !Shadows(route, "resource", exposed))
                     {
-                        resources.Add(CloneWith(resource, "uri", exposed));
+                        // The name is namespaced too (so two backends' "info" are told apart), by the same policy.
+                        resources.Add(CloneWith(CloneWith(resource, "uri", exposed), "name", Expose(route, resource.Name)));
                         resourcePolicyUris.Add(Namespace(route.Backend.Name, policyUri));
                     }
                 }
@@ -283,7 +369,7 @@ internal sealed partial class ProxyCatalog(ProxyConfig config, ILogger<ProxyCata
                     var exposed = Namespace(route.Backend.Name, template.UriTemplate);
                     if (route.Resources.IsAllowed(policyUri) && !Shadows(route, "resource template", exposed))
                     {
-                        templates.Add(CloneWith(template, "uriTemplate", exposed));
+                        templates.Add(CloneWith(CloneWith(template, "uriTemplate", exposed), "name", Expose(route, template.Name)));
                         templatePolicyUris.Add(Namespace(route.Backend.Name, policyUri));
                     }
                 }
@@ -296,11 +382,11 @@ internal sealed partial class ProxyCatalog(ProxyConfig config, ILogger<ProxyCata
     /// <summary>The namespaced backend whose <c>{name}{separator}</c> starts <paramref name="name"/>, if any.</summary>
     private string? NamespaceOwner(string name)
     {
-        foreach (var prefix in _namespacePrefixes)
+        foreach (var (prefix, backend) in _namespacePrefixes)
         {
             if (name.StartsWith(prefix, StringComparison.Ordinal))
             {
-                return prefix[..^Separator.Length];
+                return backend;
             }
         }
 
@@ -329,6 +415,13 @@ internal sealed partial class ProxyCatalog(ProxyConfig config, ILogger<ProxyCata
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "Backend '{Backend}' (namespaced = false) publishes the {Kind} '{Name}' in the namespace of backend '{Owner}'; it is left out of the catalog and cannot be called")]
     private static partial void LogShadowed(ILogger logger, string backend, string kind, string name, string owner);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Name policy: {Kind} '{Canonical}' is exposed as '{Exposed}'")]
+    private static partial void LogRenamed(ILogger logger, string kind, string canonical, string exposed);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Backend '{Backend}': the {Kind} '{Canonical}' would be exposed as '{Exposed}', which another item already has; it is left out of the catalog")]
+    private static partial void LogNameCollision(ILogger logger, string backend, string kind, string canonical, string exposed);
 
     /// <summary>Copies a protocol item through JSON with one property replaced, so every field the backend sent is kept.</summary>
     private static T CloneWith<T>(T item, string property, string value)

@@ -36,15 +36,17 @@ internal sealed class ProxyHandlers(
     public ValueTask<ListToolsResult> ListToolsAsync(RequestContext<ListToolsRequestParams> context, CancellationToken ct)
     {
         var caller = Access(context.User);
-        var tools = catalog.Current.Tools;
-        return ValueTask.FromResult(new ListToolsResult { Tools = caller.AllTools ? tools : [.. tools.Where(t => caller.CanUseTool(t.Name))] });
+        var snapshot = catalog.Current;
+        var tools = snapshot.Tools;
+        return ValueTask.FromResult(new ListToolsResult { Tools = caller.AllTools ? tools : [.. tools.Where(t => caller.CanUseTool(snapshot.ToolsByName[t.Name].CanonicalName))] });
     }
 
     public ValueTask<ListPromptsResult> ListPromptsAsync(RequestContext<ListPromptsRequestParams> context, CancellationToken ct)
     {
         var caller = Access(context.User);
-        var prompts = catalog.Current.Prompts;
-        return ValueTask.FromResult(new ListPromptsResult { Prompts = caller.AllPrompts ? prompts : [.. prompts.Where(p => caller.CanUsePrompt(p.Name))] });
+        var snapshot = catalog.Current;
+        var prompts = snapshot.Prompts;
+        return ValueTask.FromResult(new ListPromptsResult { Prompts = caller.AllPrompts ? prompts : [.. prompts.Where(p => caller.CanUsePrompt(snapshot.PromptsByName[p.Name].CanonicalName))] });
     }
 
     public ValueTask<ListResourcesResult> ListResourcesAsync(RequestContext<ListResourcesRequestParams> context, CancellationToken ct)
@@ -73,17 +75,19 @@ internal sealed class ProxyHandlers(
     {
         var request = context.Params ?? throw new McpProtocolException("Missing params for tools/call.", McpErrorCode.InvalidParams);
         CheckSize(context, request.Name);
-        if (!Access(context.User).CanUseTool(request.Name))
+        // Roles decide on the canonical name (as config spells it), whatever the name policy exposes.
+        var listed = catalog.Current.ToolsByName.TryGetValue(request.Name, out var routed);
+        if (!Access(context.User).CanUseTool(listed ? routed!.CanonicalName : request.Name))
         {
             throw Forbidden("tool", request.Name, context.User);
         }
 
-        if (!catalog.Current.ToolsByName.TryGetValue(request.Name, out var routed) && !catalog.TryPassthroughTool(request.Name, out routed))
+        if (!listed && !catalog.TryPassthroughTool(request.Name, out routed))
         {
             throw Unknown("tool", request.Name);
         }
 
-        var backend = routed.Backend;
+        var backend = routed!.Backend;
         using var scope = sessions.BeginCall(context.Server, request, backend, out var meta);
         var forwarded = new CallToolRequestParams
         {
@@ -104,17 +108,18 @@ internal sealed class ProxyHandlers(
     {
         var request = context.Params ?? throw new McpProtocolException("Missing params for prompts/get.", McpErrorCode.InvalidParams);
         CheckSize(context, request.Name);
-        if (!Access(context.User).CanUsePrompt(request.Name))
+        var listed = catalog.Current.PromptsByName.TryGetValue(request.Name, out var routed);
+        if (!Access(context.User).CanUsePrompt(listed ? routed!.CanonicalName : request.Name))
         {
             throw Forbidden("prompt", request.Name, context.User);
         }
 
-        if (!catalog.Current.PromptsByName.TryGetValue(request.Name, out var routed) && !catalog.TryPassthroughPrompt(request.Name, out routed))
+        if (!listed && !catalog.TryPassthroughPrompt(request.Name, out routed))
         {
             throw Unknown("prompt", request.Name);
         }
 
-        using var scope = sessions.BeginCall(context.Server, request, routed.Backend, out var meta);
+        using var scope = sessions.BeginCall(context.Server, request, routed!.Backend, out var meta);
         var forwarded = new GetPromptRequestParams { Name = routed.OriginalName, Arguments = request.Arguments, Meta = meta };
         mirror.Mirror(routed.Backend, RequestMethods.PromptsGet, forwarded);
         return await ProxyAsync(
@@ -158,17 +163,18 @@ internal sealed class ProxyHandlers(
         switch (request.Ref)
         {
             case PromptReference prompt:
-                if (!Access(context.User).CanUsePrompt(prompt.Name))
+                var listedPrompt = catalog.Current.PromptsByName.TryGetValue(prompt.Name, out var routedPrompt);
+                if (!Access(context.User).CanUsePrompt(listedPrompt ? routedPrompt!.CanonicalName : prompt.Name))
                 {
                     throw Forbidden("prompt", prompt.Name, context.User);
                 }
 
-                if (!catalog.Current.PromptsByName.TryGetValue(prompt.Name, out var routedPrompt) && !catalog.TryPassthroughPrompt(prompt.Name, out routedPrompt))
+                if (!listedPrompt && !catalog.TryPassthroughPrompt(prompt.Name, out routedPrompt))
                 {
                     throw Unknown("prompt", prompt.Name);
                 }
 
-                backend = routedPrompt.Backend;
+                backend = routedPrompt!.Backend;
                 reference = new PromptReference { Name = routedPrompt.OriginalName, Title = prompt.Title };
                 item = prompt.Name;
                 break;
@@ -284,7 +290,7 @@ internal sealed class ProxyHandlers(
     /// </summary>
     private McpProtocolException Unknown(string kind, string name)
     {
-        if (catalog.TrySplit(name, out var route, out _) && route.Backend.State != BackendState.Ready)
+        if ((catalog.TryOwnerOfName(name, out var route) || catalog.TrySplit(name, out route, out _)) && route.Backend.State != BackendState.Ready)
         {
             return new McpProtocolException(
                 $"{route.Backend.UnavailableMessage} Its {kind} '{name}' cannot be called until it is back.", McpErrorCode.InternalError);

@@ -313,8 +313,8 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
         }
 
         return cache.Backends.GetOrAdd(backend, b =>
-            snapshot.ToolsByName.Any(t => t.Value.Backend == b && caller.CanUseTool(t.Key))
-            || snapshot.PromptsByName.Any(p => p.Value.Backend == b && caller.CanUsePrompt(p.Key))
+            snapshot.ToolsByName.Any(t => t.Value.Backend == b && caller.CanUseTool(t.Value.CanonicalName))
+            || snapshot.PromptsByName.Any(p => p.Value.Backend == b && caller.CanUsePrompt(p.Value.CanonicalName))
             || snapshot.Resources.Any(r => Owns(b, r.Uri) && caller.CanUseResource(r.Uri))
             || snapshot.ResourceTemplates.Any(t => Owns(b, t.UriTemplate) && caller.CanUseResource(t.UriTemplate)));
 

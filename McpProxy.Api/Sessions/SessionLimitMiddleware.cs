@@ -5,7 +5,8 @@ namespace McpProxy.Sessions;
 
 /// <summary>
 /// Before the MCP endpoint: a POST without <c>Mcp-Session-Id</c> (the initialize that opens a session — any other such
-/// POST is refused by the SDK and frees its slot at once) takes a <see cref="SessionLimiter"/> slot, or is answered
+/// POST is refused by the SDK and frees its slot at once), or with <c>legacy_sse</c> a GET of <c>{path}/sse</c> (which
+/// holds a legacy session open as long as it lasts), takes a <see cref="SessionLimiter"/> slot, or is answered
 /// 429 with a JSON-RPC error naming the cap and its config key. Runs after authentication, so the caller is known.
 /// </summary>
 internal sealed class SessionLimitMiddleware(RequestDelegate next, SessionLimiter limiter, ProxyConfig config)
@@ -14,10 +15,7 @@ internal sealed class SessionLimitMiddleware(RequestDelegate next, SessionLimite
 
     public async Task InvokeAsync(HttpContext http)
     {
-        if (!HttpMethods.IsPost(http.Request.Method)
-            || !http.Request.Path.StartsWithSegments(config.Proxy.Listen.Path, StringComparison.OrdinalIgnoreCase, out var rest)
-            || rest.HasValue && rest != "/"
-            || http.Request.Headers.ContainsKey("Mcp-Session-Id"))
+        if (!OpensSession(http))
         {
             await next(http);
             return;
@@ -32,6 +30,21 @@ internal sealed class SessionLimitMiddleware(RequestDelegate next, SessionLimite
 
         http.Items[SlotKey] = slot;
         await next(http);
+    }
+
+    private bool OpensSession(HttpContext http)
+    {
+        if (!http.Request.Path.StartsWithSegments(config.Proxy.Listen.Path, StringComparison.OrdinalIgnoreCase, out var rest))
+        {
+            return false;
+        }
+
+        if (HttpMethods.IsPost(http.Request.Method))
+        {
+            return (!rest.HasValue || rest == "/") && !http.Request.Headers.ContainsKey("Mcp-Session-Id");
+        }
+
+        return config.Proxy.Listen.LegacySse && HttpMethods.IsGet(http.Request.Method) && rest.Equals(Transport.LegacySse.SsePath, StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>

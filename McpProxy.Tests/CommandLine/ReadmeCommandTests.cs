@@ -46,7 +46,7 @@ public sealed partial class ReadmeCommandTests
 
         await using var client = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions { Endpoint = endpoint }));
         var tools = await client.ListToolsAsync();
-        Assert.Contains(tools, t => t.Name == "sample/echo");
+        Assert.Contains(tools, t => t.Name == "sample__echo");
     }
 
     [Fact]

@@ -378,4 +378,18 @@ public sealed class ResilienceConfigExtensionTests
         Assert.Null(config.Backends[1].IdempotentTools);
         Assert.Equal(60, new McpProxy.Configuration.CircuitBreakerConfig().WindowSeconds);
     }
+
+    [Fact]
+    public void Names_and_legacy_sse_have_their_documented_defaults_and_map()
+    {
+        var defaults = Parse("");
+        Assert.Equal(64, defaults.Proxy.Names.MaxLength);
+        Assert.Equal(NameCharset.Any, defaults.Proxy.Names.Charset);
+        Assert.False(defaults.Proxy.Listen.LegacySse);
+
+        var set = Parse("[proxy.names]\nmax_length = 48\ncharset = \"mcp\"\n[proxy.listen]\nlegacy_sse = true\n");
+        Assert.Equal(48, set.Proxy.Names.MaxLength);
+        Assert.Equal(NameCharset.Mcp, set.Proxy.Names.Charset);
+        Assert.True(set.Proxy.Listen.LegacySse);
+    }
 }

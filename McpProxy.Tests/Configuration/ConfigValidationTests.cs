@@ -65,6 +65,11 @@ public sealed class ConfigValidationTests
         ["name empty"] = new("[[backends]]\nname = \"\" # <-\ntransport = \"stdio\"\ncommand = \"x\"\n", "backends.name", "#1", "must not be empty"),
         ["name duplicate"] = new(Files + Files.Replace("name = \"files\"", "name = \"files\" # <-", StringComparison.Ordinal), "backends.name", "files", "duplicate backend name 'files' (first defined on line 2)"),
         ["name contains separator"] = new("[[backends]]\nname = \"my/files\" # <-\ntransport = \"stdio\"\ncommand = \"x\"\n", "backends.name", "my/files", "must not contain the separator '/'"),
+        ["names charset unknown"] = new("[proxy.names]\ncharset = \"ascii\" # <-\n", "proxy.names.charset", null, "unknown charset 'ascii' (expected \"mcp\" for [A-Za-z0-9_.-], or \"any\")"),
+        ["names max_length too small"] = new("[proxy.names]\nmax_length = 8 # <-\n", "proxy.names.max_length", null, "between 32 and 1024"),
+        ["names max_length too large"] = new("[proxy.names]\nmax_length = 5000 # <-\n", "proxy.names.max_length", null, "between 32 and 1024"),
+        ["unknown names key"] = new("[proxy.names]\nmax_lenght = 40 # <-\n", "proxy.names.max_lenght", null, "did you mean 'max_length'?"),
+        ["legacy_sse not a boolean"] = new("[proxy.listen]\nlegacy_sse = \"yes\" # <-\n", "proxy.listen.legacy_sse", null, "expected a boolean"),
         ["name contains custom separator"] = new("[proxy]\nseparator = \"__\"\n[[backends]]\nname = \"my__files\" # <-\ntransport = \"stdio\"\ncommand = \"x\"\n", "backends.name", "my__files", "must not contain the separator '__'"),
 
         // --- transport

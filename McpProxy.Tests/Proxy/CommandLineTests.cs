@@ -24,6 +24,37 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public async Task Check_prints_the_name_rule_and_every_rewrite_config_determines()
+    {
+        var path = Path.Combine(_dir, "names.toml");
+        await File.WriteAllTextAsync(path, """
+            [proxy.names]
+            charset = "mcp"
+
+            [[backends]]
+            name = "remote"
+            transport = "http"
+            url = "http://127.0.0.1:9/mcp"
+
+            [[backends.aliases]]
+            from = "read_file"
+            to = "read"
+
+            [[backends.aliases]]
+            from = "search"
+            to = "search files with a rather long alias that cannot fit in sixty-four"
+            """);
+
+        var (code, stdout, stderr) = await RunAsync(["--check", "--config", path]);
+
+        Assert.True(code == 0, stderr);
+        Assert.Contains("names: at most 64 characters from [A-Za-z0-9_.-]; namespaced as {backend}__{name}", stdout);
+        Assert.Contains("tool 'remote/read' (alias of 'read_file') is exposed as 'remote__read'", stdout);
+        Assert.Matches("tool 'remote/search files with a rather long alias that cannot fit in sixty-four' \\(alias of 'search'\\) is exposed as 'remote__search_files_with_a_rather_long_alias_that_cann_[0-9a-f]{8}'", stdout);
+        Assert.Contains("GET /admin/names", stdout);
+    }
+
+    [Fact]
     public async Task Check_accepts_the_reference_config_of_the_original_crate()
     {
         var (code, _, stderr) = await RunAsync(
@@ -283,15 +314,15 @@ public sealed class CommandLineTests : IDisposable
 
             await using var client = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions { Endpoint = endpoint }));
             IList<McpClientTool> tools = [];
-            for (var i = 0; i < 100 && !tools.Any(t => t.Name.StartsWith("sample-http/", StringComparison.Ordinal)); i++)
+            for (var i = 0; i < 100 && !tools.Any(t => t.Name.StartsWith("sample-http__", StringComparison.Ordinal)); i++)
             {
                 tools = await client.ListToolsAsync();
                 await Task.Delay(100);
             }
 
-            Assert.Contains(tools, t => t.Name == "sample/echo");
-            Assert.Contains(tools, t => t.Name == "sample-http/say");
-            Assert.Equal("hi", Text(await client.CallToolAsync("sample-http/say", new Dictionary<string, object?> { ["message"] = "hi" })));
+            Assert.Contains(tools, t => t.Name == "sample__echo");
+            Assert.Contains(tools, t => t.Name == "sample-http__say");
+            Assert.Equal("hi", Text(await client.CallToolAsync("sample-http__say", new Dictionary<string, object?> { ["message"] = "hi" })));
         }
         finally
         {
