@@ -38,7 +38,7 @@ internal static class ObservabilityServices
             builder.Logging.AddJsonConsole(o =>
             {
                 o.IncludeScopes = true;
-                o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fffK";
+                o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'"; // UTC, below
                 o.UseUtcTimestamp = true;
             });
             builder.Services.Configure<ConsoleLoggerOptions>(o => o.FormatterName = ConsoleFormatterNames.Json);
@@ -54,7 +54,7 @@ internal static class ObservabilityServices
         // histogram has no backend attribute and would collide with the proxy's per-backend mcp.client.operation.duration
         // (ProxyTelemetry) under one Prometheus name: only the proxy's is kept.
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddView(instrument =>
-            instrument.Meter.Name == ProxyTelemetry.McpSdkTelemetryName && instrument.Name == ProxyTelemetry.ClientOperationDuration
+            instrument.Meter.Name == Extensions.McpSdkTelemetryName && instrument.Name == ProxyTelemetry.ClientOperationDuration
                 ? MetricStreamConfiguration.Drop
                 : null));
 

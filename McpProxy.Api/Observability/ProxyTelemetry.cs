@@ -32,9 +32,6 @@ internal sealed partial class ProxyTelemetry
     public const string AuditCategory = "McpProxy.Audit";
     public static readonly ActivitySource Source = new(ResilienceMetrics.MeterName);
 
-    /// <summary>Name of the MCP SDK's ActivitySource and Meter.</summary>
-    public const string McpSdkTelemetryName = "Experimental.ModelContextProtocol";
-
     /// <summary>Semconv: client-side duration of one MCP request, in seconds.</summary>
     public const string ClientOperationDuration = "mcp.client.operation.duration";
 

@@ -389,11 +389,12 @@ public sealed class CommandLineTests : IDisposable
         await proxy.Process.WaitForExitAsync(exit.Token);
         var entries = (await proxy.Stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!).ToList();
 
-        // Every line has its time, in ISO 8601 with the offset (UTC).
+        // Every line has its time, in ISO 8601, UTC ("2026-01-31T12:00:00.123Z").
         Assert.All(entries, e =>
         {
             var timestamp = (string?)e["Timestamp"];
             Assert.False(string.IsNullOrEmpty(timestamp), e.ToJsonString());
+            Assert.Matches(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$", timestamp);
             var parsed = DateTimeOffset.Parse(timestamp!, System.Globalization.CultureInfo.InvariantCulture);
             Assert.Equal(TimeSpan.Zero, parsed.Offset);
             Assert.InRange(parsed, before, DateTimeOffset.UtcNow.AddMinutes(1));
