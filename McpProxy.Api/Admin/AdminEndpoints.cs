@@ -12,7 +12,7 @@ namespace McpProxy.Admin;
 
 /// <summary>
 /// Admin: the operator's JSON API under <c>/admin</c> — <c>GET backends</c> (each backend's transport, health,
-/// circuit, ejection, last error, catalog counts), <c>GET health</c> (503 below <c>health_min_ready_percent</c>),
+/// circuit, ejection, last error, the counts of tools, prompts and resources it exposes after filtering), <c>GET health</c> (503 below <c>health_min_ready_percent</c>),
 /// <c>GET cache/stats</c>, <c>POST cache/clear</c>, <c>GET config</c> (the effective config, secrets redacted) and,
 /// with <c>[observability.metrics] enabled</c>, Prometheus text at <c>GET metrics</c>.
 /// </summary>
@@ -23,7 +23,11 @@ internal static class AdminEndpoints
     public static RouteGroupBuilder MapProxyAdmin(this IEndpointRouteBuilder app)
     {
         var admin = app.MapGroup("/admin");
-        admin.MapGet("/backends", (BackendRegistry registry) => TypedResults.Ok(registry.Backends.Concat(registry.Mirrors).Select(Describe)));
+        admin.MapGet("/backends", (BackendRegistry registry, ProxyCatalog catalog) =>
+        {
+            var exposed = ExposedCounts(catalog);
+            return TypedResults.Ok(registry.Backends.Concat(registry.Mirrors).Select(b => Describe(b, exposed.GetValueOrDefault(b.Name))));
+        });
         admin.MapGet("/health", Health);
         // The name policy's rule and every tool and prompt whose exposed name differs from its canonical name.
         admin.MapGet("/names", (ProxyCatalog catalog) => TypedResults.Ok(new
@@ -45,7 +49,39 @@ internal static class AdminEndpoints
         return admin;
     }
 
-    private static BackendStatus Describe(BackendConnection b) => new(
+    /// <summary>
+    /// Per backend, the tools, prompts and resources the catalog exposes to clients: after <c>expose_*</c>/<c>hide_*</c>,
+    /// aliases and shadowing, so the counts match what <c>tools/list</c> shows (a mirror, never listed, has none).
+    /// </summary>
+    private static Dictionary<string, ExposedCount> ExposedCounts(ProxyCatalog catalog)
+    {
+        var snapshot = catalog.Current;
+        var counts = new Dictionary<string, ExposedCount>(StringComparer.Ordinal);
+        void Add(string backend, Func<ExposedCount, ExposedCount> change) => counts[backend] = change(counts.GetValueOrDefault(backend));
+        foreach (var tool in snapshot.ToolsByName.Values)
+        {
+            Add(tool.Backend.Name, c => c with { Tools = c.Tools + 1 });
+        }
+
+        foreach (var prompt in snapshot.PromptsByName.Values)
+        {
+            Add(prompt.Backend.Name, c => c with { Prompts = c.Prompts + 1 });
+        }
+
+        foreach (var resource in snapshot.Resources)
+        {
+            if (catalog.TrySplit(resource.Uri, out var route, out _))
+            {
+                Add(route.Backend.Name, c => c with { Resources = c.Resources + 1 });
+            }
+        }
+
+        return counts;
+    }
+
+    private readonly record struct ExposedCount(int Tools, int Prompts, int Resources);
+
+    private static BackendStatus Describe(BackendConnection b, ExposedCount exposed) => new(
         b.Name,
         b.Config.Transport.ToString().ToLowerInvariant(),
         b.State.ToString().ToLowerInvariant(),
@@ -53,9 +89,9 @@ internal static class AdminEndpoints
         b.PublicError,
         b.ReadySince,
         b.Restarts,
-        b.Catalog.Tools.Count,
-        b.Catalog.Prompts.Count,
-        b.Catalog.Resources.Count,
+        exposed.Tools,
+        exposed.Prompts,
+        exposed.Resources,
         b.Resilience.Breaker is { } breaker
             ? new CircuitStatus(breaker.State.ToString().ToLowerInvariant(), breaker.State == CircuitState.Open ? breaker.OpenUntil : null)
             : null,

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -55,6 +56,9 @@ internal sealed partial class ResponseCache(HybridCache cache, TimeProvider time
     {
         var counters = _counters.GetOrAdd(backend, _ => new CacheCounters());
         var missed = false;
+        // HybridCache may run the factory on a flow of its own, without Activity.Current: the backend call of a miss
+        // would start a new root trace. The caller's span is restored around it so the miss stays one trace.
+        var parent = Activity.Current;
         string json;
         try
         {
@@ -63,7 +67,18 @@ internal sealed partial class ResponseCache(HybridCache cache, TimeProvider time
                 async ct =>
                 {
                     missed = true;
-                    var result = await call(ct);
+                    var previous = Activity.Current;
+                    Activity.Current = parent;
+                    T result;
+                    try
+                    {
+                        result = await call(ct);
+                    }
+                    finally
+                    {
+                        Activity.Current = previous;
+                    }
+
                     if (!storable(result))
                     {
                         throw new NotStorableException(result);

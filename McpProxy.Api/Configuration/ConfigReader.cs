@@ -42,6 +42,51 @@ internal sealed class ConfigReader(ConfigErrors errors)
     private static readonly string[] MetricsKeys = ["enabled"];
     private static readonly string[] TracingKeys = ["enabled", "endpoint", "service_name", "protocol"];
     private static readonly string[] LogLevels = ["trace", "debug", "info", "warn", "error"];
+    private static readonly string[] TracingProtocols = ["grpc", "http/protobuf"];
+
+    /// <summary>
+    /// Every table of <c>mcp-proxy.toml</c>: its dotted path (arrays of tables without an index), the record it is read
+    /// into and the keys it allows — the lists above, which the reader checks. The JSON Schema
+    /// (<see cref="ConfigSchema"/>) is generated from these and the records' property types, so <c>--check</c> and the
+    /// schema cannot disagree on a key. A new table's key list goes here too (a test finds any list left out).
+    /// </summary>
+    internal static readonly IReadOnlyList<ConfigTable> Tables =
+    [
+        new("", typeof(ProxyConfig), RootKeys),
+        new("proxy", typeof(ProxySection), ProxyKeys),
+        new("proxy.listen", typeof(ListenConfig), ListenKeys),
+        new("proxy.names", typeof(NamesConfig), NamesKeys),
+        new("proxy.sessions", typeof(SessionsConfig), SessionsKeys),
+        new("backends", typeof(BackendConfig), BackendKeys, IsArray: true, Required: ["name", "transport"]),
+        new("backends.timeout", typeof(TimeoutConfig), TimeoutKeys),
+        new("backends.concurrency", typeof(ConcurrencyConfig), ConcurrencyKeys),
+        new("backends.cache", typeof(CacheConfig), CacheKeys),
+        new("backends.circuit_breaker", typeof(CircuitBreakerConfig), CircuitBreakerKeys),
+        new("backends.rate_limit", typeof(RateLimitConfig), RateLimitKeys),
+        new("backends.retry", typeof(RetryConfig), RetryKeys),
+        new("backends.hedging", typeof(HedgingConfig), HedgingKeys),
+        new("backends.outlier_detection", typeof(OutlierDetectionConfig), OutlierKeys),
+        new("backends.aliases", typeof(AliasConfig), AliasKeys, IsArray: true, Required: ["from", "to"]),
+        new("backends.inject_args", typeof(InjectArgsConfig), InjectArgsKeys, IsArray: true, Required: ["tool"]),
+        new("auth", typeof(AuthConfig), AuthKeys, Required: ["type"]),
+        new("auth.roles", typeof(RoleConfig), RoleKeys, IsArray: true, Required: ["name"]),
+        new("auth.role_mapping", typeof(RoleMappingConfig), RoleMappingKeys),
+        new("performance", typeof(PerformanceConfig), PerformanceKeys),
+        new("security", typeof(SecurityConfig), SecurityKeys),
+        new("observability", typeof(ObservabilityConfig), ObservabilityKeys),
+        new("observability.metrics", typeof(MetricsConfig), MetricsKeys),
+        new("observability.tracing", typeof(TracingConfig), TracingKeys),
+    ];
+
+    /// <summary>String keys that take one of a fixed set of values (enum-typed keys take their enum's names).</summary>
+    internal static readonly IReadOnlyDictionary<string, IReadOnlyList<string>> Choices = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal)
+    {
+        ["observability.log_level"] = LogLevels,
+        ["observability.tracing.protocol"] = TracingProtocols,
+    };
+
+    /// <summary>Keys allowed only with one transport or auth type: each a subset of its table's keys.</summary>
+    internal static readonly IReadOnlyList<IReadOnlyList<string>> ConditionalKeys = [StdioOnlyKeys, HttpOnlyKeys, BearerOnlyKeys, JwtOnlyKeys];
 
     private const string Percent = "between 0 and 100";
 
@@ -931,7 +976,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
         }
 
         var protocol = s.String("protocol");
-        if (protocol is not null && protocol is not ("grpc" or "http/protobuf"))
+        if (protocol is not null && !TracingProtocols.Contains(protocol))
         {
             s.Error("protocol", $"unknown OTLP protocol '{protocol}' (expected \"grpc\" or \"http/protobuf\")");
             protocol = null;

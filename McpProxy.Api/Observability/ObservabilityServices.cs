@@ -1,4 +1,5 @@
 using McpProxy.Configuration;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Console;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
@@ -33,12 +34,29 @@ internal static class ObservabilityServices
 
         if (config.JsonLogs)
         {
-            builder.Logging.AddJsonConsole(o => o.IncludeScopes = true);
+            // Every line carries its time (ISO 8601, UTC): a log shipper must not have to guess it.
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.IncludeScopes = true;
+                o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'"; // UTC, below
+                o.UseUtcTimestamp = true;
+            });
             builder.Services.Configure<ConsoleLoggerOptions>(o => o.FormatterName = ConsoleFormatterNames.Json);
         }
 
+        // Health probes' request lines at Debug, not Information (ProbeLogFilter).
+        builder.Services.DemoteHealthProbeRequestLogs(minimum <= LogLevel.Debug, Extensions.HealthEndpointPath, Extensions.AlivenessEndpointPath);
+
         // Last among the logging settings: every provider registered so far writes control characters escaped.
         builder.Services.EscapeControlCharactersInLogs();
+
+        // The proxy's server side is measured by the MCP SDK (mcp.server.operation.duration). The SDK's client-side
+        // histogram has no backend attribute and would collide with the proxy's per-backend mcp.client.operation.duration
+        // (ProxyTelemetry) under one Prometheus name: only the proxy's is kept.
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddView(instrument =>
+            instrument.Meter.Name == Extensions.McpSdkTelemetryName && instrument.Name == ProxyTelemetry.ClientOperationDuration
+                ? MetricStreamConfiguration.Drop
+                : null));
 
         if (config.Metrics.Enabled)
         {

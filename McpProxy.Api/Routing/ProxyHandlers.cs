@@ -218,7 +218,7 @@ internal sealed class ProxyHandlers(
         {
             await client.SubscribeToResourceAsync(new SubscribeRequestParams { Uri = originalUri }, c);
             return new EmptyResult();
-        }, ct);
+        }, ct, RequestMethods.ResourcesSubscribe, originalUri);
         sessions.Subscribe(context.Server, namespacedUri);
         return new EmptyResult();
     }
@@ -234,7 +234,7 @@ internal sealed class ProxyHandlers(
             {
                 await client.UnsubscribeFromResourceAsync(new UnsubscribeRequestParams { Uri = originalUri }, c);
                 return new EmptyResult();
-            }, ct);
+            }, ct, RequestMethods.ResourcesUnsubscribe, originalUri);
         }
 
         return new EmptyResult();
@@ -368,8 +368,9 @@ internal sealed class ProxyHandlers(
         where T : class
     {
         var started = Stopwatch.GetTimestamp();
-        using var activity = telemetry.StartCall(call.Method, call.Backend.Name, call.Item);
+        using var activity = telemetry.StartCall(call.Method, call.Backend.Name, call.Item, call.Session);
         var outcome = "ok";
+        Exception? failure = null;
         try
         {
             // forward_auth: the caller's token rides with the call itself (the cache and the coalescer may run it on
@@ -379,7 +380,7 @@ internal sealed class ProxyHandlers(
             {
                 using var forwarded = ForwardAuthHandler.Use(forwardedToken);
                 using var caller = call.Backend.ClientRequests.Track(call.Session);
-                return await InvokeAsync(call.Backend, call.Kind, call.Item, call.Repeatable, send, c);
+                return await InvokeAsync(call.Backend, call.Kind, call.Item, call.Repeatable, send, c, call.Method, call.OriginalItem);
             };
             var coalesce = config.Performance.CoalesceRequests && call.Repeatable;
             string? key = coalesce || call.CacheTtl is not null
@@ -404,24 +405,27 @@ internal sealed class ProxyHandlers(
             await call.Scope.DrainAsync(ProgressDrainLimit);
             return result;
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        catch (OperationCanceledException ex) when (ct.IsCancellationRequested)
         {
             outcome = "cancelled";
+            failure = ex;
             throw;
         }
-        catch (ProxyRefusedException)
+        catch (ProxyRefusedException ex)
         {
             outcome = "rejected";
+            failure = ex;
             throw;
         }
-        catch (Exception)
+        catch (Exception ex)
         {
             outcome = "error";
+            failure = ex;
             throw;
         }
         finally
         {
-            telemetry.EndCall(activity, call.Method, call.Backend.Name, call.Item, outcome, Stopwatch.GetElapsedTime(started), call.User, call.Arguments);
+            telemetry.EndCall(activity, call.Method, call.Backend.Name, call.Item, outcome, Stopwatch.GetElapsedTime(started), call.User, call.Arguments, failure);
         }
     }
 
@@ -434,7 +438,8 @@ internal sealed class ProxyHandlers(
     /// re-initialize. Counted for the shutdown drain; refused once shutdown has begun.
     /// </summary>
     private async Task<T> InvokeAsync<T>(
-        BackendConnection backend, string kind, string item, bool repeatable, Func<McpClient, CancellationToken, ValueTask<T>> call, CancellationToken ct)
+        BackendConnection backend, string kind, string item, bool repeatable, Func<McpClient, CancellationToken, ValueTask<T>> call, CancellationToken ct,
+        string method, string originalItem)
         where T : class
     {
         using var scope = inFlight.Enter(backend.Name);
@@ -442,19 +447,38 @@ internal sealed class ProxyHandlers(
             async c =>
             {
                 var client = backend.GetClientOrThrow();
+                var started = Stopwatch.GetTimestamp();
+                string? errorType = null;
                 try
                 {
-                    return await call(client, c);
+                    var result = await call(client, c);
+                    if (result is CallToolResult { IsError: true })
+                    {
+                        errorType = "tool_error";
+                    }
+
+                    return result;
                 }
                 catch (HttpRequestException ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
                 {
+                    errorType = ProxyTelemetry.ErrorType("error", ex);
                     backend.OnSessionLost(client, ex);
                     throw;
                 }
                 catch (McpProtocolException ex) when (ResultSizeLimit.IsStandIn(ex))
                 {
                     // A stdio backend's oversized response, replaced while it was read: the caller gets the plain message.
+                    errorType = typeof(ResultTooLargeException).FullName;
                     throw new ResultTooLargeException(backend.Name, config.Security.MaxResultSize);
+                }
+                catch (Exception ex)
+                {
+                    errorType = ProxyTelemetry.ErrorType("error", ex);
+                    throw;
+                }
+                finally
+                {
+                    telemetry.RecordBackendRequest(backend, client, method, originalItem, Stopwatch.GetElapsedTime(started), errorType);
                 }
             },
             repeatable,

@@ -207,6 +207,85 @@ public sealed class AdminAndTelemetryTests
         Assert.Equal("unavailable", (string?)body["backends"]!["down"]);
     }
 
+    /// <summary>The OpenTelemetry semantic conventions for MCP ("semconv"): the histograms' bucket boundaries, in seconds.</summary>
+    private static readonly string[] SemconvEdges = ["0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1", "2", "5", "10", "30", "60", "120", "300", "+Inf"];
+
+    [Fact]
+    public async Task Metrics_follow_the_MCP_semantic_conventions_with_seconds_buckets_server_side_and_per_backend()
+    {
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync("""
+            [observability.metrics]
+            enabled = true
+
+            """ + backend.Backend("sem"));
+        await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
+
+        await client.CallToolAsync("sem/echo", Message("m"), cancellationToken: Ct);
+        await client.CallToolAsync("sem/sleep", new Dictionary<string, object?> { ["ms"] = 150 }, cancellationToken: Ct);
+        await Assert.ThrowsAsync<McpProtocolException>(() => client.CallToolAsync("sem/fail", Message("boom"), cancellationToken: Ct).AsTask());
+
+        using var http = new HttpClient { BaseAddress = proxy.BaseAddress };
+        var samples = ParsePrometheus(await http.GetStringAsync("/admin/metrics", Ct));
+
+        // The existing name keeps working, now with the semconv edges in seconds: the 150 ms call is not in le="0.1"
+        // (before, every call landed in the first millisecond-sized bucket, le="5").
+        Assert.Equal(SemconvEdges, Edges(samples, "mcp_proxy_request_duration_seconds_bucket", ("backend", "sem"), ("method", "tools/call")));
+        Assert.Equal(3, Value(samples, "mcp_proxy_request_duration_seconds_count", ("backend", "sem")));
+        Assert.True(Value(samples, "mcp_proxy_request_duration_seconds_bucket", ("backend", "sem"), ("le", "0.1")) <= 2);
+
+        // mcp.client.operation.duration per backend request, with the proxy's backend attribute and the backend's tool name.
+        const string clientOp = "mcp_client_operation_duration_seconds";
+        Assert.Equal(SemconvEdges, Edges(samples, clientOp + "_bucket", ("mcp_proxy_backend", "sem"), ("gen_ai_tool_name", "echo")));
+        Assert.Equal(1, Value(samples, clientOp + "_count", ("mcp_proxy_backend", "sem"), ("mcp_method_name", "tools/call"), ("gen_ai_tool_name", "echo"), ("network_transport", "tcp")));
+        Assert.Equal(1, Value(samples, clientOp + "_count", ("mcp_proxy_backend", "sem"), ("gen_ai_tool_name", "sleep")));
+        Assert.Equal(1, Value(samples, clientOp + "_count", ("mcp_proxy_backend", "sem"), ("gen_ai_tool_name", "fail"), ("error_type", "-32603")));
+        Assert.Equal(0, Value(samples, clientOp + "_bucket", ("mcp_proxy_backend", "sem"), ("gen_ai_tool_name", "sleep"), ("le", "0.1")));
+        // Only the proxy's own: the SDK's client histogram (no backend attribute) is not exported next to it.
+        Assert.All(samples.Where(s => s.Name.StartsWith(clientOp, StringComparison.Ordinal)), s => Assert.True(s.Labels.ContainsKey("mcp_proxy_backend"), string.Join(",", s.Labels)));
+
+        // mcp.server.operation.duration: the proxy's server side, with the tool name the client called.
+        Assert.Equal(SemconvEdges, Edges(samples, "mcp_server_operation_duration_seconds_bucket", ("gen_ai_tool_name", "sem/echo")));
+        Assert.Equal(1, Value(samples, "mcp_server_operation_duration_seconds_count", ("mcp_method_name", "tools/call"), ("gen_ai_tool_name", "sem/echo")));
+    }
+
+    [Fact]
+    public async Task Admin_backends_counts_what_the_catalog_exposes_after_hide_and_expose_filters()
+    {
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync(
+            backend.Backend("hid", """
+                hide_tools = ["echo", "fail"]
+                hide_prompts = ["*"]
+                """)
+            + backend.Backend("exp", """
+                expose_tools = ["echo"]
+                """));
+        await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
+        var tools = await client.ListToolsAsync(cancellationToken: Ct);
+        var prompts = await client.ListPromptsAsync(cancellationToken: Ct);
+        var resources = await client.ListResourcesAsync(cancellationToken: Ct);
+
+        using var http = new HttpClient { BaseAddress = proxy.BaseAddress };
+        var backends = (await http.GetFromJsonAsync<JsonArray>("/admin/backends", Ct))!.Select(b => b!.AsObject()).ToDictionary(b => (string)b["name"]!);
+        foreach (var name in new[] { "hid", "exp" })
+        {
+            Assert.Equal(tools.Count(t => t.Name.StartsWith(name + "/", StringComparison.Ordinal)), (int)backends[name]["tools"]!);
+            Assert.Equal(prompts.Count(p => p.Name.StartsWith(name + "/", StringComparison.Ordinal)), (int)backends[name]["prompts"]!);
+            Assert.Equal(resources.Count(r => r.Uri.StartsWith(name + "/", StringComparison.Ordinal)), (int)backends[name]["resources"]!);
+        }
+
+        Assert.Equal(1, (int)backends["exp"]["tools"]!);
+        Assert.Equal(0, (int)backends["hid"]["prompts"]!);
+    }
+
+    private static string[] Edges(List<Sample> samples, string bucketName, params (string Key, string Value)[] labels)
+    {
+        var buckets = samples.Where(s => s.Name == bucketName && labels.All(l => s.Labels.GetValueOrDefault(l.Key) == l.Value)).ToList();
+        Assert.True(buckets.Count > 0, $"no sample {bucketName}{{{string.Join(",", labels.Select(l => $"{l.Key}={l.Value}"))}}}");
+        return [.. buckets.Select(s => s.Labels["le"]).Distinct()];
+    }
+
     private static Task<ProxyHost> AuditedProxyAsync(SampleHttpHost backend, string observabilityKey, CapturingLoggerProvider logs) =>
         ProxyHost.StartAsync($"""
             [observability]
@@ -295,11 +374,12 @@ public sealed class TracingExportTests
         await client.CallToolAsync("tb/echo", new Dictionary<string, object?> { ["message"] = "traced" }, cancellationToken: ct);
         await Assert.ThrowsAsync<ModelContextProtocol.McpProtocolException>(() => client.CallToolAsync("tb/fail", new Dictionary<string, object?> { ["message"] = "x" }, cancellationToken: ct).AsTask());
 
-        var ok = await receiver.WaitForSpanAsync(s => s.Name == "proxy tools/call" && s.Attributes.GetValueOrDefault("mcp_proxy.item") == "tb/echo", ct);
+        // Named "{mcp.method.name} {target}" (semconv); the proxy's span is the one with the backend attribute.
+        var ok = await receiver.WaitForSpanAsync(s => s.Name == "tools/call tb/echo" && s.Attributes.GetValueOrDefault("mcp_proxy.item") == "tb/echo", ct);
         Assert.Equal("edge-proxy", ok.Service);
         Assert.Equal("tb", ok.Attributes["mcp_proxy.backend"]);
         Assert.Equal("ok", ok.Attributes["mcp_proxy.outcome"]);
-        var failed = await receiver.WaitForSpanAsync(s => s.Name == "proxy tools/call" && s.Attributes.GetValueOrDefault("mcp_proxy.item") == "tb/fail", ct);
+        var failed = await receiver.WaitForSpanAsync(s => s.Name == "tools/call tb/fail" && s.Attributes.GetValueOrDefault("mcp_proxy.item") == "tb/fail", ct);
         Assert.Equal("error", failed.Attributes["mcp_proxy.outcome"]);
 
         // The MCP client span for the backend call is a child of the proxy's span, in the same trace.
@@ -307,4 +387,74 @@ public sealed class TracingExportTests
         Assert.Equal(ok.TraceId, backendCall.TraceId);
         Assert.Equal("tools/call echo", backendCall.Name);
     }
+
+    [Fact]
+    public async Task Spans_carry_the_MCP_semantic_convention_attributes()
+    {
+        var ct = TestContext.Timeout(60);
+        await using var receiver = await OtlpTraceReceiver.StartAsync();
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await TracedProxyAsync(receiver, backend.Backend("sc"));
+        await using var client = await proxy.ConnectAsync(cancellationToken: ct);
+
+        await client.CallToolAsync("sc/echo", new Dictionary<string, object?> { ["message"] = "traced" }, cancellationToken: ct);
+        await Assert.ThrowsAsync<ModelContextProtocol.McpProtocolException>(() => client.CallToolAsync("sc/fail", new Dictionary<string, object?> { ["message"] = "x" }, cancellationToken: ct).AsTask());
+        Assert.True((await client.CallToolAsync("sc/tool_error", new Dictionary<string, object?> { ["message"] = "x" }, cancellationToken: ct)).IsError);
+        await client.GetPromptAsync("sc/greet", new Dictionary<string, object?> { ["name"] = "n" }, cancellationToken: ct);
+        await client.ReadResourceAsync("sc/sample://info", cancellationToken: ct);
+
+        var ok = await receiver.WaitForSpanAsync(s => s.Name == "tools/call sc/echo" && s.Attributes.ContainsKey("mcp_proxy.backend"), ct);
+        Assert.Equal("tools/call", ok.Attributes["mcp.method.name"]);
+        Assert.Equal("sc/echo", ok.Attributes["gen_ai.tool.name"]);
+        Assert.Equal("tcp", ok.Attributes["network.transport"]);
+        Assert.False(string.IsNullOrEmpty(ok.Attributes.GetValueOrDefault("mcp.protocol.version")));
+        // The proxy's HTTP endpoint is session-based by default: the session id is on the span.
+        Assert.False(string.IsNullOrEmpty(ok.Attributes.GetValueOrDefault("mcp.session.id")));
+        Assert.Equal(client.SessionId, ok.Attributes["mcp.session.id"]);
+        Assert.False(ok.Attributes.ContainsKey("error.type"));
+
+        var failed = await receiver.WaitForSpanAsync(s => s.Name == "tools/call sc/fail" && s.Attributes.ContainsKey("mcp_proxy.backend"), ct);
+        Assert.False(string.IsNullOrEmpty(failed.Attributes.GetValueOrDefault("error.type")));
+        var toolError = await receiver.WaitForSpanAsync(s => s.Name == "tools/call sc/tool_error" && s.Attributes.ContainsKey("mcp_proxy.backend"), ct);
+        Assert.Equal("tool_error", toolError.Attributes["error.type"]);
+
+        var prompt = await receiver.WaitForSpanAsync(s => s.Name == "prompts/get sc/greet" && s.Attributes.ContainsKey("mcp_proxy.backend"), ct);
+        Assert.Equal("sc/greet", prompt.Attributes["gen_ai.prompt.name"]);
+        var resource = await receiver.WaitForSpanAsync(s => s.Name == "resources/read sc/sample://info" && s.Attributes.ContainsKey("mcp_proxy.backend"), ct);
+        Assert.Equal("sc/sample://info", resource.Attributes["mcp.resource.uri"]);
+    }
+
+    [Fact]
+    public async Task A_cached_calls_miss_stays_one_trace_with_the_backend_call_under_the_proxy_span()
+    {
+        var ct = TestContext.Timeout(60);
+        await using var receiver = await OtlpTraceReceiver.StartAsync();
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await TracedProxyAsync(receiver, backend.Backend("cm", """
+            [backends.cache]
+            tool_ttl_seconds = 60
+            """));
+        await using var client = await proxy.ConnectAsync(cancellationToken: ct);
+
+        await client.CallToolAsync("cm/echo", new Dictionary<string, object?> { ["message"] = "miss" }, cancellationToken: ct);
+
+        var call = await receiver.WaitForSpanAsync(s => s.Name == "tools/call cm/echo" && s.Attributes.ContainsKey("mcp_proxy.backend"), ct);
+        var server = await receiver.WaitForSpanAsync(s => s.SpanId == call.ParentSpanId, ct);
+        Assert.Equal("tools/call cm/echo", server.Name);
+        // The MCP client span of the backend call on the miss: a child of the proxy's span, not a root of its own (the
+        // backend's server span, exported too, is its child).
+        var backendCall = await receiver.WaitForSpanAsync(s => s.Name == "tools/call echo" && s.ParentSpanId == call.SpanId, ct);
+        Assert.Equal(call.TraceId, backendCall.TraceId);
+        Assert.DoesNotContain(receiver.Spans, s => s.Name == "tools/call echo" && s.TraceId != call.TraceId);
+    }
+
+    private static Task<ProxyHost> TracedProxyAsync(OtlpTraceReceiver receiver, string backends) =>
+        ProxyHost.StartAsync($"""
+            [observability.tracing]
+            enabled = true
+            endpoint = "{receiver.Endpoint}"
+            protocol = "http/protobuf"
+
+            {backends}
+            """, configure: b => b.Configuration["OTEL_BSP_SCHEDULE_DELAY"] = "100");
 }

@@ -379,6 +379,67 @@ public sealed class CommandLineTests : IDisposable
         Assert.Contains(entries, e => ((string?)e["Message"])?.Contains("draining", StringComparison.Ordinal) == true);
     }
 
+    [Fact]
+    public async Task Json_log_lines_carry_a_timestamp_and_health_probes_are_not_logged_at_information()
+    {
+        await using var backend = await SampleHttpHost.StartAsync();
+        var port = FreePort();
+        var path = Path.Combine(_dir, "probes.toml");
+        await File.WriteAllTextAsync(path, $"""
+            [proxy.listen]
+            port = {port}
+            [observability]
+            json_logs = true
+
+            {backend.Backend("b")}
+            """);
+
+        var before = DateTimeOffset.UtcNow.AddMinutes(-1);
+        using var proxy = Start(["--config", path]);
+        await WaitForHealthAsync(new Uri($"http://127.0.0.1:{port}/health"));
+        using (var http = new HttpClient())
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                (await http.GetAsync(new Uri($"http://127.0.0.1:{port}/health"))).EnsureSuccessStatusCode();
+                (await http.GetAsync(new Uri($"http://127.0.0.1:{port}/alive"))).EnsureSuccessStatusCode();
+            }
+        }
+
+        await using (var client = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions { Endpoint = new Uri($"http://127.0.0.1:{port}/mcp") })))
+        {
+            Assert.Equal("hi", Text(await client.CallToolAsync("b/echo", new Dictionary<string, object?> { ["message"] = "hi" })));
+        }
+
+        using (var kill = Process.Start("kill", ["-TERM", proxy.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await proxy.Process.WaitForExitAsync(exit.Token);
+        var entries = (await proxy.Stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!).ToList();
+
+        // Every line has its time, in ISO 8601, UTC ("2026-01-31T12:00:00.123Z").
+        Assert.All(entries, e =>
+        {
+            var timestamp = (string?)e["Timestamp"];
+            Assert.False(string.IsNullOrEmpty(timestamp), e.ToJsonString());
+            Assert.Matches(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$", timestamp);
+            var parsed = DateTimeOffset.Parse(timestamp!, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(TimeSpan.Zero, parsed.Offset);
+            Assert.InRange(parsed, before, DateTimeOffset.UtcNow.AddMinutes(1));
+        });
+
+        // Requests are logged at Information (the MCP call is there)...
+        static string? PathOf(System.Text.Json.Nodes.JsonNode e) => (string?)e["State"]?["Path"];
+        Assert.Contains(entries, e => (string?)e["Category"] == "Microsoft.AspNetCore.Hosting.Diagnostics" && PathOf(e) == "/mcp");
+        // ...the probes are not: no line of theirs at Information, in any category.
+        var probeLines = entries.Where(e => (string?)e["LogLevel"] == "Information"
+            && (PathOf(e) is "/health" or "/alive" || ((string?)e["Message"])?.Contains("Health checks", StringComparison.Ordinal) == true)).ToList();
+        Assert.True(probeLines.Count == 0, string.Join("\n", probeLines.Select(e => e.ToJsonString())));
+    }
+
     private static async Task WaitForHealthAsync(Uri health)
     {
         using var http = new HttpClient();

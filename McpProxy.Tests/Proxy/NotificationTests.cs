@@ -101,7 +101,7 @@ public sealed class NotificationTests
         var cancellations = 0;
         for (var i = 0; i < 100 && cancellations == 0; i++)
         {
-            var stats = Json(await client.CallToolAsync("s/stats", cancellationToken: Ct));
+            var stats = AggregationTests.Json(await client.CallToolAsync("s/stats", cancellationToken: Ct));
             cancellations = stats.GetProperty("cancellations").GetInt32();
             if (cancellations == 0)
             {

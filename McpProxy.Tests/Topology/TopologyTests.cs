@@ -181,6 +181,7 @@ public sealed class TopologyTests(TopologyFixture topology)
 
         // The MCP SDK's client span for the backend call, under the proxy's own span for the routed call (with backend
         // and tool attributes), under the SDK's server span for the client's call.
-        Assert.Equal(["tools/call whoami", "proxy tools/call", "tools/call sample-a__whoami"], chain.Take(3));
+        // (Each named "{mcp.method.name} {target}", as the OpenTelemetry semantic conventions for MCP ask.)
+        Assert.Equal(["tools/call whoami", "tools/call sample-a__whoami", "tools/call sample-a__whoami"], chain.Take(3));
     }
 }
