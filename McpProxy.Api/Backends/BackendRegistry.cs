@@ -81,8 +81,7 @@ internal sealed partial class BackendRegistry(
 
     /// <summary>
     /// Shutdown, second phase (after the drain): stop the backends; children get their stdin closed, then are killed.
-    /// The drain runs again here in case the host was stopped without the lifecycle phase (it returns at once when it
-    /// already ran).
+    /// The drain runs here only if the lifecycle phase did not run first (a host that calls <c>StopAsync</c> alone).
     /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
