@@ -34,13 +34,14 @@ internal static class ChildProcessGroup
 
     /// <summary>
     /// <c>Process.Start</c>'s lookup on Unix: a rooted path as is; then next to the running executable; then the
-    /// current directory; then each <c>PATH</c> directory. Null when not found (the start then fails as it always did).
+    /// current directory; then each <c>PATH</c> directory. Only an executable file counts. Null when none is found
+    /// (the command is then started unwrapped and fails exactly as it always did).
     /// </summary>
     private static string? Resolve(string command)
     {
         if (Path.IsPathRooted(command))
         {
-            return command;
+            return Executable(command);
         }
 
         if (Path.GetDirectoryName(Environment.ProcessPath) is { } exeDir && Executable(Path.Combine(exeDir, command)) is { } nextToUs)

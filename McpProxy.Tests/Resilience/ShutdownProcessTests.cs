@@ -31,12 +31,14 @@ public sealed class ShutdownProcessTests : IDisposable
         }
 
         var port = FreePort();
-        using var proxy = StartProxy(Config(port, shutdownTimeoutSeconds: 30), ownProcessGroup: false);
+        using var proxy = StartProxy(Config(port, shutdownTimeoutSeconds: 30, TestPaths.SampleStdioBackend("t")), ownProcessGroup: false);
         var endpoint = new Uri($"http://127.0.0.1:{port}/mcp");
         await proxy.WaitForHealthAsync(new Uri($"http://127.0.0.1:{port}/health"), Ct);
 
         await using var client = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions { Endpoint = endpoint }), cancellationToken: Ct);
-        var inFlight = client.CallToolAsync("s/sleep", new Dictionary<string, object?> { ["ms"] = 4000 }, cancellationToken: Ct).AsTask();
+        var otherChild = (int)JsonNode.Parse(Text(await client.CallToolAsync("t/stats", cancellationToken: Ct)))!["pid"]!;
+        // Long enough that the drain is still waiting for it when the late call and the probe arrive, even on a loaded machine.
+        var inFlight = client.CallToolAsync("s/sleep", new Dictionary<string, object?> { ["ms"] = 8000 }, cancellationToken: Ct).AsTask();
         await WaitForBackendCallsAsync(client, atLeast: 1);
 
         Signal("TERM", proxy.Process.Id);
@@ -54,10 +56,16 @@ public sealed class ShutdownProcessTests : IDisposable
             Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
         }
 
+        // Another child dies during the drain: once shutdown has begun it is not restarted.
+        Signal("KILL", otherChild);
+        await proxy.WaitForLineAsync("Backend 't' went away", Ct);
+
         // The call in flight completes, then the process exits cleanly.
         Assert.Equal("slept", Text(await inFlight));
         await proxy.Process.WaitForExitAsync(Ct);
         Assert.Equal(0, proxy.Process.ExitCode);
+        var log = await proxy.Stdout;
+        Assert.DoesNotContain("Backend 't' ready", log[log.IndexOf("Shutting down: draining", StringComparison.Ordinal)..], StringComparison.Ordinal);
     }
 
     [Fact]
@@ -95,7 +103,7 @@ public sealed class ShutdownProcessTests : IDisposable
         Assert.DoesNotContain("' ready:", afterShutdown, StringComparison.Ordinal);
     }
 
-    private string Config(int port, int shutdownTimeoutSeconds)
+    private string Config(int port, int shutdownTimeoutSeconds, string moreBackends = "")
     {
         var path = Path.Combine(_dir, $"proxy-{port}.toml");
         File.WriteAllText(path, $"""
@@ -106,6 +114,7 @@ public sealed class ShutdownProcessTests : IDisposable
             port = {port}
 
             {TestPaths.SampleStdioBackend("s")}
+            {moreBackends}
             """);
         return path;
     }
