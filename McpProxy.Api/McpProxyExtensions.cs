@@ -56,7 +56,8 @@ public static class McpProxyExtensions
         services.AddSingleton(sp => new BackendHttp(sp.GetService<Microsoft.Extensions.ServiceDiscovery.ServiceEndpointResolver>()));
         builder.AddProxySecurity(config);
 
-        services.AddHealthChecks().AddCheck<BackendsHealthCheck>("backends");
+        services.AddHealthChecks().AddCheck<BackendsHealthCheck>("backends")
+            .AddCheck<ShutdownHealthCheck>("shutdown"); // 503 once the shutdown drain begins
         builder.AddProxyCaching();
 
         services.AddMcpServer(options =>

@@ -50,6 +50,8 @@ internal sealed partial class BackendConnection(
 
     private readonly ILogger _logger = loggerFactory.CreateLogger("McpProxy.Backends");
     private readonly CancellationTokenSource _stopping = new();
+    // Shutdown has begun (the drain): a backend lost from now on is not restarted (issue 12 point 7).
+    private readonly CancellationTokenSource _noRestart = new();
     private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _supervisor;
     private volatile McpClient? _client;
@@ -110,6 +112,22 @@ internal sealed partial class BackendConnection(
             LastError = "session lost: " + error.Message;
             PublicError = "session lost";
             _ = DisposeQuietlyAsync(client);
+        }
+    }
+
+    /// <summary>
+    /// Shutdown has begun: calls in flight keep this connection, but if the backend goes away from now on (a child
+    /// killed by a terminal's Ctrl-C, a backend stopping on its own) it is not restarted.
+    /// </summary>
+    public void BeginShutdown()
+    {
+        try
+        {
+            _noRestart.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // already stopped (a hot reload replaced it)
         }
     }
 
@@ -198,7 +216,9 @@ internal sealed partial class BackendConnection(
             ReadySince = null;
             try
             {
-                await Task.Delay(backoff, stopping);
+                // Shutdown began (before or during the backoff): no restart.
+                using var restartWait = CancellationTokenSource.CreateLinkedTokenSource(stopping, _noRestart.Token);
+                await Task.Delay(backoff, restartWait.Token);
             }
             catch (OperationCanceledException)
             {
@@ -532,6 +552,7 @@ internal sealed partial class BackendConnection(
 
         State = BackendState.Stopped;
         _stopping.Dispose();
+        _noRestart.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Backend '{Backend}' ready: {Tools} tools, {Prompts} prompts, {Resources} resources, {Templates} resource templates")]

@@ -19,7 +19,7 @@ internal sealed partial class BackendRegistry(
     ResilienceServices resilience,
     TrafficMirror mirror,
     InFlightCalls inFlight,
-    ILogger<BackendRegistry> logger) : IHostedService, IBackendObserver, IAsyncDisposable
+    ILogger<BackendRegistry> logger) : IHostedLifecycleService, IBackendObserver, IAsyncDisposable
 {
     private readonly SemaphoreSlim _reload = new(1, 1);
     private List<BackendConnection> _backends = [];
@@ -76,12 +76,19 @@ internal sealed partial class BackendRegistry(
     }
 
     /// <summary>
-    /// Shutdown: refuse new calls, drain the calls in flight for up to <c>[proxy] shutdown_timeout_seconds</c>, then
-    /// stop the backends (children get their stdin closed, then are killed). The host stops this service before Kestrel,
-    /// so this is where the drain has to happen.
+    /// Shutdown, first phase: refuse new calls, stop restarting backends, and drain the calls in flight for up to
+    /// <c>[proxy] shutdown_timeout_seconds</c>. This runs in <see cref="IHostedLifecycleService.StoppingAsync"/>, which
+    /// the host calls before it stops any hosted service, Kestrel included: the listener stays up during the drain, so a
+    /// new call gets the documented "shutting down" error (not a refused connection) and <c>/health</c> answers 503,
+    /// which tells a load balancer to stop sending.
     /// </summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public async Task StoppingAsync(CancellationToken cancellationToken)
     {
+        foreach (var backend in _backends.Concat(_mirrors))
+        {
+            backend.BeginShutdown();
+        }
+
         var timeout = TimeSpan.FromSeconds(config.Proxy.ShutdownTimeoutSeconds);
         LogDraining(inFlight.Count, timeout.TotalSeconds);
         var left = await inFlight.DrainAsync(timeout, cancellationToken);
@@ -89,9 +96,27 @@ internal sealed partial class BackendRegistry(
         {
             LogDrainTimedOut(left);
         }
+    }
+
+    /// <summary>
+    /// Shutdown, second phase (after the drain): stop the backends; children get their stdin closed, then are killed.
+    /// The drain runs here only if the lifecycle phase did not run first (a host that calls <c>StopAsync</c> alone).
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (!inFlight.IsStopping)
+        {
+            await StoppingAsync(cancellationToken);
+        }
 
         await DisposeAsync();
     }
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>
     /// Hot reload: moves to a new list of backends. Backends whose config is unchanged keep their connection (and every

@@ -42,7 +42,7 @@ internal sealed partial class BoundedStdioTransport(BoundedStdioOptions options,
     {
         var (command, arguments) = OperatingSystem.IsWindows() && !string.Equals(Path.GetFileName(options.Command), "cmd.exe", StringComparison.OrdinalIgnoreCase)
             ? ("cmd.exe", (IReadOnlyList<string>)["/c", options.Command, .. options.Arguments])
-            : (options.Command, options.Arguments);
+            : ChildProcessGroup.Wrap(options.Command, options.Arguments); // own process group: see ChildProcessGroup
 
         var utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
         var startInfo = new ProcessStartInfo

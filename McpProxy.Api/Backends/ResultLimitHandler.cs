@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 
 namespace McpProxy.Backends;
@@ -182,6 +183,9 @@ internal sealed class SseEventLimitStream(Stream inner, long limit, Action? onDr
             _eventLength = 0;
             if (_event.Length > KeepCapacity)
             {
+                // A large event's buffer goes back to the pool (issue 12 point 8: a 20 MB result otherwise cost ~64 MB
+                // of fresh arrays here, doubling from 16 KiB, on every call).
+                ArrayPool<byte>.Shared.Return(_event);
                 _event = new byte[ReadSize];
             }
         }
@@ -265,7 +269,23 @@ internal sealed class SseEventLimitStream(Stream inner, long limit, Action? onDr
 
         if (_eventLength + bytes.Length > _event.Length)
         {
-            Array.Resize(ref _event, (int)Math.Min(Math.Max(_event.Length * 2L, _eventLength + bytes.Length), Math.Max(limit, _eventLength + bytes.Length)));
+            var size = (int)Math.Min(Math.Max(_event.Length * 2L, _eventLength + bytes.Length), Math.Max(limit, _eventLength + bytes.Length));
+            if (size <= KeepCapacity)
+            {
+                Array.Resize(ref _event, size);
+            }
+            else
+            {
+                // Past KeepCapacity the buffer is rented: large events reuse pooled arrays instead of allocating.
+                var larger = ArrayPool<byte>.Shared.Rent(size);
+                _event.AsSpan(0, _eventLength).CopyTo(larger);
+                if (_event.Length > KeepCapacity)
+                {
+                    ArrayPool<byte>.Shared.Return(_event);
+                }
+
+                _event = larger;
+            }
         }
 
         bytes.CopyTo(_event.AsSpan(_eventLength));

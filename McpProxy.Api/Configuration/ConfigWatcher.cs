@@ -73,8 +73,8 @@ internal sealed partial class ConfigWatcher(ProxyConfig config, BackendRegistry 
             catch (Exception ex)
             {
                 // Never let the watcher die: a dead BackgroundService stops the whole host.
-                Failed++;
                 LogFailed(path, ex.GetType().Name, ex.Message);
+                Failed++; // after the log line: the counters are what tests and operators wait on
             }
         }
     }
@@ -111,8 +111,8 @@ internal sealed partial class ConfigWatcher(ProxyConfig config, BackendRegistry 
         }
         catch (ConfigException ex)
         {
-            Rejected++;
             LogRejected(path, ex.Errors.Count, string.Join("; ", ex.Errors.Select(e => e.ToString())));
+            Rejected++; // after the log line: whoever sees the count also finds the line (issue 12 point 10)
             return;
         }
 
@@ -130,14 +130,14 @@ internal sealed partial class ConfigWatcher(ProxyConfig config, BackendRegistry 
         try
         {
             var (added, removed, replaced) = await registry.ApplyAsync(next.Backends, cancellationToken);
-            Reloads++;
             LogReloaded(path, string.Join(", ", added), string.Join(", ", removed), string.Join(", ", replaced));
+            Reloads++; // after the log line
             return true;
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            Failed++;
             LogFailed(path, ex.GetType().Name, ex.Message);
+            Failed++; // after the log line
             return false;
         }
     }

@@ -1,7 +1,9 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using McpProxy.Caching;
 using McpProxy.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
@@ -153,8 +155,10 @@ public sealed class CachingTests
             await Task.Delay(10, Ct);
         }
 
+        var coalescer = proxy.Services.GetRequiredService<RequestCoalescer>();
+        var joinedBefore = coalescer.Coalesced;
         var followers = Enumerable.Range(0, 3).Select(_ => client.CallToolAsync("b/echo", Message("shared"), cancellationToken: Ct).AsTask()).ToArray();
-        await Task.Delay(100, Ct);
+        await WaitUntil(() => coalescer.Coalesced == joinedBefore + 3); // all three have joined the first caller's call
         await client.SendNotificationAsync(NotificationMethods.CancelledNotification, new CancelledNotificationParams { RequestId = firstId }, cancellationToken: Ct);
 
         Assert.All(await Task.WhenAll(followers), r => Assert.Equal("shared", Text(r)));

@@ -357,7 +357,7 @@ public sealed class CommandLineTests : IDisposable
 
             // SIGTERM while a call is in flight: the call completes, then the process exits with 0.
             var inFlight = client.CallToolAsync("b/sleep", new Dictionary<string, object?> { ["ms"] = 1500 }).AsTask();
-            await Task.Delay(300);
+            await TestCalls.WaitUntil(() => backend.ToolCalls == 2); // the sleep has reached the backend
             using (var kill = Process.Start("kill", ["-TERM", proxy.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
             {
                 await kill.WaitForExitAsync();

@@ -89,7 +89,12 @@ public sealed class NotificationTests
                 Params = JsonSerializer.SerializeToNode(new { name = "s/sleep", arguments = new { ms = 30_000 } }),
             },
             local.Token);
-        await Task.Delay(500, Ct);
+
+        // Wait until the backend has begun the call (its counter includes the stats calls that ask), not a guess.
+        for (var asked = 1; AggregationTests.Json(await client.CallToolAsync("s/stats", cancellationToken: Ct)).GetProperty("toolCalls").GetInt64() - asked < 1; asked++)
+        {
+        }
+
         await client.SendNotificationAsync(
             NotificationMethods.CancelledNotification,
             new CancelledNotificationParams { RequestId = id, Reason = "test" },

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using McpProxy.Resilience;
 using McpProxy.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
@@ -24,6 +25,8 @@ public sealed class ResilienceTests
     [Fact]
     public async Task Circuit_breaker_opens_at_the_failure_rate_fails_fast_then_half_open_probes_close_it()
     {
+        // The breaker's clock is the test's: wait_duration passes when the test says so, not after a sleep.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var backend = await SampleHttpHost.StartAsync("--error-rate", "1");
         await using var proxy = await ProxyHost.StartAsync(backend.Backend("b", """
             [backends.circuit_breaker]
@@ -31,7 +34,7 @@ public sealed class ResilienceTests
             minimum_calls = 4
             wait_duration_seconds = 1
             permitted_calls_in_half_open = 2
-            """));
+            """), configure: builder => builder.Services.AddSingleton<TimeProvider>(clock));
         await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
 
         for (var i = 0; i < 4; i++)
@@ -48,13 +51,13 @@ public sealed class ResilienceTests
         Assert.Equal(seen, backend.ToolCalls);
 
         // Half-open after wait_duration: a failing probe re-opens it.
-        await Task.Delay(1100, Ct);
+        clock.Advance(TimeSpan.FromMilliseconds(1100));
         Assert.Contains("Injected failure", (await CallFails(client, "b/echo")).Message, StringComparison.Ordinal);
         Assert.Contains("circuit is open", (await CallFails(client, "b/echo")).Message, StringComparison.Ordinal);
 
         // The backend heals; after the wait, two successful probes close the circuit for good.
         backend.Options.ErrorRate = 0;
-        await Task.Delay(1100, Ct);
+        clock.Advance(TimeSpan.FromMilliseconds(1100));
         var breaker = proxy.Services.GetRequiredService<McpProxy.Backends.BackendRegistry>().Backends.Single().Resilience.Breaker!;
         Assert.Equal("ok", Text(await client.CallToolAsync("b/echo", Message("ok"), cancellationToken: Ct)));
         Assert.Equal(CircuitState.HalfOpen, breaker.State);
@@ -202,7 +205,8 @@ public sealed class ResilienceTests
             base_ejection_seconds = 1
             max_ejection_percent = 50
             """;
-        await using var proxy = await ProxyHost.StartAsync(a.Backend("a", outlier) + b.Backend("b", outlier));
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow); // the ejection ends when the test advances it
+        await using var proxy = await ProxyHost.StartAsync(a.Backend("a", outlier) + b.Backend("b", outlier), configure: builder => builder.Services.AddSingleton<TimeProvider>(clock));
         await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
 
         for (var i = 0; i < 3; i++)
@@ -224,7 +228,7 @@ public sealed class ResilienceTests
 
         // After base_ejection_seconds 'a' is back in service.
         a.Options.ErrorRate = 0;
-        await Task.Delay(1100, Ct);
+        clock.Advance(TimeSpan.FromMilliseconds(1100));
         Assert.Equal("back", Text(await client.CallToolAsync("a/echo", Message("back"), cancellationToken: Ct)));
     }
 

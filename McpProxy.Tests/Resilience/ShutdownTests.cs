@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using McpProxy.Resilience;
 using McpProxy.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
@@ -30,18 +32,16 @@ public sealed class ShutdownTests
         var pid = await ChildPidAsync(client);
 
         var inFlight = client.CallToolAsync("s/sleep", new Dictionary<string, object?> { ["ms"] = 1500 }, cancellationToken: Ct).AsTask();
-        await Task.Delay(300, Ct);
+        var calls = proxy.Services.GetRequiredService<InFlightCalls>();
+        await TestCalls.WaitUntil(() => calls.Count == 1); // the call is in flight
 
         var stopwatch = Stopwatch.StartNew();
         var stopping = proxy.DisposeAsync().AsTask();
-        await Task.Delay(200, Ct);
+        await TestCalls.WaitUntil(() => calls.IsStopping); // the drain has begun
 
-        // A call that arrives while draining is refused with a clear error (or finds the listener closed).
-        var refused = await Assert.ThrowsAnyAsync<Exception>(() => client.CallToolAsync("s/echo", new Dictionary<string, object?> { ["message"] = "late" }, cancellationToken: Ct).AsTask());
-        if (refused is McpProtocolException protocol)
-        {
-            Assert.Contains("shutting down", protocol.Message, StringComparison.Ordinal);
-        }
+        // A call that arrives while draining is refused with a clear error: the listener is still up during the drain.
+        var refused = await Assert.ThrowsAsync<McpProtocolException>(() => client.CallToolAsync("s/echo", new Dictionary<string, object?> { ["message"] = "late" }, cancellationToken: Ct).AsTask());
+        Assert.Contains("shutting down", refused.Message, StringComparison.Ordinal);
 
         // The call in flight completes normally.
         var result = await inFlight;
@@ -59,7 +59,8 @@ public sealed class ShutdownTests
         var pid = await ChildPidAsync(client);
 
         var inFlight = client.CallToolAsync("s/sleep", new Dictionary<string, object?> { ["ms"] = 30_000 }, cancellationToken: Ct).AsTask();
-        await Task.Delay(300, Ct);
+        var calls = proxy.Services.GetRequiredService<InFlightCalls>();
+        await TestCalls.WaitUntil(() => calls.Count == 1); // the call is in flight
 
         var stopwatch = Stopwatch.StartNew();
         await proxy.DisposeAsync();
