@@ -72,8 +72,8 @@ public sealed partial class ShippedConfigTests
             // It serves both transports of the sample.
             await using (var client = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions { Endpoint = new Uri(address, "/mcp") }), cancellationToken: Ct))
             {
-                Assert.Equal("hi", Text(await client.CallToolAsync("sample/echo", Message("hi"), cancellationToken: Ct)));
-                Assert.Equal("there", Text(await client.CallToolAsync("sample-http/say", Message("there"), cancellationToken: Ct)));
+                Assert.Equal("hi", Text(await client.CallToolAsync("sample__echo", Message("hi"), cancellationToken: Ct)));
+                Assert.Equal("there", Text(await client.CallToolAsync("sample-http__say", Message("there"), cancellationToken: Ct)));
             }
 
             var log = lines.ToArray();
