@@ -37,6 +37,9 @@ internal static class ObservabilityServices
             builder.Services.Configure<ConsoleLoggerOptions>(o => o.FormatterName = ConsoleFormatterNames.Json);
         }
 
+        // The SDK's stack traces for the JSON-RPC errors the proxy answers on purpose go to debug (ExpectedFailureLogging).
+        builder.Services.DemoteExpectedSdkFailures();
+
         // Last among the logging settings: every provider registered so far writes control characters escaped.
         builder.Services.EscapeControlCharactersInLogs();
 

@@ -21,7 +21,7 @@ namespace McpProxy.Routing;
 /// <c>_meta</c>, progress relayed back and the caller's cancellation passed on. Unknown or hidden items get
 /// <c>-32602</c> naming the item, and nothing reaches a backend.
 /// </summary>
-internal sealed class ProxyHandlers(
+internal sealed partial class ProxyHandlers(
     ProxyCatalog catalog,
     SessionHub sessions,
     BackendRegistry registry,
@@ -31,7 +31,8 @@ internal sealed class ProxyHandlers(
     RequestCoalescer coalescer,
     ProxyTelemetry telemetry,
     ProxyConfig config,
-    AccessPolicy access)
+    AccessPolicy access,
+    ILogger<ProxyHandlers> logger)
 {
     public ValueTask<ListToolsResult> ListToolsAsync(RequestContext<ListToolsRequestParams> context, CancellationToken ct)
     {
@@ -413,9 +414,19 @@ internal sealed class ProxyHandlers(
             outcome = "cancelled";
             throw;
         }
-        catch (ProxyRefusedException)
+        catch (ProxyRefusedException ex)
         {
             outcome = "rejected";
+            LogCallFailed(call.Method, call.Item, call.Backend.Name, ex.Message);
+            throw;
+        }
+        catch (McpProtocolException ex)
+        {
+            // An expected failure (backend unavailable or cut, a timeout, the backend's own error): one warning line;
+            // the exception, with its stack trace, at debug.
+            outcome = "error";
+            LogCallFailed(call.Method, call.Item, call.Backend.Name, ex.Message);
+            LogCallFailedDetail(ex, call.Method, call.Item);
             throw;
         }
         catch (Exception)
@@ -442,28 +453,55 @@ internal sealed class ProxyHandlers(
         where T : class
     {
         using var scope = inFlight.Enter();
-        return await backend.Resilience.ExecuteAsync(
-            async c =>
-            {
-                var client = backend.GetClientOrThrow();
-                try
+        using var onBackend = backend.BeginCall();
+        using var cut = CancellationTokenSource.CreateLinkedTokenSource(ct, backend.CutToken);
+        try
+        {
+            return await backend.Resilience.ExecuteAsync(
+                async c =>
                 {
-                    return await call(client, c);
-                }
-                catch (HttpRequestException ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
-                {
-                    backend.OnSessionLost(client, ex);
-                    throw;
-                }
-                catch (McpProtocolException ex) when (ResultSizeLimit.IsStandIn(ex))
-                {
-                    // A stdio backend's oversized response, replaced while it was read: the caller gets the plain message.
-                    throw new ResultTooLargeException(backend.Name, config.Security.MaxResultSize);
-                }
-            },
-            repeatable,
-            kind,
-            item,
-            ct);
+                    var client = backend.GetClientOrThrow();
+                    try
+                    {
+                        return await call(client, c);
+                    }
+                    catch (HttpRequestException ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
+                    {
+                        backend.OnSessionLost(client, ex);
+                        throw;
+                    }
+                    catch (McpProtocolException ex) when (ResultSizeLimit.IsStandIn(ex))
+                    {
+                        // A stdio backend's oversized response, replaced while it was read: the caller gets the plain message.
+                        throw new ResultTooLargeException(backend.Name, config.Security.MaxResultSize);
+                    }
+                    catch (Exception ex) when (ex is not McpProtocolException && !c.IsCancellationRequested)
+                    {
+                        // The connection went away under the call (the child exited, the connection closed): say so.
+                        if (await backend.DescribeLossAsync(client) is { } lost)
+                        {
+                            throw new BackendCallCutException(lost, ex);
+                        }
+
+                        throw;
+                    }
+                },
+                repeatable,
+                kind,
+                item,
+                cut.Token);
+        }
+        catch (Exception ex) when (backend.CutToken.IsCancellationRequested && backend.CutReason is { } reason && ex is not BackendCallCutException { IsCut: true })
+        {
+            // Cut on purpose (a reload past its drain, the shutdown timeout): the caller hears which, even when its
+            // own request is being torn down at the same moment (the shutdown).
+            throw new BackendCallCutException(reason, ex, isCut: true);
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Method} '{Item}' on backend '{Backend}' failed: {Error}")]
+    private partial void LogCallFailed(string method, string item, string backend, string error);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Method} '{Item}' failure detail")]
+    private partial void LogCallFailedDetail(Exception exception, string method, string item);
 }

@@ -135,17 +135,27 @@ public sealed class FaultRecoveryTests
 
             """ + TestPaths.SampleStdioBackend("s"), logging: l => l.AddProvider(logs));
         await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
+        var inFlight = proxy.Services.GetRequiredService<McpProxy.Resilience.InFlightCalls>();
 
-        var started = new FirstProgress();
-        var call = client.CallToolAsync("s/slow", Slow(), started, cancellationToken: Ct).AsTask();
-        await started.Task.WaitAsync(Ct);
-        var stopping = proxy.DisposeAsync().AsTask();
+        var call = client.CallToolAsync("s/sleep", new Dictionary<string, object?> { ["ms"] = 60_000 }, cancellationToken: Ct).AsTask();
+        await WaitUntil(() => inFlight.Count == 1);
+        await proxy.DisposeAsync();
 
-        var error = await Assert.ThrowsAsync<McpProtocolException>(() => call);
-        Assert.Equal(McpErrorCode.InternalError, error.ErrorCode);
-        Assert.Contains("shutting down", error.Message, StringComparison.Ordinal);
-        Assert.Contains("Backend 's'", error.Message, StringComparison.Ordinal);
-        await stopping;
+        // The call ends with the shutdown error. The MCP SDK closes a POST's response stream when the host begins to
+        // stop, so whether the client still receives that answer depends on the shutdown order (issue 12, point 7);
+        // when it does, it is this error. The proxy's record of the call always says it.
+        var failure = await Record.ExceptionAsync(() => call);
+        Assert.NotNull(failure);
+        if (failure is McpProtocolException error)
+        {
+            Assert.Equal(McpErrorCode.InternalError, error.ErrorCode);
+            Assert.Contains("shutting down", error.Message, StringComparison.Ordinal);
+        }
+
+        await WaitUntil(() => logs.Entries.Any(e => e.Category == "McpProxy.Routing.ProxyHandlers" && e.Message.Contains("'s/sleep'", StringComparison.Ordinal)));
+        var line = Assert.Single(logs.Entries, e => e.Category == "McpProxy.Routing.ProxyHandlers" && e.Message.Contains("'s/sleep'", StringComparison.Ordinal));
+        Assert.Equal(LogLevel.Warning, line.Level);
+        Assert.Contains("The proxy is shutting down: the call to backend 's' was cut at the shutdown timeout (1 s)", line.Message, StringComparison.Ordinal);
         AssertNoStackTraceAboveDebug(logs);
     }
 
