@@ -90,7 +90,9 @@ internal sealed partial class BackendRegistry(
     /// <summary>
     /// Hot reload: moves to a new list of backends. Backends whose config is unchanged keep their connection (and every
     /// client session keeps working with them); removed ones are stopped; added ones are started; changed ones (any
-    /// key, policies included) are replaced by a new connection. Clients get <c>list_changed</c>.
+    /// key, policies included) are replaced by a new connection. Clients get <c>list_changed</c>. A replaced or removed
+    /// connection drains: routing no longer reaches it, its calls in flight finish (up to
+    /// <c>shutdown_timeout_seconds</c>, then they are cut saying why), then it is stopped (<see cref="BackendConnection.RetireAsync"/>).
     /// </summary>
     /// <returns>Names added, removed and replaced.</returns>
     public async Task<(IReadOnlyList<string> Added, IReadOnlyList<string> Removed, IReadOnlyList<string> Replaced)> ApplyAsync(
