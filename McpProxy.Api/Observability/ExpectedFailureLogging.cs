@@ -29,6 +29,19 @@ internal static class ExpectedFailureLogging
     /// <summary>A JSON-RPC error the proxy answers on purpose, or a cancellation: not a bug.</summary>
     internal static bool IsExpected(Exception? exception) => exception is McpProtocolException or OperationCanceledException;
 
+    /// <summary>
+    /// The SDK's warning for a JSON-RPC error response to a request it sent (a backend's error to the proxy's call): the
+    /// proxy's own warning line says it already, and the backend's text may echo the caller's arguments. Matched on the
+    /// SDK's event name or message template (it carries no exception).
+    /// </summary>
+    private const string SendingRequestFailedTemplate = "{EndpointName} request failed for method '{Method}': {ErrorMessage} ({ErrorCode}).";
+
+    private static bool IsErrorResponse<TState>(EventId eventId, TState state) =>
+        eventId.Name == "LogSendingRequestFailed"
+        || (state is IReadOnlyList<KeyValuePair<string, object?>> pairs
+            && pairs.Count > 0
+            && pairs[^1] is { Key: "{OriginalFormat}", Value: SendingRequestFailedTemplate });
+
     private sealed class DemotingLoggerFactory(ILoggerFactory inner) : ILoggerFactory
     {
         public void AddProvider(ILoggerProvider provider) => inner.AddProvider(provider);
@@ -50,7 +63,7 @@ internal static class ExpectedFailureLogging
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            if (logLevel > LogLevel.Debug && logLevel < LogLevel.None && IsExpected(exception))
+            if (logLevel > LogLevel.Debug && logLevel < LogLevel.None && (IsExpected(exception) || IsErrorResponse(eventId, state)))
             {
                 logLevel = LogLevel.Debug;
             }

@@ -425,7 +425,7 @@ internal sealed partial class ProxyHandlers(
             // An expected failure (backend unavailable or cut, a timeout, the backend's own error): one warning line;
             // the exception, with its stack trace, at debug.
             outcome = "error";
-            LogCallFailed(call.Method, call.Item, call.Backend.Name, ex.Message);
+            LogCallFailed(call.Method, call.Item, call.Backend.Name, WarningText(ex));
             LogCallFailedDetail(ex, call.Method, call.Item);
             throw;
         }
@@ -439,6 +439,15 @@ internal sealed partial class ProxyHandlers(
             telemetry.EndCall(activity, call.Method, call.Backend.Name, call.Item, outcome, Stopwatch.GetElapsedTime(started), call.User, call.Arguments);
         }
     }
+
+    /// <summary>
+    /// The failure as the warning line gives it: the proxy's own message (unavailable, timed out, cut, refused), but for
+    /// the backend's own JSON-RPC error only its code — its words may echo the caller's arguments (they go to debug).
+    /// </summary>
+    private static string WarningText(McpProtocolException ex) =>
+        ex.InnerException is McpProtocolException backendError
+            ? $"the backend answered JSON-RPC error {(int)backendError.ErrorCode}"
+            : ex.Message;
 
     internal static JsonObject? ArgumentsNode(IDictionary<string, JsonElement>? arguments) =>
         arguments is null ? null : JsonSerializer.SerializeToNode(arguments, McpJsonUtilities.DefaultOptions) as JsonObject;

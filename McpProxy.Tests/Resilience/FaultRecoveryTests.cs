@@ -159,6 +159,35 @@ public sealed class FaultRecoveryTests
         AssertNoStackTraceAboveDebug(logs);
     }
 
+    [Fact]
+    public async Task Expected_failures_log_one_warning_line_each_and_no_stack_trace_above_debug()
+    {
+        var logs = new CapturingLoggerProvider();
+        await using var backend = await SampleHttpHost.StartAsync();
+        // log_level = "debug", so that the stack traces can be seen going there.
+        await using var proxy = await ProxyHost.StartAsync(
+            "[observability]\nlog_level = \"debug\"\n\n" + backend.Backend("b", "[backends.timeout]\nseconds = 1"), logging: l => l.AddProvider(logs));
+        await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
+
+        // The backend's own error, and a timeout.
+        var failed = await Assert.ThrowsAsync<McpProtocolException>(() => client.CallToolAsync("b/fail", Message("boom-detail"), cancellationToken: Ct).AsTask());
+        Assert.Contains("boom-detail", failed.Message, StringComparison.Ordinal);
+        var timedOut = await Assert.ThrowsAsync<McpProtocolException>(
+            () => client.CallToolAsync("b/sleep", new Dictionary<string, object?> { ["ms"] = 30_000 }, cancellationToken: Ct).AsTask());
+        Assert.Contains("Backend 'b' timed out after 1 s", timedOut.Message, StringComparison.Ordinal);
+
+        static bool Warning(CapturedLog e) => e.Category == "McpProxy.Routing.ProxyHandlers" && e.Level == LogLevel.Warning;
+        await WaitUntil(() => logs.Entries.Count(Warning) == 2);
+        var warnings = logs.Entries.Where(Warning).ToList();
+        Assert.Contains("tools/call 'b/fail' on backend 'b' failed: the backend answered JSON-RPC error -32603", warnings[0].Message, StringComparison.Ordinal);
+        Assert.Contains("tools/call 'b/sleep' on backend 'b' failed: Backend 'b' timed out after 1 s", warnings[1].Message, StringComparison.Ordinal);
+        Assert.All(warnings, w => Assert.Null(w.Exception));
+        // The backend's words (they may echo arguments) only at debug, with the stack trace.
+        Assert.DoesNotContain(logs.Entries, e => e.Level > LogLevel.Debug && (e.Message.Contains("boom-detail", StringComparison.Ordinal) || e.Exception?.Contains("boom-detail", StringComparison.Ordinal) == true));
+        Assert.Contains(logs.Entries, e => e.Level == LogLevel.Debug && e.Exception?.Contains("boom-detail", StringComparison.Ordinal) == true);
+        AssertNoStackTraceAboveDebug(logs);
+    }
+
     /// <summary>No entry at error level or above, and no exception attached to an entry above debug.</summary>
     internal static void AssertNoStackTraceAboveDebug(CapturingLoggerProvider logs)
     {
