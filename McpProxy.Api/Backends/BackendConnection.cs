@@ -128,7 +128,7 @@ internal sealed partial class BackendConnection(
             return client;
         }
 
-        throw new McpProtocolException(UnavailableMessage, McpErrorCode.InternalError);
+        throw new BackendUnavailableException(UnavailableMessage);
     }
 
     /// <summary>Why calls to this backend fail right now: its state and the generic reason of its last failure.</summary>

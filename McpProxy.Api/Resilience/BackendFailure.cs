@@ -68,3 +68,6 @@ internal sealed class BackendCallCutException(string message, Exception inner, b
 {
     public bool IsCut { get; } = isCut;
 }
+
+/// <summary>The JSON-RPC error (-32603) for a call to a backend that is not ready: the proxy's words, not the backend's.</summary>
+internal sealed class BackendUnavailableException(string message) : McpProtocolException(message, McpErrorCode.InternalError);

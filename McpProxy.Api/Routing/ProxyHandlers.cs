@@ -445,7 +445,7 @@ internal sealed partial class ProxyHandlers(
     /// the backend's own JSON-RPC error only its code — its words may echo the caller's arguments (they go to debug).
     /// </summary>
     private static string WarningText(McpProtocolException ex) =>
-        ex.InnerException is McpProtocolException backendError
+        ex.InnerException is McpProtocolException backendError and not BackendUnavailableException
             ? $"the backend answered JSON-RPC error {(int)backendError.ErrorCode}"
             : ex.Message;
 
