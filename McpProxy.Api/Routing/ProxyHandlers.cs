@@ -412,6 +412,12 @@ internal sealed partial class ProxyHandlers(
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             outcome = "cancelled";
+            if (inFlight.IsStopping)
+            {
+                // The host tore the client's request down while the proxy stops: say so rather than "cancelled".
+                LogCallFailed(call.Method, call.Item, call.Backend.Name, $"The proxy is shutting down: the call to backend '{call.Backend.Name}' ended with its client's request.");
+            }
+
             throw;
         }
         catch (ProxyRefusedException ex)

@@ -49,9 +49,9 @@ public sealed class HotReloadDrainTests : IDisposable
         Assert.Equal("one", await MarkAsync(client));
         var old = registry.Backends.Single();
 
-        // A long call, running in the old child (its first progress says so), then the config changes x.
+        // A long call (20 s, so that the reload surely lands while it runs), running in the old child (its first progress says so), then the config changes x.
         var started = new FaultRecoveryTests.FirstProgress();
-        var call = client.CallToolAsync("x/slow", FaultRecoveryTests.Slow(steps: 100), started, cancellationToken: Ct).AsTask();
+        var call = client.CallToolAsync("x/slow", FaultRecoveryTests.Slow(steps: 200), started, cancellationToken: Ct).AsTask();
         await started.Task.WaitAsync(Ct);
         await File.WriteAllTextAsync(ConfigPath, Config(60, "two"), Ct);
 
@@ -64,7 +64,7 @@ public sealed class HotReloadDrainTests : IDisposable
         // The call in flight completes with its result, then the old connection is stopped.
         var result = await call;
         Assert.NotEqual(true, result.IsError);
-        Assert.Equal("done 100 steps", Text(result));
+        Assert.Equal("done 200 steps", Text(result));
         await WaitUntil(() => old.State == BackendState.Stopped);
         Assert.Equal("two", await MarkAsync(client));
     }

@@ -60,9 +60,17 @@ public sealed class FaultRecoveryTests
             await WaitUntil(() => backend.State != BackendState.Ready);
             foreach (var (_, tool, args) in mine)
             {
-                var error = await Assert.ThrowsAsync<McpProtocolException>(() => client.CallToolAsync(tool, args, cancellationToken: Ct).AsTask());
-                Assert.Equal(McpErrorCode.InternalError, error.ErrorCode);
-                Assert.Contains($"Backend '{name}' is unavailable", error.Message, StringComparison.Ordinal);
+                var error = await Record.ExceptionAsync(() => client.CallToolAsync(tool, args, cancellationToken: Ct).AsTask());
+                if (error is null)
+                {
+                    // Only possible once the restarted backend is back (a very slow machine): it is held at the gate.
+                    Assert.True(gate.Reached.IsCompleted, $"{tool} succeeded while '{name}' was down");
+                    continue;
+                }
+
+                var protocol = Assert.IsType<McpProtocolException>(error);
+                Assert.Equal(McpErrorCode.InternalError, protocol.ErrorCode);
+                Assert.Contains($"Backend '{name}' is unavailable", protocol.Message, StringComparison.Ordinal);
             }
 
             // Held at the moment the restarted backend reports itself ready: its items route (or say unavailable),
@@ -126,7 +134,7 @@ public sealed class FaultRecoveryTests
     public async Task A_call_cut_by_the_shutdown_timeout_says_the_proxy_is_shutting_down()
     {
         var logs = new CapturingLoggerProvider();
-        var proxy = await ProxyHost.StartAsync("""
+        await using var proxy = await ProxyHost.StartAsync("""
             [proxy]
             name = "cut"
             shutdown_timeout_seconds = 1
@@ -139,23 +147,17 @@ public sealed class FaultRecoveryTests
 
         var call = client.CallToolAsync("s/sleep", new Dictionary<string, object?> { ["ms"] = 60_000 }, cancellationToken: Ct).AsTask();
         await WaitUntil(() => inFlight.Count == 1);
-        await proxy.DisposeAsync();
 
-        // The call ends with the shutdown error. The MCP SDK closes a POST's response stream when the host begins to
-        // stop, so whether the client still receives that answer depends on the shutdown order (issue 12, point 7);
-        // when it does, it is this error. The proxy's record of the call always says it.
-        var failure = await Record.ExceptionAsync(() => call);
-        Assert.NotNull(failure);
-        if (failure is McpProtocolException error)
-        {
-            Assert.Equal(McpErrorCode.InternalError, error.ErrorCode);
-            Assert.Contains("shutting down", error.Message, StringComparison.Ordinal);
-        }
+        // The proxy's shutdown step, as the host runs it on SIGTERM: refuse new calls, drain up to the timeout, cut what
+        // is left, stop the backends. Run directly, so the listener is still up to carry the answer whatever the host's
+        // own shutdown order (issue 12, point 7).
+        await proxy.Services.GetRequiredService<BackendRegistry>().StopAsync(Ct);
 
-        await WaitUntil(() => logs.Entries.Any(e => e.Category == "McpProxy.Routing.ProxyHandlers" && e.Message.Contains("'s/sleep'", StringComparison.Ordinal)));
+        var error = await Assert.ThrowsAsync<McpProtocolException>(() => call);
+        Assert.Equal(McpErrorCode.InternalError, error.ErrorCode);
+        Assert.Contains("The proxy is shutting down: the call to backend 's' was cut at the shutdown timeout (1 s)", error.Message, StringComparison.Ordinal);
         var line = Assert.Single(logs.Entries, e => e.Category == "McpProxy.Routing.ProxyHandlers" && e.Message.Contains("'s/sleep'", StringComparison.Ordinal));
         Assert.Equal(LogLevel.Warning, line.Level);
-        Assert.Contains("The proxy is shutting down: the call to backend 's' was cut at the shutdown timeout (1 s)", line.Message, StringComparison.Ordinal);
         AssertNoStackTraceAboveDebug(logs);
     }
 
