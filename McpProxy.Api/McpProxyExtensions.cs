@@ -30,7 +30,9 @@ public static class McpProxyExtensions
             builder.WebHost.UseUrls($"http://{host}:{config.Proxy.Listen.Port}");
         }
 
-        builder.WebHost.UseShutdownTimeout(TimeSpan.FromSeconds(config.Proxy.ShutdownTimeoutSeconds));
+        // The drain (shutdown_timeout_seconds), then a moment for the calls cut at its end to be answered and the
+        // children to stop (BackendConnection.CutGrace), before the listener is torn down.
+        builder.WebHost.UseShutdownTimeout(TimeSpan.FromSeconds(config.Proxy.ShutdownTimeoutSeconds) + BackendConnection.CutGrace + BackendConnection.CutGrace);
 
         var services = builder.Services;
         services.AddSingleton(config);

@@ -58,6 +58,13 @@ internal sealed partial class BackendConnection(
     private volatile BackendCatalog _catalog = BackendCatalog.Empty;
     private TaskCompletionSource<string> _transportFailure = NewSignal();
 
+    // Calls in flight on this connection (a hot reload drains them before disposing it) and what cuts the rest.
+    private readonly Lock _callsGate = new();
+    private readonly CancellationTokenSource _cut = new();
+    private TaskCompletionSource? _idle;
+    private int _inFlight;
+    private volatile string? _cutReason;
+
     public string Name => config.Name;
     public BackendConfig Config => config;
     public BackendState State { get; private set; } = BackendState.Connecting;
@@ -146,12 +153,134 @@ internal sealed partial class BackendConnection(
             return client;
         }
 
-        throw new McpProtocolException(UnavailableMessage, McpErrorCode.InternalError);
+        throw new BackendUnavailableException(UnavailableMessage);
     }
 
     /// <summary>Why calls to this backend fail right now: its state and the generic reason of its last failure.</summary>
     public string UnavailableMessage =>
         $"Backend '{Name}' is unavailable ({State.ToString().ToLowerInvariant()}{(PublicError is null ? "" : ": " + PublicError)}).";
+
+    /// <summary>Calls in flight on this connection.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Cancelled when the calls still in flight are cut (<see cref="Cut"/>); every call links it.</summary>
+    public CancellationToken CutToken => _cut.Token;
+
+    /// <summary>Why the calls in flight were cut (a reload past its drain, the shutdown timeout); null until then.</summary>
+    public string? CutReason => _cutReason;
+
+    /// <summary>Counts a call on this connection until the scope is disposed.</summary>
+    public CallScope BeginCall()
+    {
+        Interlocked.Increment(ref _inFlight);
+        return new CallScope(this);
+    }
+
+    /// <summary>Cancels every call in flight on this connection; each fails with <paramref name="reason"/>.</summary>
+    public void Cut(string reason)
+    {
+        _cutReason ??= reason;
+        try
+        {
+            _cut.Cancel();
+        }
+        catch (AggregateException ex)
+        {
+            LogCutFailed(Name, ex.Message);
+        }
+    }
+
+    /// <summary>Waits until no call is in flight on this connection, or <paramref name="timeout"/>; returns how many are left.</summary>
+    public async Task<int> WhenIdleAsync(TimeSpan timeout)
+    {
+        Task idle;
+        lock (_callsGate)
+        {
+            if (_inFlight == 0)
+            {
+                return 0;
+            }
+
+            _idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            idle = _idle.Task;
+        }
+
+        try
+        {
+            await idle.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+        }
+
+        return InFlight;
+    }
+
+    /// <summary>
+    /// Hot reload: this connection was replaced and gets no new calls. Its calls in flight may finish for up to
+    /// <paramref name="drain"/>; those still running then are cut with "replaced by a config reload during the call";
+    /// then it is disposed.
+    /// </summary>
+    public async Task RetireAsync(TimeSpan drain)
+    {
+        LogRetiring(Name, InFlight, drain.TotalSeconds);
+        if (await WhenIdleAsync(drain) is > 0 and var left)
+        {
+            LogRetireCut(Name, left);
+            Cut($"Backend '{Name}' was replaced by a config reload during the call (still running {drain.TotalSeconds:0.#} s after the reload, the [proxy] shutdown_timeout_seconds); retry it.");
+            await WhenIdleAsync(CutGrace);
+        }
+
+        await DisposeAsync();
+    }
+
+    /// <summary>How long cut calls get to unwind (and answer their caller) before the connection is disposed.</summary>
+    internal static readonly TimeSpan CutGrace = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// What to tell the caller when its call failed because the connection it used went away (the child exited, the
+    /// HTTP connection closed) rather than because the backend answered an error; null when the connection is alive.
+    /// </summary>
+    public async ValueTask<string?> DescribeLossAsync(McpClient client)
+    {
+        ClientCompletionDetails details;
+        try
+        {
+            // The transport fails pending calls as it closes; its completion follows at once.
+            details = await client.Completion.WaitAsync(LossWait);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+
+        return details is StdioClientCompletionDetails stdio
+            ? $"Backend '{Name}' restarted during the call: the backend process exited{(stdio.ExitCode is { } code ? $" (code {code})" : "")}; retry it once it is back."
+            : $"Backend '{Name}' restarted during the call: the connection to it closed; retry it once it is back.";
+    }
+
+    private static readonly TimeSpan LossWait = TimeSpan.FromSeconds(1);
+
+    private void EndCall()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0)
+        {
+            lock (_callsGate)
+            {
+                if (_inFlight == 0 && _idle is { } idle)
+                {
+                    _idle = null;
+                    idle.TrySetResult();
+                }
+            }
+        }
+    }
+
+    /// <summary>One call counted on a connection (<see cref="BeginCall"/>).</summary>
+    public readonly struct CallScope(BackendConnection owner) : IDisposable
+    {
+        public void Dispose() => owner.EndCall();
+    }
 
     private async Task SuperviseAsync(CancellationToken stopping)
     {
@@ -166,13 +295,16 @@ internal sealed partial class BackendConnection(
                 Interlocked.Exchange(ref _transportFailure, NewSignal());
                 _client = client;
                 _catalog = await LoadCatalogAsync(client, CatalogParts.All, BackendCatalog.Empty, stopping);
+
+                // Routing first, then ready: a call in between is routed and told "unavailable, retry" (the backend
+                // is not ready yet), never "unknown tool" (its items not yet in the catalog of a ready backend).
+                observer.OnCatalogChanged(this, CatalogParts.All);
                 State = BackendState.Ready;
                 ReadySince = DateTimeOffset.UtcNow;
                 LastError = null;
                 PublicError = null;
                 LogBackendReady(Name, _catalog.Tools.Count, _catalog.Prompts.Count, _catalog.Resources.Count, _catalog.ResourceTemplates.Count);
                 _firstAttempt.TrySetResult();
-                observer.OnCatalogChanged(this, CatalogParts.All);
 
                 LastError = await WatchAsync(client, stopping);
                 PublicError = client.Completion.IsCompletedSuccessfully && client.Completion.Result is StdioClientCompletionDetails { ExitCode: { } exitCode }
@@ -529,7 +661,20 @@ internal sealed partial class BackendConnection(
         }
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Stops the connection; safe to call more than once and concurrently (a retiring connection and shutdown).</summary>
+    public ValueTask DisposeAsync()
+    {
+        lock (_callsGate)
+        {
+            _disposal ??= Task.Run(DisposeCoreAsync);
+        }
+
+        return new ValueTask(_disposal);
+    }
+
+    private Task? _disposal;
+
+    private async Task DisposeCoreAsync()
     {
         await _stopping.CancelAsync();
         if (_supervisor is not null)
@@ -579,6 +724,15 @@ internal sealed partial class BackendConnection(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Backend '{Backend}' stderr: {Line}")]
     private partial void LogBackendStderr(string backend, string line);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Backend '{Backend}' replaced by a config reload: draining {InFlight} calls in flight for up to {Seconds} s")]
+    private partial void LogRetiring(string backend, int inFlight, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backend '{Backend}' replaced by a config reload: {Left} calls still in flight after the drain timeout are cut")]
+    private partial void LogRetireCut(string backend, int left);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Backend '{Backend}': cutting its calls failed: {Error}")]
+    private partial void LogCutFailed(string backend, string error);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Backend '{Backend}' dispose failed: {Error}")]
     private partial void LogDisposeFailed(string backend, string error);

@@ -27,6 +27,11 @@ internal sealed partial class BackendRegistry(
     private int _started;
     private int _allReady;
 
+    // Connections a hot reload replaced or removed, draining their calls in flight before they are disposed.
+    private readonly Lock _retiringGate = new();
+    private readonly HashSet<BackendConnection> _retiring = [];
+    private readonly List<Task> _retirements = [];
+
     /// <summary>The backends in effect: those of the startup config, then of the last config hot reload applied.</summary>
     public IReadOnlyList<BackendConfig> Configs { get; private set; } = config.Backends;
 
@@ -94,7 +99,15 @@ internal sealed partial class BackendRegistry(
         var left = await inFlight.DrainAsync(timeout, cancellationToken);
         if (left > 0)
         {
+            // Cut what is left so each caller hears why (not "A task was canceled."), and give those answers a
+            // moment to leave before the backends stop.
             LogDrainTimedOut(left);
+            foreach (var backend in _backends.Concat(_mirrors).Concat(Retiring()))
+            {
+                backend.Cut($"The proxy is shutting down: the call to backend '{backend.Name}' was cut at the shutdown timeout ({timeout.TotalSeconds:0.#} s); retry it against another instance.");
+            }
+
+            await inFlight.DrainAsync(BackendConnection.CutGrace, cancellationToken);
         }
     }
 
@@ -121,7 +134,9 @@ internal sealed partial class BackendRegistry(
     /// <summary>
     /// Hot reload: moves to a new list of backends. Backends whose config is unchanged keep their connection (and every
     /// client session keeps working with them); removed ones are stopped; added ones are started; changed ones (any
-    /// key, policies included) are replaced by a new connection. Clients get <c>list_changed</c>.
+    /// key, policies included) are replaced by a new connection. Clients get <c>list_changed</c>. A replaced or removed
+    /// connection drains: routing no longer reaches it, its calls in flight finish (up to
+    /// <c>shutdown_timeout_seconds</c>, then they are cut saying why), then it is stopped (<see cref="BackendConnection.RetireAsync"/>).
     /// </summary>
     /// <returns>Names added, removed and replaced.</returns>
     public async Task<(IReadOnlyList<string> Added, IReadOnlyList<string> Removed, IReadOnlyList<string> Replaced)> ApplyAsync(
@@ -180,12 +195,59 @@ internal sealed partial class BackendRegistry(
             mirror.SetMirrors(_mirrors);
             catalog.SetBackends(_backends);
             sessions.BroadcastListChanged(CatalogParts.All);
-            await Task.WhenAll(stopped.Select(b => b.DisposeAsync().AsTask()));
+
+            // Routing has moved on: the old connections get no new calls; each finishes its calls in flight (up to
+            // shutdown_timeout_seconds) in the background, then stops. The next reload does not wait for them.
+            foreach (var old in stopped)
+            {
+                Retire(old);
+            }
+
             return (added, removed, replaced);
         }
         finally
         {
             _reload.Release();
+        }
+    }
+
+    private void Retire(BackendConnection connection)
+    {
+        var drain = TimeSpan.FromSeconds(config.Proxy.ShutdownTimeoutSeconds);
+        lock (_retiringGate)
+        {
+            _retiring.Add(connection);
+            _retirements.RemoveAll(t => t.IsCompleted);
+            _retirements.Add(RetireAsync());
+        }
+
+        async Task RetireAsync()
+        {
+            try
+            {
+                await Task.Yield();
+                await connection.RetireAsync(drain);
+            }
+            catch (Exception ex)
+            {
+                LogRetireFailed(connection.Name, ex.Message);
+            }
+            finally
+            {
+                lock (_retiringGate)
+                {
+                    _retiring.Remove(connection);
+                }
+            }
+        }
+    }
+
+    /// <summary>The replaced connections still draining.</summary>
+    private BackendConnection[] Retiring()
+    {
+        lock (_retiringGate)
+        {
+            return [.. _retiring];
         }
     }
 
@@ -221,8 +283,15 @@ internal sealed partial class BackendRegistry(
 
     public async ValueTask DisposeAsync()
     {
-        var backends = Interlocked.Exchange(ref _backends, []).Concat(Interlocked.Exchange(ref _mirrors, []));
+        var backends = Interlocked.Exchange(ref _backends, []).Concat(Interlocked.Exchange(ref _mirrors, [])).Concat(Retiring());
         await Task.WhenAll(backends.Select(b => b.DisposeAsync().AsTask()));
+        Task[] retirements;
+        lock (_retiringGate)
+        {
+            retirements = [.. _retirements];
+        }
+
+        await Task.WhenAll(retirements);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Shutting down: draining {InFlight} calls in flight for up to {Seconds} s")]
@@ -233,6 +302,9 @@ internal sealed partial class BackendRegistry(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "All {Total} backends ready")]
     private partial void LogAllReady(int total);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Backend '{Backend}': stopping the connection a reload replaced failed: {Error}")]
+    private partial void LogRetireFailed(string backend, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Ready} of {Total} backends ready")]
     private partial void LogStarted(int ready, int total);

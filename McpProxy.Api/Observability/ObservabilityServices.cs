@@ -47,6 +47,9 @@ internal static class ObservabilityServices
         // Health probes' request lines at Debug, not Information (ProbeLogFilter).
         builder.Services.DemoteHealthProbeRequestLogs(minimum <= LogLevel.Debug, Extensions.HealthEndpointPath, Extensions.AlivenessEndpointPath);
 
+        // The SDK's stack traces for the JSON-RPC errors the proxy answers on purpose go to debug (ExpectedFailureLogging).
+        builder.Services.DemoteExpectedSdkFailures();
+
         // Last among the logging settings: every provider registered so far writes control characters escaped.
         builder.Services.EscapeControlCharactersInLogs();
 

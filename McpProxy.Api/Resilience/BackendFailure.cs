@@ -57,3 +57,17 @@ internal sealed class ProxyRejectedException(string message) : Exception(message
 
 /// <summary>The JSON-RPC error (-32603) a client gets for a call the proxy refused; its own type so telemetry can tell refusals from failures.</summary>
 internal sealed class ProxyRefusedException(string message) : McpProtocolException(message, McpErrorCode.InternalError);
+
+/// <summary>
+/// The JSON-RPC error (-32603) for a call that was running when its backend connection went away: the child exited or
+/// the connection closed (a failure of the backend), or the proxy cut it on purpose (<paramref name="isCut"/>: a
+/// reload past its drain, the shutdown timeout). The message says which, instead of the bare cancellation.
+/// </summary>
+internal sealed class BackendCallCutException(string message, Exception inner, bool isCut = false)
+    : McpProtocolException(message, inner, McpErrorCode.InternalError)
+{
+    public bool IsCut { get; } = isCut;
+}
+
+/// <summary>The JSON-RPC error (-32603) for a call to a backend that is not ready: the proxy's words, not the backend's.</summary>
+internal sealed class BackendUnavailableException(string message) : McpProtocolException(message, McpErrorCode.InternalError);

@@ -209,6 +209,8 @@ internal sealed class BackendResilience
             case TimeoutRejectedException:
                 return new McpProtocolException(
                     $"Backend '{_backend}' timed out after {AttemptTimeout.TotalSeconds:0.###} s on {kind} '{item}'.", McpErrorCode.InternalError);
+            case BackendCallCutException cut:
+                return cut; // already names the backend and says what happened
             case McpProtocolException protocol:
                 return new McpProtocolException($"Backend '{_backend}': {protocol.Message}", protocol, protocol.ErrorCode);
             default:

@@ -303,7 +303,9 @@ internal sealed partial class ProxyCatalog(ProxyConfig config, ILogger<ProxyCata
             // Config order, so listings are stable.
             foreach (var route in _ordered)
             {
-                if (route.Backend.State != BackendState.Ready)
+                // A backend's catalog is what it serves: empty while it is down, published before it is marked ready
+                // (so its items route, and answer "unavailable, retry", from the moment it is back).
+                if (route.Backend.State == BackendState.Stopped)
                 {
                     continue;
                 }

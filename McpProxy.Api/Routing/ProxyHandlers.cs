@@ -22,7 +22,7 @@ namespace McpProxy.Routing;
 /// cancellation passed on. Unknown or hidden items get
 /// <c>-32602</c> naming the item, and nothing reaches a backend.
 /// </summary>
-internal sealed class ProxyHandlers(
+internal sealed partial class ProxyHandlers(
     ProxyCatalog catalog,
     SessionHub sessions,
     TrafficMirror mirror,
@@ -31,7 +31,8 @@ internal sealed class ProxyHandlers(
     RequestCoalescer coalescer,
     ProxyTelemetry telemetry,
     ProxyConfig config,
-    AccessPolicy access)
+    AccessPolicy access,
+    ILogger<ProxyHandlers> logger)
 {
     public ValueTask<ListToolsResult> ListToolsAsync(RequestContext<ListToolsRequestParams> context, CancellationToken ct)
     {
@@ -409,12 +410,29 @@ internal sealed class ProxyHandlers(
         {
             outcome = "cancelled";
             failure = ex;
+            if (inFlight.IsStopping)
+            {
+                // The host tore the client's request down while the proxy stops: say so rather than "cancelled".
+                LogCallFailed(call.Method, call.Item, call.Backend.Name, $"The proxy is shutting down: the call to backend '{call.Backend.Name}' ended with its client's request.");
+            }
+
             throw;
         }
         catch (ProxyRefusedException ex)
         {
             outcome = "rejected";
             failure = ex;
+            LogCallFailed(call.Method, call.Item, call.Backend.Name, ex.Message);
+            throw;
+        }
+        catch (McpProtocolException ex)
+        {
+            // An expected failure (backend unavailable or cut, a timeout, the backend's own error): one warning line;
+            // the exception, with its stack trace, at debug.
+            outcome = "error";
+            failure = ex;
+            LogCallFailed(call.Method, call.Item, call.Backend.Name, WarningText(ex));
+            LogCallFailedDetail(ex, call.Method, call.Item);
             throw;
         }
         catch (Exception ex)
@@ -428,6 +446,15 @@ internal sealed class ProxyHandlers(
             telemetry.EndCall(activity, call.Method, call.Backend.Name, call.Item, outcome, Stopwatch.GetElapsedTime(started), call.User, call.Arguments, failure);
         }
     }
+
+    /// <summary>
+    /// The failure as the warning line gives it: the proxy's own message (unavailable, timed out, cut, refused), but for
+    /// the backend's own JSON-RPC error only its code — its words may echo the caller's arguments (they go to debug).
+    /// </summary>
+    private static string WarningText(McpProtocolException ex) =>
+        ex.InnerException is McpProtocolException backendError and not BackendUnavailableException
+            ? $"the backend answered JSON-RPC error {(int)backendError.ErrorCode}"
+            : ex.Message;
 
     internal static JsonObject? ArgumentsNode(IDictionary<string, JsonElement>? arguments) =>
         arguments is null ? null : JsonSerializer.SerializeToNode(arguments, McpJsonUtilities.DefaultOptions) as JsonObject;
@@ -443,47 +470,75 @@ internal sealed class ProxyHandlers(
         where T : class
     {
         using var scope = inFlight.Enter(backend.Name);
-        return await backend.Resilience.ExecuteAsync(
-            async c =>
-            {
-                var client = backend.GetClientOrThrow();
-                var started = Stopwatch.GetTimestamp();
-                string? errorType = null;
-                try
+        using var onBackend = backend.BeginCall();
+        using var cut = CancellationTokenSource.CreateLinkedTokenSource(ct, backend.CutToken);
+        try
+        {
+            return await backend.Resilience.ExecuteAsync(
+                async c =>
                 {
-                    var result = await call(client, c);
-                    if (result is CallToolResult { IsError: true })
+                    var client = backend.GetClientOrThrow();
+                    var started = Stopwatch.GetTimestamp();
+                    string? errorType = null;
+                    try
                     {
-                        errorType = "tool_error";
-                    }
+                        var result = await call(client, c);
+                        if (result is CallToolResult { IsError: true })
+                        {
+                            errorType = "tool_error";
+                        }
 
-                    return result;
-                }
-                catch (HttpRequestException ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
-                {
-                    errorType = ProxyTelemetry.ErrorType("error", ex);
-                    backend.OnSessionLost(client, ex);
-                    throw;
-                }
-                catch (McpProtocolException ex) when (ResultSizeLimit.IsStandIn(ex))
-                {
-                    // A stdio backend's oversized response, replaced while it was read: the caller gets the plain message.
-                    errorType = typeof(ResultTooLargeException).FullName;
-                    throw new ResultTooLargeException(backend.Name, config.Security.MaxResultSize);
-                }
-                catch (Exception ex)
-                {
-                    errorType = ProxyTelemetry.ErrorType("error", ex);
-                    throw;
-                }
-                finally
-                {
-                    telemetry.RecordBackendRequest(backend, client, method, originalItem, Stopwatch.GetElapsedTime(started), errorType);
-                }
-            },
-            repeatable,
-            kind,
-            item,
-            ct);
+                        return result;
+                    }
+                    catch (HttpRequestException ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
+                    {
+                        errorType = ProxyTelemetry.ErrorType("error", ex);
+                        backend.OnSessionLost(client, ex);
+                        throw;
+                    }
+                    catch (McpProtocolException ex) when (ResultSizeLimit.IsStandIn(ex))
+                    {
+                        // A stdio backend's oversized response, replaced while it was read: the caller gets the plain message.
+                        errorType = typeof(ResultTooLargeException).FullName;
+                        throw new ResultTooLargeException(backend.Name, config.Security.MaxResultSize);
+                    }
+                    catch (Exception ex) when (ex is not McpProtocolException && !c.IsCancellationRequested)
+                    {
+                        // The connection went away under the call (the child exited, the connection closed): say so.
+                        errorType = ProxyTelemetry.ErrorType("error", ex);
+                        if (await backend.DescribeLossAsync(client) is { } lost)
+                        {
+                            throw new BackendCallCutException(lost, ex);
+                        }
+
+                        throw;
+                    }
+                    catch (Exception ex)
+                    {
+                        errorType = ProxyTelemetry.ErrorType("error", ex);
+                        throw;
+                    }
+                    finally
+                    {
+                        telemetry.RecordBackendRequest(backend, client, method, originalItem, Stopwatch.GetElapsedTime(started), errorType);
+                    }
+                },
+                repeatable,
+                kind,
+                item,
+                cut.Token);
+        }
+        catch (Exception ex) when (backend.CutToken.IsCancellationRequested && backend.CutReason is { } reason && ex is not BackendCallCutException { IsCut: true })
+        {
+            // Cut on purpose (a reload past its drain, the shutdown timeout): the caller hears which, even when its
+            // own request is being torn down at the same moment (the shutdown).
+            throw new BackendCallCutException(reason, ex, isCut: true);
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Method} '{Item}' on backend '{Backend}' failed: {Error}")]
+    private partial void LogCallFailed(string method, string item, string backend, string error);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Method} '{Item}' failure detail")]
+    private partial void LogCallFailedDetail(Exception exception, string method, string item);
 }
