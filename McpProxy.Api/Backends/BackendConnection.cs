@@ -12,6 +12,9 @@ internal interface IBackendObserver
 {
     void OnCatalogChanged(BackendConnection backend, CatalogParts parts);
 
+    /// <summary>The backend has just become ready (after its catalog was published).</summary>
+    void OnReady(BackendConnection backend);
+
     /// <summary>
     /// A message from the backend, in read order, before the client dispatches it: the proxy relays the backend's
     /// progress, log messages and resources/updated from here, knowing which backend sent them.
@@ -304,6 +307,7 @@ internal sealed partial class BackendConnection(
                 LastError = null;
                 PublicError = null;
                 LogBackendReady(Name, _catalog.Tools.Count, _catalog.Prompts.Count, _catalog.Resources.Count, _catalog.ResourceTemplates.Count);
+                observer.OnReady(this);
                 _firstAttempt.TrySetResult();
 
                 LastError = await WatchAsync(client, stopping);

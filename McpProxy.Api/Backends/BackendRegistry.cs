@@ -260,6 +260,14 @@ internal sealed partial class BackendRegistry(
 
     private static readonly System.Text.Json.JsonSerializerOptions FingerprintOptions = new() { WriteIndented = false };
 
+    public void OnReady(BackendConnection backend)
+    {
+        if (backend.Config.MirrorOf is null && Volatile.Read(ref _started) == 1)
+        {
+            NoteAllReady();
+        }
+    }
+
     public void OnCatalogChanged(BackendConnection backend, CatalogParts parts)
     {
         if (backend.Config.MirrorOf is not null)

@@ -45,6 +45,31 @@ internal static class TestCalls
         return request;
     }
 
+    /// <summary>Opens a legacy (2025-11-25) session with raw requests: initialize, then initialized; returns its id.</summary>
+    public static async Task<string> OpenRawSessionAsync(HttpClient http, Uri endpoint, CancellationToken cancellationToken)
+    {
+        string session;
+        using (var init = await http.SendAsync(InitializeRequest(endpoint), cancellationToken))
+        {
+            init.EnsureSuccessStatusCode();
+            session = init.Headers.GetValues("Mcp-Session-Id").Single();
+        }
+
+        using var initialized = await http.SendAsync(SessionPost(endpoint, session, """{"jsonrpc":"2.0","method":"notifications/initialized"}"""), cancellationToken);
+        initialized.EnsureSuccessStatusCode();
+        return session;
+    }
+
+    /// <summary>A raw JSON-RPC POST on an open session.</summary>
+    public static HttpRequestMessage SessionPost(Uri endpoint, string session, string json)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+        request.Headers.Add("Mcp-Session-Id", session);
+        request.Headers.Add("MCP-Protocol-Version", "2025-11-25");
+        return request;
+    }
+
     public static Task WaitUntil(Func<bool> condition) => WaitUntil(() => Task.FromResult(condition()));
 
     /// <summary>Polls <paramref name="condition"/> every 50 ms; fails the test after 20 s.</summary>

@@ -74,19 +74,9 @@ public sealed class ClientAbortTests
     private static async Task AbortSlowCallAsync(Uri endpoint, string tool)
     {
         using var http = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 });
-        string session;
-        using (var init = await http.SendAsync(InitializeRequest(endpoint), Ct))
-        {
-            init.EnsureSuccessStatusCode();
-            session = init.Headers.GetValues("Mcp-Session-Id").Single();
-        }
+        var session = await OpenRawSessionAsync(http, endpoint, Ct);
 
-        using (var initialized = await http.SendAsync(Post(endpoint, session, """{"jsonrpc":"2.0","method":"notifications/initialized"}"""), Ct))
-        {
-            initialized.EnsureSuccessStatusCode();
-        }
-
-        var call = Post(endpoint, session,
+        var call = SessionPost(endpoint, session,
             """{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":""" + "\"" + tool + "\"" +
             ""","arguments":{"steps":2000,"delay_ms":50},"_meta":{"progressToken":"abort-me"}}}""");
         var response = await http.SendAsync(call, HttpCompletionOption.ResponseHeadersRead, Ct);
@@ -99,14 +89,5 @@ public sealed class ClientAbortTests
         // The client goes away: response stream closed, connection dropped.
         reader.Dispose();
         response.Dispose();
-    }
-
-    private static HttpRequestMessage Post(Uri endpoint, string session, string json)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
-        request.Headers.Accept.ParseAdd("application/json, text/event-stream");
-        request.Headers.Add("Mcp-Session-Id", session);
-        request.Headers.Add("MCP-Protocol-Version", "2025-11-25");
-        return request;
     }
 }
