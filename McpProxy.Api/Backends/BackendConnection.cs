@@ -700,6 +700,7 @@ internal sealed partial class BackendConnection(
         }
 
         State = BackendState.Stopped;
+        Resilience.Dispose();
         _stopping.Dispose();
         _noRestart.Dispose();
     }

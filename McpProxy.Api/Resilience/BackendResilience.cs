@@ -23,7 +23,7 @@ internal sealed record ResilienceServices(OutlierEjections Ejections, Resilience
 /// (<c>[backends.timeout]</c>) → the call. Retry and hedging act only on calls that are safe to repeat; every policy
 /// judges failures by <see cref="BackendFailure"/>.
 /// </summary>
-internal sealed class BackendResilience
+internal sealed class BackendResilience : IDisposable
 {
     private static readonly ResiliencePropertyKey<bool> RepeatableKey = new("mcp-proxy.repeatable");
     private static readonly ResiliencePropertyKey<string> RejectedByKey = new("mcp-proxy.rejected-by");
@@ -31,6 +31,10 @@ internal sealed class BackendResilience
     private readonly string _backend;
     private readonly BackendConfig _config;
     private readonly ResiliencePipeline<object> _pipeline;
+
+    // Ours to dispose: a fixed-window limiter replenishes on a timer, which outlives the pipeline unless disposed (a
+    // backend replaced by a hot reload, every --check dry run). Polly's own concurrency limiter holds no timer.
+    private readonly FixedWindowRateLimiter? _rateLimiter;
 
     public BackendResilience(BackendConfig config, TimeSpan attemptTimeout, ResilienceServices services)
     {
@@ -42,7 +46,7 @@ internal sealed class BackendResilience
 
         if (config.RateLimit is { } rate)
         {
-            var limiter = new FixedWindowRateLimiter(new FixedWindowRateLimiterOptions
+            var limiter = _rateLimiter = new FixedWindowRateLimiter(new FixedWindowRateLimiterOptions
             {
                 PermitLimit = rate.Requests,
                 Window = TimeSpan.FromSeconds(rate.PeriodSeconds),
@@ -144,6 +148,9 @@ internal sealed class BackendResilience
     public CircuitBreaker? Breaker { get; }
     public OutlierDetector? Outlier { get; }
     public RetryBudget? Budget { get; }
+
+    /// <summary>Releases the rate limiter's replenishment timer; calls after this fail with <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose() => _rateLimiter?.Dispose();
 
     /// <summary>
     /// Runs one proxied call through the pipeline. Failures come back as JSON-RPC errors naming the backend: its own

@@ -37,7 +37,7 @@ internal static class PipelineDryRun
             try
             {
                 var timeout = backend.Timeout is { } t ? TimeSpan.FromSeconds(t.Seconds) : DefaultTimeout;
-                _ = new BackendResilience(backend, timeout, services);
+                using var _ = new BackendResilience(backend, timeout, services);
             }
             catch (Exception ex) when (ex is ArgumentException or OverflowException or InvalidOperationException or System.ComponentModel.DataAnnotations.ValidationException)
             {

@@ -1,5 +1,6 @@
 using McpProxy.Configuration;
 using McpProxy.Resilience;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace McpProxy.Tests.Resilience;
 
@@ -117,5 +118,26 @@ public sealed class PolicyUnitTests
         }
 
         Assert.Equal(30, Enumerable.Range(0, 100).Count(_ => budget.TryAcquireRetry())); // 10 floor + 10% of 200
+    }
+}
+
+/// <summary>A backend's pipeline owns what it creates: disposing it releases the rate limiter (and its replenishment timer).</summary>
+public sealed class BackendResilienceDisposalTests
+{
+    [Fact]
+    public async Task A_disposed_pipeline_has_released_its_rate_limiter()
+    {
+        using var provider = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var services = new ResilienceServices(
+            new OutlierEjections(TimeProvider.System),
+            new ResilienceMetrics(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
+            TimeProvider.System);
+        var config = new BackendConfig { Name = "r", RateLimit = new RateLimitConfig { Requests = 100, PeriodSeconds = 1 } };
+        var resilience = new BackendResilience(config, TimeSpan.FromSeconds(5), services);
+        Assert.Equal("ok", await resilience.ExecuteAsync(_ => ValueTask.FromResult("ok"), repeatable: true, "tool", "r/x", CancellationToken.None));
+
+        resilience.Dispose();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => resilience.ExecuteAsync(_ => ValueTask.FromResult("ok"), repeatable: true, "tool", "r/x", CancellationToken.None).AsTask());
     }
 }
