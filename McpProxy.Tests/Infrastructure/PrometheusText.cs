@@ -18,10 +18,11 @@ internal static class PrometheusText
             }
 
             var brace = line.IndexOf('{', StringComparison.Ordinal);
+            var space = line.LastIndexOf(' ');
             string name;
             string valueText;
             var labels = new Dictionary<string, string>();
-            if (brace >= 0)
+            if (brace >= 0 && brace < space)
             {
                 name = line[..brace];
                 var end = line.LastIndexOf('}');

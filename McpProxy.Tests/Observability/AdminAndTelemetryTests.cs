@@ -104,7 +104,7 @@ public sealed class AdminAndTelemetryTests
 
         using var http = new HttpClient { BaseAddress = proxy.BaseAddress };
         var text = await http.GetStringAsync("/admin/metrics", Ct);
-        var samples = ParsePrometheus(text);
+        var samples = PrometheusText.Parse(text);
 
         Assert.Equal(2, Value(samples, "mcp_proxy_requests_total", ("backend", "mb"), ("method", "tools/call"), ("outcome", "ok")));
         Assert.Equal(1, Value(samples, "mcp_proxy_requests_total", ("backend", "mb"), ("outcome", "error")));
@@ -226,7 +226,7 @@ public sealed class AdminAndTelemetryTests
         await Assert.ThrowsAsync<McpProtocolException>(() => client.CallToolAsync("sem/fail", Message("boom"), cancellationToken: Ct).AsTask());
 
         using var http = new HttpClient { BaseAddress = proxy.BaseAddress };
-        var samples = ParsePrometheus(await http.GetStringAsync("/admin/metrics", Ct));
+        var samples = PrometheusText.Parse(await http.GetStringAsync("/admin/metrics", Ct));
 
         // The existing name keeps working, now with the semconv edges in seconds: the 150 ms call is not in le="0.1"
         // (before, every call landed in the first millisecond-sized bucket, le="5").
@@ -279,7 +279,7 @@ public sealed class AdminAndTelemetryTests
         Assert.Equal(0, (int)backends["hid"]["prompts"]!);
     }
 
-    private static string[] Edges(List<Sample> samples, string bucketName, params (string Key, string Value)[] labels)
+    private static string[] Edges(List<PrometheusText.Sample> samples, string bucketName, params (string Key, string Value)[] labels)
     {
         var buckets = samples.Where(s => s.Name == bucketName && labels.All(l => s.Labels.GetValueOrDefault(l.Key) == l.Value)).ToList();
         Assert.True(buckets.Count > 0, $"no sample {bucketName}{{{string.Join(",", labels.Select(l => $"{l.Key}={l.Value}"))}}}");
@@ -301,48 +301,7 @@ public sealed class AdminAndTelemetryTests
     /// </summary>
     private static void Admin(HttpClient http) => http.DefaultRequestHeaders.Authorization = new("Bearer", "admin-secret-3-abcdefgh");
 
-    private sealed record Sample(string Name, Dictionary<string, string> Labels, double Value);
-
-    private static List<Sample> ParsePrometheus(string text)
-    {
-        var samples = new List<Sample>();
-        foreach (var line in text.Split('\n'))
-        {
-            if (line.Length == 0 || line[0] == '#')
-            {
-                continue;
-            }
-
-            var brace = line.IndexOf('{', StringComparison.Ordinal);
-            var space = line.LastIndexOf(' ');
-            var valueText = line[(space + 1)..];
-            string name;
-            var labels = new Dictionary<string, string>();
-            if (brace >= 0 && brace < space)
-            {
-                name = line[..brace];
-                var end = line.LastIndexOf('}');
-                foreach (var pair in line[(brace + 1)..end].Split("\",", StringSplitOptions.RemoveEmptyEntries))
-                {
-                    var eq = pair.IndexOf('=', StringComparison.Ordinal);
-                    labels[pair[..eq]] = pair[(eq + 1)..].Trim('"');
-                }
-
-                valueText = line[(end + 1)..].Trim().Split(' ')[0];
-            }
-            else
-            {
-                name = line[..line.IndexOf(' ', StringComparison.Ordinal)];
-                valueText = line[(name.Length + 1)..].Trim().Split(' ')[0];
-            }
-
-            samples.Add(new Sample(name, labels, double.Parse(valueText, NumberStyles.Float, CultureInfo.InvariantCulture)));
-        }
-
-        return samples;
-    }
-
-    private static double Value(List<Sample> samples, string name, params (string Key, string Value)[] labels)
+    private static double Value(List<PrometheusText.Sample> samples, string name, params (string Key, string Value)[] labels)
     {
         var matching = samples.Where(s => s.Name == name && labels.All(l => s.Labels.GetValueOrDefault(l.Key) == l.Value)).ToList();
         Assert.True(matching.Count > 0, $"no sample {name}{{{string.Join(",", labels.Select(l => $"{l.Key}={l.Value}"))}}} in:\n{string.Join("\n", samples.Where(s => s.Name.StartsWith("mcp_proxy", StringComparison.Ordinal)).Select(s => $"{s.Name} {string.Join(",", s.Labels)} {s.Value}"))}");
