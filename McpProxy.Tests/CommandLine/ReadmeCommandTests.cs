@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using McpProxy.Tests.Infrastructure;
 using ModelContextProtocol.Client;
+using static McpProxy.Tests.Infrastructure.TestCalls;
 
 namespace McpProxy.Tests.CommandLine;
 
@@ -120,7 +121,7 @@ public sealed partial class ReadmeCommandTests
     [GeneratedRegex(@"```bash\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex BashBlock();
 
-    private static Running Bash(string command, Dictionary<string, string>? env = null)
+    private static RunningProcess Bash(string command, Dictionary<string, string>? env = null)
     {
         var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = TestPaths.RepoRoot };
         psi.ArgumentList.Add("-c");
@@ -133,10 +134,10 @@ public sealed partial class ReadmeCommandTests
             psi.Environment[k] = v;
         }
 
-        return new Running(Process.Start(psi)!);
+        return new RunningProcess(Process.Start(psi)!);
     }
 
-    private static async Task WaitUntilAsync(Func<HttpClient, Task<bool>> ready, Running run)
+    private static async Task WaitUntilAsync(Func<HttpClient, Task<bool>> ready, RunningProcess run)
     {
         using var http = new HttpClient();
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5); // dotnet run builds first; slow on a loaded machine
@@ -158,37 +159,5 @@ public sealed partial class ReadmeCommandTests
         }
 
         Assert.Fail("the proxy never became healthy");
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
-    private sealed class Running : IDisposable
-    {
-        public Running(Process process)
-        {
-            Process = process;
-            Stdout = process.StandardOutput.ReadToEndAsync();
-            Stderr = process.StandardError.ReadToEndAsync();
-        }
-
-        public Process Process { get; }
-        public Task<string> Stdout { get; }
-        public Task<string> Stderr { get; }
-
-        public void Dispose()
-        {
-            if (!Process.HasExited)
-            {
-                Process.Kill(entireProcessTree: true);
-                Process.WaitForExit(10_000);
-            }
-
-            Process.Dispose();
-        }
     }
 }

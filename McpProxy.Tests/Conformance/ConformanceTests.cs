@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using McpProxy.Tests.Infrastructure;
+using static McpProxy.Tests.Infrastructure.TestCalls;
 
 namespace McpProxy.Tests.Conformance;
 
@@ -92,13 +93,6 @@ public sealed class ConformanceTests : IDisposable
 
         Assert.True(results.Count >= 20, $"{label}: the suite ran {results.Count} scenarios\n{await stdout}\n{await stderr}");
         return results;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static async Task WaitForPortAsync(int port)

@@ -23,14 +23,7 @@ internal sealed class RedisServer : IAsyncDisposable
     public static async Task<RedisServer> StartAsync() => new(await SpawnAsync(FreePort()));
 
     /// <summary>A free loopback port with nothing listening on it (a Redis that is down).</summary>
-    public static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
+    public static int FreePort() => TestCalls.FreePort();
 
     /// <summary>Kills the server (an outage): clients see their connection drop and the port refuse.</summary>
     public async Task StopAsync()

@@ -70,6 +70,14 @@ internal static class TestCalls
         return request;
     }
 
+    /// <summary>A loopback port free right now (the listener is closed again before it returns).</summary>
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     public static Task WaitUntil(Func<bool> condition) => WaitUntil(() => Task.FromResult(condition()));
 
     /// <summary>Polls <paramref name="condition"/> every 50 ms; fails the test after 20 s.</summary>

@@ -266,9 +266,9 @@ public sealed class CommandLineTests : IDisposable
     [Fact]
     public async Task Urls_passes_through_to_ASP_NET_Core_and_overrides_proxy_listen()
     {
-        var port = FreePort();
+        var port = TestCalls.FreePort();
         var path = Path.Combine(_dir, "urls.toml");
-        await File.WriteAllTextAsync(path, $"[proxy.listen]\nport = {FreePort()}\n");
+        await File.WriteAllTextAsync(path, $"[proxy.listen]\nport = {TestCalls.FreePort()}\n");
 
         using var proxy = Start(["--config", path, "--urls", $"http://127.0.0.1:{port}"]);
 
@@ -279,16 +279,16 @@ public sealed class CommandLineTests : IDisposable
     public async Task A_configuration_key_passes_through_to_ASP_NET_Core_in_both_forms()
     {
         var path = Path.Combine(_dir, "kestrel.toml");
-        await File.WriteAllTextAsync(path, $"[proxy.listen]\nport = {FreePort()}\n");
+        await File.WriteAllTextAsync(path, $"[proxy.listen]\nport = {TestCalls.FreePort()}\n");
 
         // Kestrel's own endpoint configuration wins over the addresses the proxy sets: the key reached the host.
-        var port = FreePort();
+        var port = TestCalls.FreePort();
         using (var proxy = Start(["--config", path, $"--Kestrel:Endpoints:Http:Url=http://127.0.0.1:{port}"]))
         {
             await WaitForHealthAsync(new Uri($"http://127.0.0.1:{port}/alive"));
         }
 
-        port = FreePort();
+        port = TestCalls.FreePort();
         using (var proxy = Start(["--config", path, "--Kestrel:Endpoints:Http:Url", $"http://127.0.0.1:{port}"]))
         {
             await WaitForHealthAsync(new Uri($"http://127.0.0.1:{port}/alive"));
@@ -298,8 +298,8 @@ public sealed class CommandLineTests : IDisposable
     [Fact]
     public async Task The_proxy_process_serves_the_shipped_config_end_to_end()
     {
-        var port = FreePort();
-        var samplePort = FreePort();
+        var port = TestCalls.FreePort();
+        var samplePort = TestCalls.FreePort();
         // The shipped file, with ports moved so parallel runs never collide.
         var config = (await File.ReadAllTextAsync(Path.Combine(TestPaths.RepoRoot, "mcp-proxy.toml")))
             .Replace("port = 8080", $"port = {port}", StringComparison.Ordinal)
@@ -334,7 +334,7 @@ public sealed class CommandLineTests : IDisposable
     public async Task Json_logs_and_audit_on_stdout_and_SIGTERM_drains_the_call_in_flight_then_exits_cleanly()
     {
         await using var backend = await SampleHttpHost.StartAsync();
-        var port = FreePort();
+        var port = TestCalls.FreePort();
         var path = Path.Combine(_dir, "json.toml");
         await File.WriteAllTextAsync(path, $"""
             [proxy]
@@ -383,7 +383,7 @@ public sealed class CommandLineTests : IDisposable
     public async Task Json_log_lines_carry_a_timestamp_and_health_probes_are_not_logged_at_information()
     {
         await using var backend = await SampleHttpHost.StartAsync();
-        var port = FreePort();
+        var port = TestCalls.FreePort();
         var path = Path.Combine(_dir, "probes.toml");
         await File.WriteAllTextAsync(path, $"""
             [proxy.listen]
@@ -462,14 +462,7 @@ public sealed class CommandLineTests : IDisposable
         Assert.Fail("proxy never became healthy");
     }
 
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
-    private static ProcessHandle Start(string[] args, Dictionary<string, string>? env = null)
+    private static RunningProcess Start(string[] args, Dictionary<string, string>? env = null)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = TestPaths.RepoRoot };
         psi.ArgumentList.Add(ProxyDll);
@@ -483,7 +476,7 @@ public sealed class CommandLineTests : IDisposable
             psi.Environment[k] = v;
         }
 
-        return new ProcessHandle(Process.Start(psi)!);
+        return new RunningProcess(Process.Start(psi)!);
     }
 
     private static async Task<(int Code, string Stdout, string Stderr)> RunAsync(string[] args, Dictionary<string, string>? env = null, TimeSpan? timeout = null)
@@ -495,29 +488,4 @@ public sealed class CommandLineTests : IDisposable
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private sealed class ProcessHandle : IDisposable
-    {
-        public ProcessHandle(Process process)
-        {
-            Process = process;
-            Stdout = process.StandardOutput.ReadToEndAsync();
-            Stderr = process.StandardError.ReadToEndAsync();
-        }
-
-        public Process Process { get; }
-        public Task<string> Stdout { get; }
-        public Task<string> Stderr { get; }
-
-        public void Dispose()
-        {
-            if (!Process.HasExited)
-            {
-                Process.Kill(entireProcessTree: true);
-                Process.WaitForExit(10_000);
-            }
-
-            Process.Dispose();
-        }
-    }
 }

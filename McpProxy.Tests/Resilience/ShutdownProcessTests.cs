@@ -8,6 +8,7 @@ using McpProxy.Tests.Infrastructure;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
+using static McpProxy.Tests.Infrastructure.TestCalls;
 
 namespace McpProxy.Tests.Resilience;
 
@@ -164,13 +165,6 @@ public sealed class ShutdownProcessTests : IDisposable
         }
 
         return false;
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     private static ProxyProcess StartProxy(string configPath, bool ownProcessGroup)

@@ -210,12 +210,5 @@ public sealed class SecretExposureTests : IDisposable
 
     private static string? LastError(JsonNode? backend) => (string?)backend!["last_error"] ?? (string?)backend["lastError"];
 
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }
