@@ -78,6 +78,30 @@ internal static class TestCalls
         return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    /// <summary>Whether the process <paramref name="pid"/> is gone, polled for up to 10 s.</summary>
+    public static async Task<bool> HasExitedAsync(int pid)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            try
+            {
+                using var process = System.Diagnostics.Process.GetProcessById(pid);
+                if (process.HasExited)
+                {
+                    return true;
+                }
+            }
+            catch (ArgumentException)
+            {
+                return true; // no such process
+            }
+
+            await Task.Delay(100);
+        }
+
+        return false;
+    }
+
     public static Task WaitUntil(Func<bool> condition) => WaitUntil(() => Task.FromResult(condition()));
 
     /// <summary>Polls <paramref name="condition"/> every 50 ms; fails the test after 20 s.</summary>

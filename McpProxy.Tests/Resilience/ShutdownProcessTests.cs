@@ -94,7 +94,7 @@ public sealed class ShutdownProcessTests : IDisposable
         Assert.Equal("slept", Text(await inFlight));
         await proxy.Process.WaitForExitAsync(Ct);
         Assert.Equal(0, proxy.Process.ExitCode);
-        Assert.True(await HasExitedAsync(childPid), "the stdio child is still running after the proxy exited");
+        Assert.True(await TestCalls.HasExitedAsync(childPid), "the stdio child is still running after the proxy exited");
 
         var log = await proxy.Stdout;
         var shutdownAt = log.IndexOf("Shutting down: draining", StringComparison.Ordinal);
@@ -142,29 +142,6 @@ public sealed class ShutdownProcessTests : IDisposable
         using var kill = Process.Start("kill", [$"-{signal}", "--", pidOrGroup.ToString(CultureInfo.InvariantCulture)]);
         kill.WaitForExit();
         Assert.Equal(0, kill.ExitCode);
-    }
-
-    private static async Task<bool> HasExitedAsync(int pid)
-    {
-        for (var i = 0; i < 100; i++)
-        {
-            try
-            {
-                using var process = Process.GetProcessById(pid);
-                if (process.HasExited)
-                {
-                    return true;
-                }
-            }
-            catch (ArgumentException)
-            {
-                return true;
-            }
-
-            await Task.Delay(100);
-        }
-
-        return false;
     }
 
     private static ProxyProcess StartProxy(string configPath, bool ownProcessGroup)

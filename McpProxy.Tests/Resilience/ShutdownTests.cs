@@ -48,7 +48,7 @@ public sealed class ShutdownTests
         Assert.NotEqual(true, result.IsError);
         await stopping;
         Assert.True(stopwatch.Elapsed >= TimeSpan.FromMilliseconds(900), $"stopped after {stopwatch.Elapsed}: did not wait for the call");
-        Assert.True(await HasExitedAsync(pid), "the stdio child is still running after shutdown");
+        Assert.True(await TestCalls.HasExitedAsync(pid), "the stdio child is still running after shutdown");
     }
 
     [Fact]
@@ -65,7 +65,7 @@ public sealed class ShutdownTests
         var stopwatch = Stopwatch.StartNew();
         await proxy.DisposeAsync();
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(10), $"shutdown took {stopwatch.Elapsed} with a 1 s timeout");
-        Assert.True(await HasExitedAsync(pid), "the stdio child is still running after shutdown");
+        Assert.True(await TestCalls.HasExitedAsync(pid), "the stdio child is still running after shutdown");
         await Assert.ThrowsAnyAsync<Exception>(() => inFlight);
     }
 
@@ -73,28 +73,5 @@ public sealed class ShutdownTests
     {
         var stats = await client.CallToolAsync("s/stats", cancellationToken: Ct);
         return (int)JsonNode.Parse(Assert.IsType<TextContentBlock>(Assert.Single(stats.Content)).Text)!["pid"]!;
-    }
-
-    private static async Task<bool> HasExitedAsync(int pid)
-    {
-        for (var i = 0; i < 100; i++)
-        {
-            try
-            {
-                using var process = Process.GetProcessById(pid);
-                if (process.HasExited)
-                {
-                    return true;
-                }
-            }
-            catch (ArgumentException)
-            {
-                return true;
-            }
-
-            await Task.Delay(100);
-        }
-
-        return false;
     }
 }
