@@ -1,6 +1,8 @@
 using McpProxy.Configuration;
 using McpProxy.Resilience;
+using McpProxy.Mirroring;
 using McpProxy.Routing;
+using McpProxy.Sessions;
 using ModelContextProtocol.Protocol;
 
 namespace McpProxy.Backends;

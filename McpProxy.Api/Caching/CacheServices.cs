@@ -20,6 +20,8 @@ internal static partial class CacheServices
 
     public static void AddProxyCaching(this WebApplicationBuilder builder)
     {
+        builder.Services.AddSingleton<ResponseCache>();
+        builder.Services.AddSingleton<RequestCoalescer>();
         var connectionString = builder.Configuration.GetConnectionString(ConnectionName);
         if (string.IsNullOrWhiteSpace(connectionString))
         {

@@ -8,6 +8,7 @@ using McpProxy.Caching;
 using McpProxy.Configuration;
 using McpProxy.Resilience;
 using McpProxy.Routing;
+using McpProxy.Sessions;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Server;
@@ -206,7 +207,7 @@ internal sealed partial class ProxyTelemetry
         {
             LogAudit(_audit, CallerIdentity.Of(user), method, backend, item, outcome, Math.Round(elapsed.TotalMilliseconds, 1),
                 // Serialized only when audit_arguments asks for them, never on the plain call path.
-                _auditArguments ? ProxyHandlers.ArgumentsNode(arguments)?.ToJsonString() : null);
+                _auditArguments ? McpProxy.Calls.CallArguments.ToNode(arguments)?.ToJsonString() : null);
         }
     }
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using McpProxy.Backends;
 using McpProxy.Configuration;
+using McpProxy.Security;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
@@ -67,6 +68,7 @@ internal sealed class BackendRoute
         IdempotentTools = c.IdempotentTools is null ? null : ItemFilter.Create(c.IdempotentTools, null);
         NonIdempotentTools = c.NonIdempotentTools is null ? null : ItemFilter.Create(c.NonIdempotentTools, null);
         CacheTools = c.Cache is { CacheTools.Count: > 0 } cache ? ItemFilter.Create(cache.CacheTools, null) : null;
+        ResourceCacheTtl = c.Cache is { ResourceTtlSeconds: > 0 } resourceCache ? TimeSpan.FromSeconds(resourceCache.ResourceTtlSeconds) : null;
     }
 
     public BackendConnection Backend { get; }
@@ -79,6 +81,12 @@ internal sealed class BackendRoute
     public ItemFilter? IdempotentTools { get; }
     public ItemFilter? NonIdempotentTools { get; }
     public ItemFilter? CacheTools { get; }
+
+    /// <summary>
+    /// How long a successful <c>resources/read</c> may be cached: <c>[backends.cache] resource_ttl_seconds</c>; null:
+    /// not cached. (A tool's TTL: <see cref="RoutedTool.CacheTtl"/>; prompts and completions are never cached.)
+    /// </summary>
+    public TimeSpan? ResourceCacheTtl { get; }
 }
 
 /// <summary>An immutable view of everything the proxy serves, rebuilt whenever a backend's catalog changes.</summary>

@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using McpProxy.Configuration;
-using McpProxy.Routing;
 
 namespace McpProxy.Security;
 

@@ -1,4 +1,3 @@
-using McpProxy.Backends;
 using McpProxy.Configuration;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;

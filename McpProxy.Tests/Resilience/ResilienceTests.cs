@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using McpProxy.Sessions;
+using McpProxy.Security;
+using McpProxy.Mirroring;
 using McpProxy.Resilience;
 using McpProxy.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;

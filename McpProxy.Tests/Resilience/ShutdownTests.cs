@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using McpProxy.Sessions;
+using McpProxy.Security;
+using McpProxy.Mirroring;
 using McpProxy.Resilience;
 using McpProxy.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,4 +1,7 @@
 using System.Text.Json;
+using McpProxy.Sessions;
+using McpProxy.Security;
+using McpProxy.Mirroring;
 using McpProxy.Configuration;
 using McpProxy.Routing;
 

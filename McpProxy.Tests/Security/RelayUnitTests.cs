@@ -1,4 +1,7 @@
 using System.Text.Json.Nodes;
+using McpProxy.Sessions;
+using McpProxy.Security;
+using McpProxy.Mirroring;
 using McpProxy.Routing;
 
 namespace McpProxy.Tests.Security;

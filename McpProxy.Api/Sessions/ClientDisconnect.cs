@@ -1,7 +1,7 @@
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 
-namespace McpProxy.Routing;
+namespace McpProxy.Sessions;
 
 /// <summary>
 /// A client that goes away cancels its call. In a stateful Streamable HTTP session the SDK (2.4.0) runs a request's

@@ -4,12 +4,13 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using McpProxy.Backends;
+using McpProxy.Routing;
 using McpProxy.Security;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 
-namespace McpProxy.Routing;
+namespace McpProxy.Sessions;
 
 /// <summary>
 /// The client side of the proxy: tracks live client sessions and relays what backends send only to the sessions it
@@ -434,6 +435,12 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
 
     internal readonly struct CallScope(SessionHub? hub, ClientSession? session, string? token, long enqueuedBefore) : IDisposable
     {
+        /// <summary>The caller's session, when it is tracked.</summary>
+        public ClientSession? Session => session;
+
+        /// <summary>How many messages had been queued for the session when the call began.</summary>
+        public long EnqueuedBefore => enqueuedBefore;
+
         /// <summary>
         /// When anything was queued for the caller's session during the call (its progress, its backend's log lines),
         /// waits (briefly, at most <paramref name="limit"/>) until it has been sent, so the caller sees it before the result.

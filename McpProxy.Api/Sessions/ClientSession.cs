@@ -2,11 +2,12 @@ using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using McpProxy.Backends;
+using McpProxy.Routing;
 using McpProxy.Security;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 
-namespace McpProxy.Routing;
+namespace McpProxy.Sessions;
 
 /// <summary>
 /// One live client session as the proxy sees it: what its caller may use (fixed for the session: the SDK binds a

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace McpProxy.Routing;
+namespace McpProxy.Security;
 
 /// <summary>
 /// The <c>expose_*</c> (allowlist) / <c>hide_*</c> (denylist) rule for one kind of item of one backend, applied to the

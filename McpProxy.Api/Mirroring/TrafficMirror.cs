@@ -1,9 +1,10 @@
 using System.Text.Json;
 using McpProxy.Backends;
+using McpProxy.Resilience;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 
-namespace McpProxy.Resilience;
+namespace McpProxy.Mirroring;
 
 /// <summary>
 /// Traffic mirroring (<c>mirror_of</c>, <c>mirror_percent</c>): a copy of a sampled share of the <c>tools/call</c>,
@@ -38,7 +39,7 @@ internal sealed partial class TrafficMirror(ResilienceMetrics metrics, ILogger<T
                 continue;
             }
 
-            var node = JsonSerializer.SerializeToNode(parameters, McpJsonUtilities.DefaultOptions)!.AsObject();
+            var node = JsonSerializer.SerializeToNode(parameters, parameters.GetType(), McpJsonUtilities.DefaultOptions)!.AsObject(); // its own type: the params may come as RequestParams
             node.Remove("_meta"); // the caller's progress token belongs to the primary call
             _ = SendAsync(mirror, method, node);
         }

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace McpProxy.Routing;
+namespace McpProxy.Security;
 
 /// <summary>
 /// Syntax-based normalization of a resource URI (RFC 3986 §6.2.2), so that every policy — RBAC

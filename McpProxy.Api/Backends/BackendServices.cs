@@ -1,0 +1,14 @@
+namespace McpProxy.Backends;
+
+internal static class BackendServices
+{
+    /// <summary>The backends: the registry (a hosted service owning the connections) and the HTTP backends' shared pool.</summary>
+    public static IServiceCollection AddProxyBackends(this IServiceCollection services)
+    {
+        services.AddSingleton<BackendRegistry>();
+        services.AddHostedService(sp => sp.GetRequiredService<BackendRegistry>());
+        // HTTP backends: a shared pool, service discovery resolved once per backend session (BackendHttp).
+        services.AddSingleton(sp => new BackendHttp(sp.GetService<Microsoft.Extensions.ServiceDiscovery.ServiceEndpointResolver>()));
+        return services;
+    }
+}

@@ -1,0 +1,34 @@
+using McpProxy.Calls;
+using ModelContextProtocol.Protocol;
+
+namespace McpProxy.Caching;
+
+/// <summary>
+/// The response cache (<see cref="ResponseCache"/>): a call with a cache TTL (decided by the routing rules) is answered
+/// from the cache when it can be; a successful result is stored, per caller.
+/// </summary>
+internal sealed class CacheFilter(ResponseCache cache) : ICallFilter
+{
+    public ValueTask<object> InvokeAsync(CallContext call, CallDelegate next, CancellationToken cancellationToken)
+    {
+        if (call.CacheTtl is not { } ttl)
+        {
+            return next(call, cancellationToken);
+        }
+
+        var key = CacheKeys.Of(call);
+        // The cache stores JSON: it needs the result's own type to read it back.
+        return call.Method switch
+        {
+            RequestMethods.ToolsCall => CacheAsync<CallToolResult>(call, next, key, ttl, cancellationToken),
+            RequestMethods.ResourcesRead => CacheAsync<ReadResourceResult>(call, next, key, ttl, cancellationToken),
+            RequestMethods.PromptsGet => CacheAsync<GetPromptResult>(call, next, key, ttl, cancellationToken),
+            _ => throw new InvalidOperationException($"{call.Method} results are not cached."),
+        };
+    }
+
+    private async ValueTask<object> CacheAsync<T>(CallContext call, CallDelegate next, string key, TimeSpan ttl, CancellationToken cancellationToken)
+        where T : class =>
+        await cache.GetOrCallAsync(
+            call.BackendName, key, ttl, call.BackendConfig.Cache!.MaxEntries, async c => (T)await next(call, c), static r => CallContext.Succeeded(r), cancellationToken);
+}

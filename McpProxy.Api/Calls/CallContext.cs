@@ -1,0 +1,75 @@
+using System.Security.Claims;
+using System.Text.Json;
+using McpProxy.Configuration;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+
+namespace McpProxy.Calls;
+
+/// <summary>
+/// One proxied call as a value: what the routing step (<c>Pipeline/CallRouter</c>) decided once — the backend, the
+/// method and item, the caller, the arguments after injection, whether the call is safe to repeat, its cache TTL and
+/// the request the backend gets — read by every filter of <c>Pipeline/ProxyPipeline</c>. Built once per call and
+/// never changed by the filters.
+/// </summary>
+/// <remarks>
+/// This folder sits low (it knows only the config model) so that every folder's filter can see it. The two members
+/// whose types live in folders above are typed <see cref="object"/> here and read through their owner's typed accessor
+/// (<c>Backends.BackendCalls.Connection</c>, <c>Sessions.ProgressFilter</c>), as YARP's features are.
+/// </remarks>
+internal sealed class CallContext
+{
+    /// <summary>The caller's MCP session (the request-bound server).</summary>
+    public required McpServer Session { get; init; }
+
+    /// <summary>The JSON-RPC method sent to the backend (<c>tools/call</c>, <c>resources/read</c>…).</summary>
+    public required string Method { get; init; }
+
+    /// <summary>What the item is, for errors and the resilience pipeline: tool, prompt, resource, completion.</summary>
+    public required string Kind { get; init; }
+
+    /// <summary>The item as the caller named it (namespaced).</summary>
+    public required string Item { get; init; }
+
+    /// <summary>The item as the backend names it.</summary>
+    public required string OriginalItem { get; init; }
+
+    /// <summary>The backend's name.</summary>
+    public required string BackendName { get; init; }
+
+    /// <summary>The backend's config (forward_auth, cache limits…).</summary>
+    public required BackendConfig BackendConfig { get; init; }
+
+    /// <summary>The <c>Backends.BackendConnection</c> the call goes to (typed by <c>Backends.BackendCalls.Connection</c>).</summary>
+    public required object Backend { get; init; }
+
+    /// <summary>The caller.</summary>
+    public ClaimsPrincipal? User { get; init; }
+
+    /// <summary>The caller's identity as keys and logs name it (computed once per call).</summary>
+    public required string Caller { get; init; }
+
+    /// <summary>The arguments the backend gets, after injection (tools only).</summary>
+    public IDictionary<string, JsonElement>? Arguments { get; init; }
+
+    /// <summary>Safe to repeat: retries, hedging and coalescing may run it more than once (the rule: <c>Routing.BackendRoute</c>).</summary>
+    public bool Repeatable { get; init; }
+
+    /// <summary>How long a successful result is cached; <see langword="null"/>: not cached (the rule: <c>Routing.BackendRoute</c>).</summary>
+    public TimeSpan? CacheTtl { get; init; }
+
+    /// <summary>The request params the backend gets (original name or URI, injected arguments, forwarded <c>_meta</c>).</summary>
+    public required RequestParams Forwarded { get; init; }
+
+    /// <summary>The caller's <c>Sessions.ClientSession</c>, when it is a tracked session (read by <c>Sessions.ProgressFilter</c>).</summary>
+    public object? ClientSession { get; init; }
+
+    /// <summary>How many messages had been queued for the caller's session when the call began.</summary>
+    public long EnqueuedBefore { get; init; }
+
+    /// <summary>The call's cache and coalescing key, computed by the first filter that needs it (<c>Caching.CacheKeys</c>).</summary>
+    public string? CacheKey { get; set; }
+
+    /// <summary>Whether the result counts as a success (a tool's <c>isError</c> result does not: not cached, counted as <c>tool_error</c>).</summary>
+    public static bool Succeeded(object result) => result is not CallToolResult { IsError: true };
+}

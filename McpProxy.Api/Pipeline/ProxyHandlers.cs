@@ -1,0 +1,108 @@
+using McpProxy.Backends;
+using McpProxy.Routing;
+using McpProxy.Sessions;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+
+namespace McpProxy.Pipeline;
+
+/// <summary>
+/// The MCP request handlers of the proxy's server side, as thin adapters: list requests answer from the aggregate
+/// <see cref="ProxyCatalog"/> filtered by the caller's roles; item requests are routed (<see cref="CallRouter"/>) and
+/// run through the call pipeline (<see cref="ProxyPipeline"/>).
+/// </summary>
+internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, CallRouter router, ProxyPipeline pipeline)
+{
+    public ValueTask<ListToolsResult> ListToolsAsync(RequestContext<ListToolsRequestParams> context, CancellationToken ct)
+    {
+        var caller = router.Access(context.User);
+        var snapshot = catalog.Current;
+        var tools = snapshot.Tools;
+        return ValueTask.FromResult(new ListToolsResult { Tools = caller.AllTools ? tools : [.. tools.Where(t => caller.CanUseTool(snapshot.ToolsByName[t.Name].CanonicalName))] });
+    }
+
+    public ValueTask<ListPromptsResult> ListPromptsAsync(RequestContext<ListPromptsRequestParams> context, CancellationToken ct)
+    {
+        var caller = router.Access(context.User);
+        var snapshot = catalog.Current;
+        var prompts = snapshot.Prompts;
+        return ValueTask.FromResult(new ListPromptsResult { Prompts = caller.AllPrompts ? prompts : [.. prompts.Where(p => caller.CanUsePrompt(snapshot.PromptsByName[p.Name].CanonicalName))] });
+    }
+
+    public ValueTask<ListResourcesResult> ListResourcesAsync(RequestContext<ListResourcesRequestParams> context, CancellationToken ct)
+    {
+        var caller = router.Access(context.User);
+        var snapshot = catalog.Current; // one snapshot: the policy URIs are index-aligned with its resources
+        var resources = snapshot.Resources;
+        return ValueTask.FromResult(new ListResourcesResult
+        {
+            Resources = caller.AllResources ? resources : [.. resources.Where((_, i) => caller.CanUseResource(snapshot.ResourcePolicyUris[i]))],
+        });
+    }
+
+    public ValueTask<ListResourceTemplatesResult> ListResourceTemplatesAsync(RequestContext<ListResourceTemplatesRequestParams> context, CancellationToken ct)
+    {
+        var caller = router.Access(context.User);
+        var snapshot = catalog.Current; // one snapshot: the policy URIs are index-aligned with its templates
+        var templates = snapshot.ResourceTemplates;
+        return ValueTask.FromResult(new ListResourceTemplatesResult
+        {
+            ResourceTemplates = caller.AllResources ? templates : [.. templates.Where((_, i) => caller.CanUseResource(snapshot.TemplatePolicyUris[i]))],
+        });
+    }
+
+    public async ValueTask<CallToolResult> CallToolAsync(RequestContext<CallToolRequestParams> context, CancellationToken ct)
+    {
+        using var scope = router.Tool(context, out var call);
+        return (CallToolResult)await pipeline.CallAsync(call, ct);
+    }
+
+    public async ValueTask<GetPromptResult> GetPromptAsync(RequestContext<GetPromptRequestParams> context, CancellationToken ct)
+    {
+        using var scope = router.Prompt(context, out var call);
+        return (GetPromptResult)await pipeline.CallAsync(call, ct);
+    }
+
+    public async ValueTask<ReadResourceResult> ReadResourceAsync(RequestContext<ReadResourceRequestParams> context, CancellationToken ct)
+    {
+        using var scope = router.Read(context, out var call);
+        var result = (ReadResourceResult)await pipeline.CallAsync(call, ct);
+        router.NamespaceContents(call, result);
+        return result;
+    }
+
+    public async ValueTask<CompleteResult> CompleteAsync(RequestContext<CompleteRequestParams> context, CancellationToken ct)
+    {
+        using var scope = router.Complete(context, out var call);
+        return call is null ? new CompleteResult() : (CompleteResult)await pipeline.CallAsync(call, ct);
+    }
+
+    public async ValueTask<EmptyResult> SubscribeAsync(RequestContext<SubscribeRequestParams> context, CancellationToken ct)
+    {
+        var call = router.Subscribe(context);
+        await pipeline.SubscriptionAsync(call, ct);
+        sessions.Subscribe(context.Server, call.Item);
+        return new EmptyResult();
+    }
+
+    public async ValueTask<EmptyResult> UnsubscribeAsync(RequestContext<UnsubscribeRequestParams> context, CancellationToken ct)
+    {
+        var call = router.Unsubscribe(context);
+        if (sessions.Unsubscribe(context.Server, call.Item) && call.Connection().State == BackendState.Ready)
+        {
+            await pipeline.SubscriptionAsync(call, ct);
+        }
+
+        return new EmptyResult();
+    }
+
+    /// <summary>The level is the calling session's own: the proxy filters what it relays to it (<see cref="SessionHub.SetLogLevelAsync"/>).</summary>
+    public async ValueTask<EmptyResult> SetLoggingLevelAsync(RequestContext<SetLevelRequestParams> context, CancellationToken ct)
+    {
+        var level = context.Params?.Level ?? throw new McpProtocolException("Missing params for logging/setLevel.", McpErrorCode.InvalidParams);
+        router.CheckSize(context, "");
+        await sessions.SetLogLevelAsync(context.Server, level, ct);
+        return new EmptyResult();
+    }
+}

@@ -1,0 +1,20 @@
+using McpProxy.Backends;
+using McpProxy.Calls;
+using McpProxy.Security;
+
+namespace McpProxy.Sessions;
+
+/// <summary>
+/// The caller's context on the flow that calls the backend (the cache and the coalescer may run it on another flow):
+/// <c>forward_auth</c>'s bearer token (<see cref="ForwardAuthHandler"/>) and the caller's session for the backend's
+/// own requests during the call (sampling, elicitation, roots: <see cref="ClientRequestRelay"/>).
+/// </summary>
+internal sealed class CallerContextFilter : ICallFilter
+{
+    public async ValueTask<object> InvokeAsync(CallContext call, CallDelegate next, CancellationToken cancellationToken)
+    {
+        using var forwarded = ForwardAuthHandler.Use(call.BackendConfig.ForwardAuth ? BearerToken.Of(call.User) : null);
+        using var caller = call.Connection().ClientRequests.Track(call.Session);
+        return await next(call, cancellationToken);
+    }
+}
