@@ -41,6 +41,24 @@ public static class McpProxyExtensions
         services.AddSingleton<SessionLimiter>();
         services.AddSingleton<BackendRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<BackendRegistry>());
+        services.AddSingleton<IBackendTransportFactory, BackendTransportFactory>();
+        // Backends report upward through BackendEvents; each layer above subscribes here (Backends references none).
+        services.AddOptions<BackendEvents>()
+            .Configure<ProxyCatalog>((events, catalog) =>
+            {
+                // Routing: the catalog follows the set of backends and their lists.
+                events.BackendsChanged += (backends, _) => catalog.SetBackends(backends);
+                events.CatalogChanged += (_, _) => catalog.Rebuild();
+            })
+            .Configure<SessionHub>((events, sessions) =>
+            {
+                // Sessions: list_changed, progress, logs and resources/updated to clients; their log level; the sole session.
+                events.ListChanged += sessions.BroadcastListChanged;
+                events.MessageRead += sessions.OnBackendMessageRead;
+                events.BackendLogLevel = () => sessions.BackendLogLevel;
+                events.SoleSession = sessions.SoleSession;
+            })
+            .Configure<TrafficMirror>((events, mirror) => events.BackendsChanged += (_, mirrors) => mirror.SetMirrors(mirrors));
         services.AddSingleton<ProxyHandlers>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<OutlierEjections>();
