@@ -7,46 +7,22 @@ using ModelContextProtocol.Protocol;
 
 namespace McpProxy.Backends;
 
-/// <summary>Receives what a backend connection reports: catalog changes and backend notifications.</summary>
-internal interface IBackendObserver
-{
-    void OnCatalogChanged(BackendConnection backend, CatalogParts parts);
-
-    /// <summary>The backend has just become ready (after its catalog was published).</summary>
-    void OnReady(BackendConnection backend);
-
-    /// <summary>
-    /// A message from the backend, in read order, before the client dispatches it: the proxy relays the backend's
-    /// progress, log messages and resources/updated from here, knowing which backend sent them.
-    /// </summary>
-    void OnMessageRead(BackendConnection backend, JsonRpcMessage message);
-
-    /// <summary>The log level backends are asked for (<c>logging/setLevel</c>) when they connect.</summary>
-    LoggingLevel BackendLogLevel { get; }
-
-    /// <summary>The only connected client session, if there is exactly one.</summary>
-    ModelContextProtocol.Server.McpServer? SoleSession();
-}
-
 /// <summary>
-/// Backends: one supervised MCP client per <c>[[backends]]</c> entry. It connects (spawning the stdio child or
-/// opening the Streamable HTTP session), lists the backend's catalog, keeps it fresh on <c>list_changed</c>, and when
-/// the backend fails to start or goes away it reports itself unavailable and reconnects with capped exponential
-/// backoff, so one bad backend never takes the proxy down.
+/// Backends: the live state of one <c>[[backends]]</c> entry (as YARP's <c>ClusterState</c>; its immutable part is the
+/// <see cref="BackendModel"/> the registry built): one supervised MCP client. It connects (over the transport
+/// <see cref="IBackendTransportFactory"/> builds), lists the backend's catalog (<see cref="BackendCatalogLoader"/>),
+/// keeps it fresh on <c>list_changed</c>, reports through <see cref="BackendEvents"/>, and when the backend fails to
+/// start or goes away it reports itself unavailable and reconnects with capped exponential backoff, so one bad backend
+/// never takes the proxy down. It counts the calls in flight on it, so a hot reload can drain and then cut them.
 /// </summary>
 internal sealed partial class BackendConnection(
-    BackendConfig config,
-    string baseDirectory,
-    long maxResultSize,
-    IBackendObserver observer,
-    BackendHttp http,
+    BackendModel model,
+    IBackendTransportFactory transports,
+    BackendEvents events,
     ILoggerFactory loggerFactory,
-    ResilienceServices resilienceServices) : IAsyncDisposable
+    TimeProvider time) : IAsyncDisposable
 {
-
-    private static readonly TimeSpan DefaultCallTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan ChildShutdownGrace = TimeSpan.FromSeconds(2);
 
     /// <summary>How often a ready HTTP backend is pinged when nothing else says it is in trouble (<see cref="WatchAsync"/>).</summary>
     internal static readonly TimeSpan LivenessInterval = TimeSpan.FromSeconds(15);
@@ -68,8 +44,11 @@ internal sealed partial class BackendConnection(
     private int _inFlight;
     private volatile string? _cutReason;
 
-    public string Name => config.Name;
-    public BackendConfig Config => config;
+    public string Name => model.Name;
+    public BackendConfig Config => model.Config;
+
+    /// <summary>The immutable part of this backend: config, call timeout, resilience pipeline, client-request relay.</summary>
+    public BackendModel Model => model;
     public BackendState State { get; private set; } = BackendState.Connecting;
     /// <summary>The last failure in full, for the log only (it may hold stderr text, host:port, URLs).</summary>
     public string? LastError { get; private set; }
@@ -82,13 +61,10 @@ internal sealed partial class BackendConnection(
     public ServerCapabilities? Capabilities => _client?.ServerCapabilities;
 
     /// <summary>Timeout applied to each call routed to this backend (<c>[backends.timeout] seconds</c>, default 30 s).</summary>
-    public TimeSpan CallTimeout { get; } = TimeoutOf(config);
+    public TimeSpan CallTimeout => model.CallTimeout;
 
     /// <summary>This backend's resilience pipeline (rate limit, retry, hedging, concurrency, breaker, ejection, timeout).</summary>
-    public BackendResilience Resilience { get; } = new(config, TimeoutOf(config), resilienceServices);
-
-    private static TimeSpan TimeoutOf(BackendConfig backend) =>
-        backend.Timeout is { } t ? TimeSpan.FromSeconds(t.Seconds) : DefaultCallTimeout;
+    public BackendResilience Resilience => model.Resilience;
 
     /// <summary>Sends a notification to the backend when it is connected; a failure is logged, never thrown.</summary>
     public async ValueTask NotifyAsync(string method, CancellationToken cancellationToken)
@@ -107,7 +83,7 @@ internal sealed partial class BackendConnection(
     }
 
     /// <summary>Relays this backend's sampling, elicitation and roots requests to the calling client.</summary>
-    public ClientRequestRelay ClientRequests { get; } = new(config.Name, observer.SoleSession);
+    public ClientRequestRelay ClientRequests => model.ClientRequests;
 
     /// <summary>
     /// A call found the backend's session gone (HTTP 404 on a session request, per the Streamable HTTP spec): drop the
@@ -297,17 +273,17 @@ internal sealed partial class BackendConnection(
                 client = await ConnectAsync(stopping);
                 Interlocked.Exchange(ref _transportFailure, NewSignal());
                 _client = client;
-                _catalog = await LoadCatalogAsync(client, CatalogParts.All, BackendCatalog.Empty, stopping);
+                _catalog = await BackendCatalogLoader.LoadAsync(client, CatalogParts.All, BackendCatalog.Empty, stopping);
 
                 // Routing first, then ready: a call in between is routed and told "unavailable, retry" (the backend
                 // is not ready yet), never "unknown tool" (its items not yet in the catalog of a ready backend).
-                observer.OnCatalogChanged(this, CatalogParts.All);
+                events.OnCatalogChanged(this, CatalogParts.All);
                 State = BackendState.Ready;
                 ReadySince = DateTimeOffset.UtcNow;
                 LastError = null;
                 PublicError = null;
                 LogBackendReady(Name, _catalog.Tools.Count, _catalog.Prompts.Count, _catalog.Resources.Count, _catalog.ResourceTemplates.Count);
-                observer.OnReady(this);
+                events.OnReady(this);
                 _firstAttempt.TrySetResult();
 
                 LastError = await WatchAsync(client, stopping);
@@ -323,7 +299,7 @@ internal sealed partial class BackendConnection(
             catch (Exception ex)
             {
                 LastError = Describe(ex);
-                PublicError = BackendFailure.PublicReason(ex) is var reason && config.Transport == BackendTransport.Stdio && reason == "connection closed"
+                PublicError = BackendFailure.PublicReason(ex) is var reason && Config.Transport == BackendTransport.Stdio && reason == "connection closed"
                     ? "process exited during initialize"
                     : reason;
                 LogBackendFailed(Name, LastError);
@@ -335,7 +311,7 @@ internal sealed partial class BackendConnection(
             if (!ReferenceEquals(_catalog, BackendCatalog.Empty))
             {
                 _catalog = BackendCatalog.Empty;
-                observer.OnCatalogChanged(this, CatalogParts.All);
+                events.OnCatalogChanged(this, CatalogParts.All);
             }
 
             if (client is not null)
@@ -379,7 +355,7 @@ internal sealed partial class BackendConnection(
     /// </summary>
     private async Task<string> WatchAsync(McpClient client, CancellationToken stopping)
     {
-        if (config.Transport == BackendTransport.Stdio)
+        if (Config.Transport == BackendTransport.Stdio)
         {
             return DescribeCompletion(await client.Completion.WaitAsync(stopping));
         }
@@ -389,7 +365,7 @@ internal sealed partial class BackendConnection(
             var failure = Volatile.Read(ref _transportFailure).Task;
             using (var wake = CancellationTokenSource.CreateLinkedTokenSource(stopping))
             {
-                var interval = Task.Delay(LivenessInterval, resilienceServices.Time, wake.Token);
+                var interval = Task.Delay(LivenessInterval, time, wake.Token);
                 var first = await Task.WhenAny(client.Completion, failure, interval);
                 await wake.CancelAsync();
                 stopping.ThrowIfCancellationRequested();
@@ -410,7 +386,7 @@ internal sealed partial class BackendConnection(
     /// <summary>Pings the backend: null when it answered (an error answer included), else why not.</summary>
     private async Task<string?> ProbeAsync(McpClient client, CancellationToken stopping)
     {
-        using var timeout = new CancellationTokenSource(CallTimeout, resilienceServices.Time);
+        using var timeout = new CancellationTokenSource(CallTimeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token);
         try
         {
@@ -431,44 +407,16 @@ internal sealed partial class BackendConnection(
         }
     }
 
-    /// <summary>
-    /// Before opening an MCP session on an HTTP backend, one plain request (HEAD, any answer will do) checks it listens:
-    /// a backend that is not up yet (it starts after the proxy, or is down) is then one clean warning and a retry with
-    /// backoff, instead of the SDK's initialization error with a stack trace on every attempt.
-    /// </summary>
-    private async Task EnsureReachableAsync(Uri endpoint, CancellationToken cancellationToken)
-    {
-        using var client = http.CreateClient();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(CallTimeout);
-        try
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Head, endpoint);
-            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-        }
-        catch (HttpRequestException ex)
-        {
-            throw new HttpRequestException($"not reachable: {ex.Message}", null, ex.StatusCode);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new TimeoutException($"not reachable: no answer within {CallTimeout.TotalSeconds:0.#} s");
-        }
-    }
-
     private static TaskCompletionSource<string> NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private void OnTransportFailure(string error) => Volatile.Read(ref _transportFailure).TrySetResult(error);
 
     private async Task<McpClient> ConnectAsync(CancellationToken cancellationToken)
     {
+        // Every message is seen in read order before the client dispatches it (progress before its result).
         IClientTransport transport = new ObservedClientTransport(
-            config.Transport switch
-            {
-                BackendTransport.Stdio => CreateStdioTransport(),
-                _ => await CreateHttpTransportAsync(cancellationToken),
-            },
-            message => observer.OnMessageRead(this, message));
+            await transports.CreateAsync(model, OnTransportFailure, cancellationToken),
+            message => events.OnMessageRead(this, message));
 
         var options = new McpClientOptions
         {
@@ -483,13 +431,9 @@ internal sealed partial class BackendConnection(
                 SamplingHandler = (request, _, ct) => ClientRequests.SampleAsync(request, ct),
                 ElicitationHandler = ClientRequests.ElicitAsync,
                 RootsHandler = ClientRequests.ListRootsAsync,
-                NotificationHandlers =
-                [
-                    new(NotificationMethods.ToolListChangedNotification, (_, ct) => RefreshAsync(CatalogParts.Tools, ct)),
-                    new(NotificationMethods.PromptListChangedNotification, (_, ct) => RefreshAsync(CatalogParts.Prompts, ct)),
-                    new(NotificationMethods.ResourceListChangedNotification, (_, ct) => RefreshAsync(CatalogParts.Resources, ct)),
-                    // Progress, log messages and resources/updated are relayed in read order by observer.OnMessageRead.
-                ],
+                // list_changed re-lists that part. Progress, log messages and resources/updated are relayed in read
+                // order from BackendEvents.MessageRead.
+                NotificationHandlers = BackendCatalogLoader.ListChangedHandlers(RefreshAsync),
             },
         };
 
@@ -503,7 +447,7 @@ internal sealed partial class BackendConnection(
                 // The level the live client sessions need (each session's own level is applied by the proxy).
                 try
                 {
-                    await client.SetLoggingLevelAsync(new SetLevelRequestParams { Level = observer.BackendLogLevel }, timeout.Token);
+                    await client.SetLoggingLevelAsync(new SetLevelRequestParams { Level = events.CurrentLogLevel }, timeout.Token);
                 }
                 catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                 {
@@ -524,47 +468,6 @@ internal sealed partial class BackendConnection(
         }
     }
 
-    private BoundedStdioTransport CreateStdioTransport() =>
-        new(
-            new BoundedStdioOptions
-            {
-                Name = config.Name,
-                Command = config.Command!,
-                Arguments = [.. config.Args],
-                // The child's complete environment: minimal unless inherit_env (ChildEnvironment).
-                Environment = ChildEnvironment.For(config),
-                WorkingDirectory = config.Cwd is { } cwd ? Path.GetFullPath(cwd, baseDirectory) : baseDirectory,
-                StandardErrorLine = line => LogBackendStderr(Name, line),
-                // On stop a child gets its stdin closed and this long to exit before it is killed.
-                ShutdownGrace = ChildShutdownGrace,
-                // [security] max_result_size: the longest line read from the child.
-                MaxMessageSize = maxResultSize,
-            },
-            loggerFactory);
-
-    private async ValueTask<HttpClientTransport> CreateHttpTransportAsync(CancellationToken cancellationToken)
-    {
-        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        if (!string.IsNullOrEmpty(config.BearerToken))
-        {
-            headers["Authorization"] = "Bearer " + config.BearerToken;
-        }
-
-        var endpoint = await http.ResolveAsync(new Uri(config.Url!), cancellationToken);
-        await EnsureReachableAsync(endpoint, cancellationToken);
-        return new HttpClientTransport(
-            new HttpClientTransportOptions
-            {
-                Name = config.Name,
-                Endpoint = endpoint,
-                AdditionalHeaders = headers,
-                ConnectionTimeout = CallTimeout,
-            },
-            http.CreateClient(Name, maxResultSize, _logger, OnTransportFailure),
-            loggerFactory,
-            ownsHttpClient: true);
-    }
-
     private async ValueTask RefreshAsync(CatalogParts parts, CancellationToken cancellationToken)
     {
         if (_client is not { } client)
@@ -574,69 +477,14 @@ internal sealed partial class BackendConnection(
 
         try
         {
-            _catalog = await LoadCatalogAsync(client, parts, _catalog, cancellationToken);
+            _catalog = await BackendCatalogLoader.LoadAsync(client, parts, _catalog, cancellationToken);
             LogCatalogRefreshed(Name, parts.ToString());
-            observer.OnCatalogChanged(this, parts);
+            events.OnCatalogChanged(this, parts);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             LogRefreshFailed(Name, Describe(ex));
         }
-    }
-
-    private static async Task<BackendCatalog> LoadCatalogAsync(McpClient client, CatalogParts parts, BackendCatalog previous, CancellationToken ct)
-    {
-        var caps = client.ServerCapabilities;
-        var tools = previous.Tools;
-        var prompts = previous.Prompts;
-        var resources = previous.Resources;
-        var templates = previous.ResourceTemplates;
-
-        if (parts.HasFlag(CatalogParts.Tools))
-        {
-            tools = caps.Tools is null ? [] : await ListAllAsync(
-                async cursor => await client.ListToolsAsync(new ListToolsRequestParams { Cursor = cursor }, ct),
-                r => (r.Tools, r.NextCursor));
-        }
-
-        if (parts.HasFlag(CatalogParts.Prompts))
-        {
-            prompts = caps.Prompts is null ? [] : await ListAllAsync(
-                async cursor => await client.ListPromptsAsync(new ListPromptsRequestParams { Cursor = cursor }, ct),
-                r => (r.Prompts, r.NextCursor));
-        }
-
-        if (parts.HasFlag(CatalogParts.Resources))
-        {
-            resources = caps.Resources is null ? [] : await ListAllAsync(
-                async cursor => await client.ListResourcesAsync(new ListResourcesRequestParams { Cursor = cursor }, ct),
-                r => (r.Resources, r.NextCursor));
-            templates = caps.Resources is null ? [] : await ListAllAsync(
-                async cursor => await client.ListResourceTemplatesAsync(new ListResourceTemplatesRequestParams { Cursor = cursor }, ct),
-                r => (r.ResourceTemplates, r.NextCursor));
-        }
-
-        return new BackendCatalog(tools, prompts, resources, templates);
-    }
-
-    private static async Task<IReadOnlyList<T>> ListAllAsync<TResult, T>(Func<string?, Task<TResult>> list, Func<TResult, (IList<T> Items, string? Next)> page)
-    {
-        var all = new List<T>();
-        string? cursor = null;
-        // Bounded: a backend that returns cursors forever must not hang the proxy.
-        for (var pages = 0; pages < 1000; pages++)
-        {
-            var (items, next) = page(await list(cursor));
-            all.AddRange(items);
-            if (string.IsNullOrEmpty(next))
-            {
-                break;
-            }
-
-            cursor = next;
-        }
-
-        return all;
     }
 
     private static string DescribeCompletion(ClientCompletionDetails details) => details switch
@@ -700,7 +548,7 @@ internal sealed partial class BackendConnection(
         }
 
         State = BackendState.Stopped;
-        Resilience.Dispose();
+        model.Dispose(); // the resilience pipeline's rate limiter timer
         _stopping.Dispose();
         _noRestart.Dispose();
     }
@@ -726,9 +574,6 @@ internal sealed partial class BackendConnection(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Backend '{Backend}' catalog refresh failed: {Error}")]
     private partial void LogRefreshFailed(string backend, string error);
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Backend '{Backend}' stderr: {Line}")]
-    private partial void LogBackendStderr(string backend, string line);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Backend '{Backend}' replaced by a config reload: draining {InFlight} calls in flight for up to {Seconds} s")]
     private partial void LogRetiring(string backend, int inFlight, double seconds);

@@ -1,28 +1,28 @@
 using McpProxy.Configuration;
 using McpProxy.Resilience;
-using McpProxy.Mirroring;
-using McpProxy.Routing;
-using McpProxy.Sessions;
-using ModelContextProtocol.Protocol;
+using Microsoft.Extensions.Options;
 
 namespace McpProxy.Backends;
 
 /// <summary>
-/// Owns every backend connection for the proxy's lifetime: starts them in parallel at startup (waiting for each
-/// first attempt, so the first <c>tools/list</c> is complete, but never failing startup because of a backend), keeps
-/// the aggregate catalog current, and stops the children on shutdown.
+/// Owns every backend connection for the proxy's lifetime: builds each backend's <see cref="BackendModel"/> and
+/// connection, starts them in parallel at startup (waiting for each first attempt, so the first <c>tools/list</c> is
+/// complete, but never failing startup because of a backend), moves to a new set on hot reload, and stops the children
+/// on shutdown. What changes is announced on <see cref="BackendEvents"/>, to which the layers above subscribe (the
+/// catalog, the client sessions, the mirror): this folder references none of them.
 /// </summary>
 internal sealed partial class BackendRegistry(
     ProxyConfig config,
-    ProxyCatalog catalog,
-    SessionHub sessions,
-    BackendHttp http,
+    IOptions<BackendEvents> subscriptions,
+    IBackendTransportFactory transports,
     ILoggerFactory loggerFactory,
     ResilienceServices resilience,
-    TrafficMirror mirror,
     InFlightCalls inFlight,
-    ILogger<BackendRegistry> logger) : IHostedLifecycleService, IBackendObserver, IAsyncDisposable
+    ILogger<BackendRegistry> logger) : IHostedLifecycleService, IAsyncDisposable
 {
+    // Reading the options runs every subscription (Routing, Sessions, Mirroring) before any backend exists.
+    private readonly BackendEvents _events = subscriptions.Value;
+
     private readonly SemaphoreSlim _reload = new(1, 1);
     private List<BackendConnection> _backends = [];
     private List<BackendConnection> _mirrors = [];
@@ -50,6 +50,8 @@ internal sealed partial class BackendRegistry(
             return;
         }
 
+        _events.Ready += OnReady;
+        _events.CatalogChanged += OnCatalogChanged;
         _backends = [.. config.Backends
             .Where(b => b.MirrorOf is null)
             .Select(Connect)];
@@ -57,8 +59,7 @@ internal sealed partial class BackendRegistry(
             .Where(b => b.MirrorOf is not null)
             .Select(Connect)];
         resilience.Ejections.TotalBackends = _backends.Count;
-        catalog.SetBackends(_backends);
-        mirror.SetMirrors(_mirrors);
+        _events.OnBackendsChanged(_backends, _mirrors, announce: false);
 
         await Task.WhenAll(_backends.Concat(_mirrors).Select(b => b.StartAsync())).WaitAsync(cancellationToken);
         LogStarted(_backends.Count(b => b.State == BackendState.Ready), _backends.Count);
@@ -194,9 +195,8 @@ internal sealed partial class BackendRegistry(
             _mirrors = [.. next.Where(b => b.Config.MirrorOf is not null)];
             Configs = configs;
             resilience.Ejections.TotalBackends = _backends.Count;
-            mirror.SetMirrors(_mirrors);
-            catalog.SetBackends(_backends);
-            sessions.BroadcastListChanged(CatalogParts.All);
+            // The catalog and the mirror move to the new set, then clients are told to re-list.
+            _events.OnBackendsChanged(_backends, _mirrors, announce: true);
 
             // Routing has moved on: the old connections get no new calls; each finishes its calls in flight (up to
             // shutdown_timeout_seconds) in the background, then stops. The next reload does not wait for them.
@@ -253,8 +253,9 @@ internal sealed partial class BackendRegistry(
         }
     }
 
+    /// <summary>Builds a backend's model (its pipeline and relay) and the connection that supervises it; not started yet.</summary>
     private BackendConnection Connect(BackendConfig backend) =>
-        new(backend, config.BaseDirectory, config.Security.MaxResultSize, this, http, loggerFactory, resilience);
+        new(BackendModel.Build(backend, resilience, _events.CurrentSoleSession), transports, _events, loggerFactory, resilience.Time);
 
     /// <summary>A value comparison of two backend configs (records holding lists compare those by reference).</summary>
     private static string ConfigFingerprint(BackendConfig backend) =>
@@ -262,7 +263,7 @@ internal sealed partial class BackendRegistry(
 
     private static readonly System.Text.Json.JsonSerializerOptions FingerprintOptions = new() { WriteIndented = false };
 
-    public void OnReady(BackendConnection backend)
+    private void OnReady(BackendConnection backend)
     {
         if (backend.Config.MirrorOf is null && Volatile.Read(ref _started) == 1)
         {
@@ -270,26 +271,14 @@ internal sealed partial class BackendRegistry(
         }
     }
 
-    public void OnCatalogChanged(BackendConnection backend, CatalogParts parts)
+    // Raised for routed backends only (BackendEvents leaves mirrors out), after the catalog and clients heard.
+    private void OnCatalogChanged(BackendConnection backend, CatalogParts parts)
     {
-        if (backend.Config.MirrorOf is not null)
-        {
-            return; // mirrors are never listed
-        }
-
-        catalog.Rebuild();
-        sessions.BroadcastListChanged(parts);
         if (Volatile.Read(ref _started) == 1)
         {
             NoteAllReady();
         }
     }
-
-    public ModelContextProtocol.Server.McpServer? SoleSession() => sessions.SoleSession();
-
-    public void OnMessageRead(BackendConnection backend, JsonRpcMessage message) => sessions.OnBackendMessageRead(backend, message);
-
-    public LoggingLevel BackendLogLevel => sessions.BackendLogLevel;
 
     public async ValueTask DisposeAsync()
     {

@@ -7,6 +7,9 @@ internal static class BackendServices
     {
         services.AddSingleton<BackendRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<BackendRegistry>());
+        services.AddSingleton<IBackendTransportFactory, BackendTransportFactory>();
+        // Backends report upward through BackendEvents; each layer above subscribes in its own AddProxyX (this folder references none).
+        services.AddOptions<BackendEvents>();
         // HTTP backends: a shared pool, service discovery resolved once per backend session (BackendHttp).
         services.AddSingleton(sp => new BackendHttp(sp.GetService<Microsoft.Extensions.ServiceDiscovery.ServiceEndpointResolver>()));
         return services;

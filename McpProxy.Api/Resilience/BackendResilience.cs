@@ -149,8 +149,19 @@ internal sealed class BackendResilience : IDisposable
     public OutlierDetector? Outlier { get; }
     public RetryBudget? Budget { get; }
 
+    /// <summary>Whether <see cref="Dispose"/> ran (the backend was replaced, removed or stopped).</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed) == 1;
+
+    private int _disposed;
+
     /// <summary>Releases the rate limiter's replenishment timer; calls after this fail with <see cref="ObjectDisposedException"/>.</summary>
-    public void Dispose() => _rateLimiter?.Dispose();
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _rateLimiter?.Dispose();
+        }
+    }
 
     /// <summary>
     /// Runs one proxied call through the pipeline. Failures come back as JSON-RPC errors naming the backend: its own

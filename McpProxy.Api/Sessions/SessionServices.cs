@@ -1,3 +1,5 @@
+using McpProxy.Backends;
+
 namespace McpProxy.Sessions;
 
 internal static class SessionServices
@@ -7,6 +9,14 @@ internal static class SessionServices
     {
         services.AddSingleton<SessionHub>();
         services.AddSingleton<SessionLimiter>();
+        // list_changed, progress, logs and resources/updated to clients; their log level; the sole session.
+        services.AddOptions<BackendEvents>().Configure<SessionHub>((events, sessions) =>
+        {
+            events.ListChanged += sessions.BroadcastListChanged;
+            events.MessageRead += sessions.OnBackendMessageRead;
+            events.BackendLogLevel = () => sessions.BackendLogLevel;
+            events.SoleSession = sessions.SoleSession;
+        });
         return services;
     }
 }
