@@ -1,7 +1,8 @@
 using McpProxy.Backends;
+using McpProxy.Configuration;
 using McpProxy.Resilience;
 
-namespace McpProxy.Configuration;
+namespace McpProxy.Reload;
 
 /// <summary>
 /// <c>[proxy] hot_reload = true</c>: watches the config file and applies a changed <c>[[backends]]</c> list without a
