@@ -156,7 +156,7 @@ internal sealed partial class BackendRegistry(
                 {
                     if (current.Remove(backendConfig.Name, out var existing))
                     {
-                        if (ConfigFingerprint(existing.Config) == ConfigFingerprint(backendConfig))
+                        if (existing.Config.Equals(backendConfig))
                         {
                             next.Add(existing);
                             continue;
@@ -253,12 +253,6 @@ internal sealed partial class BackendRegistry(
 
     private BackendConnection Connect(BackendConfig backend) =>
         new(backend, config.BaseDirectory, config.Security.MaxResultSize, this, http, loggerFactory, resilience);
-
-    /// <summary>A value comparison of two backend configs (records holding lists compare those by reference).</summary>
-    private static string ConfigFingerprint(BackendConfig backend) =>
-        System.Text.Json.JsonSerializer.Serialize(backend, FingerprintOptions);
-
-    private static readonly System.Text.Json.JsonSerializerOptions FingerprintOptions = new() { WriteIndented = false };
 
     public void OnReady(BackendConnection backend)
     {

@@ -5,77 +5,45 @@ namespace McpProxy.Configuration;
 /// <summary>Maps the TOML tree onto <see cref="ProxyConfig"/>, validating as it goes; every problem lands in <see cref="ConfigErrors"/>.</summary>
 internal sealed class ConfigReader(ConfigErrors errors)
 {
-    private static readonly string[] RootKeys = ["proxy", "backends", "auth", "performance", "security", "observability"];
-    private static readonly string[] ProxyKeys = ["name", "version", "separator", "shutdown_timeout_seconds", "hot_reload", "instructions", "listen", "sessions", "names"];
-    private static readonly string[] ListenKeys = ["host", "port", "path", "legacy_sse"];
-    private static readonly string[] NamesKeys = ["max_length", "charset"];
-    private static readonly string[] SessionsKeys = ["idle_timeout_seconds", "max_sessions", "max_sessions_per_caller"];
-
-    private static readonly string[] BackendKeys =
-    [
-        "name", "transport", "command", "args", "env", "inherit_env", "cwd", "url", "bearer_token", "forward_auth",
-        "timeout", "concurrency", "cache", "circuit_breaker", "rate_limit", "retry", "hedging", "outlier_detection",
-        "aliases", "expose_tools", "hide_tools", "expose_resources", "hide_resources", "expose_prompts", "hide_prompts",
-        "default_args", "inject_args", "mirror_of", "mirror_percent", "idempotent_tools", "non_idempotent_tools", "namespaced",
-    ];
-
-    private static readonly string[] StdioOnlyKeys = ["command", "args", "env", "inherit_env", "cwd"];
-    private static readonly string[] HttpOnlyKeys = ["url", "bearer_token", "forward_auth"];
-    private static readonly string[] TimeoutKeys = ["seconds"];
-    private static readonly string[] ConcurrencyKeys = ["max_concurrent", "max_queued"];
-    private static readonly string[] CacheKeys = ["resource_ttl_seconds", "tool_ttl_seconds", "max_entries", "cache_tools"];
-    private static readonly string[] CircuitBreakerKeys = ["failure_rate_threshold", "minimum_calls", "wait_duration_seconds", "permitted_calls_in_half_open", "window_seconds"];
-    private static readonly string[] RateLimitKeys = ["requests", "period_seconds"];
-    private static readonly string[] RetryKeys = ["max_retries", "initial_backoff_ms", "max_backoff_ms", "budget_percent", "min_retries_per_sec"];
-    private static readonly string[] HedgingKeys = ["delay_ms", "max_hedges"];
-    private static readonly string[] OutlierKeys = ["consecutive_errors", "interval_seconds", "base_ejection_seconds", "max_ejection_percent"];
-    private static readonly string[] AliasKeys = ["from", "to"];
-    private static readonly string[] InjectArgsKeys = ["tool", "args", "overwrite"];
-    private static readonly string[] AuthKeys = ["type", "tokens", "issuer", "audience", "jwks_uri", "roles", "role_mapping", "default_role", "admin_roles", "token_types"];
-    private static readonly string[] BearerOnlyKeys = ["tokens"];
-    private static readonly string[] JwtOnlyKeys = ["issuer", "audience", "jwks_uri"];
-    private static readonly string[] RoleKeys = ["name", "allow_tools", "deny_tools", "allow_prompts", "deny_prompts", "allow_resources", "deny_resources"];
-    private static readonly string[] RoleMappingKeys = ["claim", "mapping"];
-    private static readonly string[] PerformanceKeys = ["coalesce_requests"];
-    private static readonly string[] SecurityKeys = ["max_argument_size", "max_request_body", "allowed_origins", "allowed_hosts", "admin_token", "admin_allow_forwarded", "max_result_size"];
-    private static readonly string[] ObservabilityKeys = ["audit", "log_level", "json_logs", "metrics", "tracing", "audit_arguments", "health_min_ready_percent"];
-    private static readonly string[] MetricsKeys = ["enabled"];
-    private static readonly string[] TracingKeys = ["enabled", "endpoint", "service_name", "protocol"];
+    internal static readonly string[] StdioOnlyKeys = ["command", "args", "env", "inherit_env", "cwd"];
+    internal static readonly string[] HttpOnlyKeys = ["url", "bearer_token", "forward_auth"];
+    internal static readonly string[] BearerOnlyKeys = ["tokens"];
+    internal static readonly string[] JwtOnlyKeys = ["issuer", "audience", "jwks_uri"];
     private static readonly string[] LogLevels = ["trace", "debug", "info", "warn", "error"];
     private static readonly string[] TracingProtocols = ["grpc", "http/protobuf"];
 
     /// <summary>
     /// Every table of <c>mcp-proxy.toml</c>: its dotted path (arrays of tables without an index), the record it is read
-    /// into and the keys it allows — the lists above, which the reader checks. The JSON Schema
-    /// (<see cref="ConfigSchema"/>) is generated from these and the records' property types, so <c>--check</c> and the
-    /// schema cannot disagree on a key. A new table's key list goes here too (a test finds any list left out).
+    /// into and so the keys it allows (<see cref="ConfigKeys"/>: the record's properties), which the reader checks. The
+    /// JSON Schema (<see cref="ConfigSchema"/>) is generated from these and the records' property types, so <c>--check</c>
+    /// and the schema cannot disagree on a key. A new table goes here too.
     /// </summary>
     internal static readonly IReadOnlyList<ConfigTable> Tables =
     [
-        new("", typeof(ProxyConfig), RootKeys),
-        new("proxy", typeof(ProxySection), ProxyKeys),
-        new("proxy.listen", typeof(ListenConfig), ListenKeys),
-        new("proxy.names", typeof(NamesConfig), NamesKeys),
-        new("proxy.sessions", typeof(SessionsConfig), SessionsKeys),
-        new("backends", typeof(BackendConfig), BackendKeys, IsArray: true, Required: ["name", "transport"]),
-        new("backends.timeout", typeof(TimeoutConfig), TimeoutKeys),
-        new("backends.concurrency", typeof(ConcurrencyConfig), ConcurrencyKeys),
-        new("backends.cache", typeof(CacheConfig), CacheKeys),
-        new("backends.circuit_breaker", typeof(CircuitBreakerConfig), CircuitBreakerKeys),
-        new("backends.rate_limit", typeof(RateLimitConfig), RateLimitKeys),
-        new("backends.retry", typeof(RetryConfig), RetryKeys),
-        new("backends.hedging", typeof(HedgingConfig), HedgingKeys),
-        new("backends.outlier_detection", typeof(OutlierDetectionConfig), OutlierKeys),
-        new("backends.aliases", typeof(AliasConfig), AliasKeys, IsArray: true, Required: ["from", "to"]),
-        new("backends.inject_args", typeof(InjectArgsConfig), InjectArgsKeys, IsArray: true, Required: ["tool"]),
-        new("auth", typeof(AuthConfig), AuthKeys, Required: ["type"]),
-        new("auth.roles", typeof(RoleConfig), RoleKeys, IsArray: true, Required: ["name"]),
-        new("auth.role_mapping", typeof(RoleMappingConfig), RoleMappingKeys),
-        new("performance", typeof(PerformanceConfig), PerformanceKeys),
-        new("security", typeof(SecurityConfig), SecurityKeys),
-        new("observability", typeof(ObservabilityConfig), ObservabilityKeys),
-        new("observability.metrics", typeof(MetricsConfig), MetricsKeys),
-        new("observability.tracing", typeof(TracingConfig), TracingKeys),
+        new("", typeof(ProxyConfig)),
+        new("proxy", typeof(ProxySection)),
+        new("proxy.listen", typeof(ListenConfig)),
+        new("proxy.names", typeof(NamesConfig)),
+        new("proxy.sessions", typeof(SessionsConfig)),
+        new("backends", typeof(BackendConfig), IsArray: true, Required: ["name", "transport"]),
+        new("backends.timeout", typeof(TimeoutConfig)),
+        new("backends.concurrency", typeof(ConcurrencyConfig)),
+        new("backends.cache", typeof(CacheConfig)),
+        new("backends.circuit_breaker", typeof(CircuitBreakerConfig)),
+        new("backends.rate_limit", typeof(RateLimitConfig)),
+        new("backends.retry", typeof(RetryConfig)),
+        new("backends.hedging", typeof(HedgingConfig)),
+        new("backends.outlier_detection", typeof(OutlierDetectionConfig)),
+        new("backends.aliases", typeof(AliasConfig), IsArray: true, Required: ["from", "to"]),
+        new("backends.inject_args", typeof(InjectArgsConfig), IsArray: true, Required: ["tool"]),
+        new("auth", typeof(AuthConfig), Required: ["type"]),
+        new("auth.roles", typeof(RoleConfig), IsArray: true, Required: ["name"]),
+        new("auth.role_mapping", typeof(RoleMappingConfig)),
+        new("performance", typeof(PerformanceConfig)),
+        new("security", typeof(SecurityConfig)),
+        new("observability", typeof(ObservabilityConfig)),
+        new("observability.metrics", typeof(MetricsConfig)),
+        new("observability.tracing", typeof(TracingConfig)),
     ];
 
     /// <summary>String keys that take one of a fixed set of values (enum-typed keys take their enum's names).</summary>
@@ -104,8 +72,8 @@ internal sealed class ConfigReader(ConfigErrors errors)
 
     public ProxyConfig Read(TomlTableNode rootTable)
     {
-        var root = new ConfigSection(errors, rootTable, "", null, RootKeys);
-        var (proxy, separator) = ReadProxy(root.Section("proxy", ProxyKeys));
+        var root = new ConfigSection(errors, rootTable, "", null, ConfigKeys.Of<ProxyConfig>());
+        var (proxy, separator) = ReadProxy(root.Section("proxy", ConfigKeys.Of<ProxySection>()));
         var backends = ReadBackends(root, separator);
         if (backends.Count == 0 && errors.Errors.Count == 0)
         {
@@ -113,15 +81,15 @@ internal sealed class ConfigReader(ConfigErrors errors)
             errors.Warn("backends", null, root.LineOf("backends"), "no [[backends]] are configured: the proxy will serve empty tool, prompt and resource lists");
         }
 
-        var auth = root.Section("auth", AuthKeys) is { } a ? ReadAuth(a) : null;
+        var auth = root.Section("auth", ConfigKeys.Of<AuthConfig>()) is { } a ? ReadAuth(a) : null;
         var config = new ProxyConfig
         {
             Proxy = proxy,
             Backends = backends,
             Auth = auth,
-            Performance = ReadPerformance(root.Section("performance", PerformanceKeys)),
-            Security = ReadSecurity(root.Section("security", SecurityKeys)),
-            Observability = ReadObservability(root.Section("observability", ObservabilityKeys)),
+            Performance = ReadPerformance(root.Section("performance", ConfigKeys.Of<PerformanceConfig>())),
+            Security = ReadSecurity(root.Section("security", ConfigKeys.Of<SecurityConfig>())),
+            Observability = ReadObservability(root.Section("observability", ConfigKeys.Of<ObservabilityConfig>())),
         };
         return config with { ExpandedValues = errors.Expanded.Select(e => e.Expanded).ToHashSet(StringComparer.Ordinal) };
     }
@@ -157,9 +125,9 @@ internal sealed class ConfigReader(ConfigErrors errors)
             ShutdownTimeoutSeconds = AtMost(s, "shutdown_timeout_seconds", s.Int("shutdown_timeout_seconds", v => v >= 0, ">= 0"), Day, OneDay) ?? d.ShutdownTimeoutSeconds,
             HotReload = s.Bool("hot_reload") ?? d.HotReload,
             Instructions = s.String("instructions"),
-            Listen = ReadListen(s.Section("listen", ListenKeys)),
-            Sessions = ReadSessions(s.Section("sessions", SessionsKeys)),
-            Names = ReadNames(s.Section("names", NamesKeys)),
+            Listen = ReadListen(s.Section("listen", ConfigKeys.Of<ListenConfig>())),
+            Sessions = ReadSessions(s.Section("sessions", ConfigKeys.Of<SessionsConfig>())),
+            Names = ReadNames(s.Section("names", ConfigKeys.Of<NamesConfig>())),
         };
         return (proxy, checkSeparator);
     }
@@ -243,7 +211,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
 
     private List<BackendConfig> ReadBackends(ConfigSection root, string? separator)
     {
-        var sections = root.Sections("backends", BackendKeys, BackendLabel, indexKeys: false);
+        var sections = root.Sections("backends", ConfigKeys.Of<BackendConfig>(), BackendLabel, indexKeys: false);
         var result = new List<BackendConfig>();
         var names = new Dictionary<string, int>(StringComparer.Ordinal);
         var mirrors = new List<(ConfigSection Section, string Name, string MirrorOf)>();
@@ -444,14 +412,14 @@ internal sealed class ConfigReader(ConfigErrors errors)
             Url = url,
             BearerToken = string.IsNullOrEmpty(bearerToken) ? null : bearerToken,
             ForwardAuth = forwardAuth ?? false,
-            Timeout = ReadTimeout(s.Section("timeout", TimeoutKeys)),
-            Concurrency = ReadConcurrency(s.Section("concurrency", ConcurrencyKeys)),
-            Cache = ReadCache(s.Section("cache", CacheKeys)),
-            CircuitBreaker = ReadCircuitBreaker(s.Section("circuit_breaker", CircuitBreakerKeys)),
-            RateLimit = ReadRateLimit(s.Section("rate_limit", RateLimitKeys)),
-            Retry = ReadRetry(s.Section("retry", RetryKeys)),
-            Hedging = ReadHedging(s.Section("hedging", HedgingKeys)),
-            OutlierDetection = ReadOutlier(s.Section("outlier_detection", OutlierKeys)),
+            Timeout = ReadTimeout(s.Section("timeout", ConfigKeys.Of<TimeoutConfig>())),
+            Concurrency = ReadConcurrency(s.Section("concurrency", ConfigKeys.Of<ConcurrencyConfig>())),
+            Cache = ReadCache(s.Section("cache", ConfigKeys.Of<CacheConfig>())),
+            CircuitBreaker = ReadCircuitBreaker(s.Section("circuit_breaker", ConfigKeys.Of<CircuitBreakerConfig>())),
+            RateLimit = ReadRateLimit(s.Section("rate_limit", ConfigKeys.Of<RateLimitConfig>())),
+            Retry = ReadRetry(s.Section("retry", ConfigKeys.Of<RetryConfig>())),
+            Hedging = ReadHedging(s.Section("hedging", ConfigKeys.Of<HedgingConfig>())),
+            OutlierDetection = ReadOutlier(s.Section("outlier_detection", ConfigKeys.Of<OutlierDetectionConfig>())),
             Aliases = ReadAliases(s, separator),
             ExposeTools = exposeTools,
             HideTools = hideTools,
@@ -599,7 +567,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
         var result = new List<AliasConfig>();
         var froms = new Dictionary<string, int>(StringComparer.Ordinal);
         var tos = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var s in backend.Sections("aliases", AliasKeys))
+        foreach (var s in backend.Sections("aliases", ConfigKeys.Of<AliasConfig>()))
         {
             var from = s.String("from");
             var to = s.String("to");
@@ -659,7 +627,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
     private static List<InjectArgsConfig> ReadInjectArgs(ConfigSection backend)
     {
         var result = new List<InjectArgsConfig>();
-        foreach (var s in backend.Sections("inject_args", InjectArgsKeys))
+        foreach (var s in backend.Sections("inject_args", ConfigKeys.Of<InjectArgsConfig>()))
         {
             var tool = s.String("tool");
             if (!s.Has("tool"))
@@ -798,7 +766,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
             Audience = audience,
             JwksUri = jwksUri,
             Roles = roles,
-            RoleMapping = ReadRoleMapping(s.Section("role_mapping", RoleMappingKeys), roles),
+            RoleMapping = ReadRoleMapping(s.Section("role_mapping", ConfigKeys.Of<RoleMappingConfig>()), roles),
         };
     }
 
@@ -806,7 +774,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
     {
         var result = new List<RoleConfig>();
         var names = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var s in auth.Sections("roles", RoleKeys))
+        foreach (var s in auth.Sections("roles", ConfigKeys.Of<RoleConfig>()))
         {
             var name = s.String("name");
             if (!s.Has("name"))
@@ -942,7 +910,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
             logLevel = null;
         }
 
-        var metrics = s.Section("metrics", MetricsKeys);
+        var metrics = s.Section("metrics", ConfigKeys.Of<MetricsConfig>());
         return new ObservabilityConfig
         {
             Audit = s.Bool("audit") ?? d.Audit,
@@ -951,7 +919,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
             AuditArguments = s.Bool("audit_arguments") ?? d.AuditArguments,
             HealthMinReadyPercent = s.Number("health_min_ready_percent", v => v is >= 0 and <= 100, Percent) ?? d.HealthMinReadyPercent,
             Metrics = new MetricsConfig { Enabled = metrics?.Bool("enabled") ?? d.Metrics.Enabled },
-            Tracing = ReadTracing(s.Section("tracing", TracingKeys)),
+            Tracing = ReadTracing(s.Section("tracing", ConfigKeys.Of<TracingConfig>())),
         };
     }
 

@@ -144,8 +144,7 @@ internal sealed partial class ConfigWatcher(ProxyConfig config, BackendRegistry 
     }
 
     private static bool SameOutsideBackends(ProxyConfig a, ProxyConfig b) =>
-        System.Text.Json.JsonSerializer.Serialize(a with { Backends = [], SourcePath = null, BaseDirectory = "" }) ==
-        System.Text.Json.JsonSerializer.Serialize(b with { Backends = [], SourcePath = null, BaseDirectory = "" });
+        (a with { Backends = [], SourcePath = null, BaseDirectory = "" }).Equals(b with { Backends = [], SourcePath = null, BaseDirectory = "" });
 
     private static async Task<string?> ReadQuietlyAsync(string path, CancellationToken cancellationToken)
     {
