@@ -3,6 +3,7 @@ using McpProxy.Backends;
 using McpProxy.Caching;
 using McpProxy.Configuration;
 using McpProxy.Observability;
+using McpProxy.Reload;
 using McpProxy.Resilience;
 using McpProxy.Routing;
 using McpProxy.Security;

@@ -159,7 +159,7 @@ internal sealed partial class BackendRegistry(
                 {
                     if (current.Remove(backendConfig.Name, out var existing))
                     {
-                        if (ConfigFingerprint(existing.Config) == ConfigFingerprint(backendConfig))
+                        if (existing.Config.Equals(backendConfig))
                         {
                             next.Add(existing);
                             continue;
@@ -256,12 +256,6 @@ internal sealed partial class BackendRegistry(
     /// <summary>Builds a backend's model (its pipeline and relay) and the connection that supervises it; not started yet.</summary>
     private BackendConnection Connect(BackendConfig backend) =>
         new(BackendModel.Build(backend, resilience, _events.CurrentSoleSession), transports, _events, loggerFactory, resilience.Time);
-
-    /// <summary>A value comparison of two backend configs (records holding lists compare those by reference).</summary>
-    private static string ConfigFingerprint(BackendConfig backend) =>
-        System.Text.Json.JsonSerializer.Serialize(backend, FingerprintOptions);
-
-    private static readonly System.Text.Json.JsonSerializerOptions FingerprintOptions = new() { WriteIndented = false };
 
     private void OnReady(BackendConnection backend)
     {

@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -7,10 +6,13 @@ namespace McpProxy.Configuration;
 /// <summary>One table of <c>mcp-proxy.toml</c> as the reader sees it (<see cref="ConfigReader.Tables"/>).</summary>
 /// <param name="Path">Dotted path from the root; an array of tables (<c>[[backends]]</c>) has no index.</param>
 /// <param name="Model">The record the table is read into: its properties give the keys' types and defaults.</param>
-/// <param name="Keys">The keys the reader allows (anything else is an "unknown key" error).</param>
 /// <param name="IsArray">An array of tables (<c>[[path]]</c>).</param>
 /// <param name="Required">Keys the reader reports as missing when absent.</param>
-internal sealed record ConfigTable(string Path, Type Model, IReadOnlyList<string> Keys, bool IsArray = false, IReadOnlyList<string>? Required = null);
+internal sealed record ConfigTable(string Path, Type Model, bool IsArray = false, IReadOnlyList<string>? Required = null)
+{
+    /// <summary>The keys the reader allows (anything else is an "unknown key" error): derived from <see cref="Model"/>.</summary>
+    public IReadOnlyList<string> Keys => ConfigKeys.Of(Model);
+}
 
 /// <summary>
 /// The JSON Schema of <c>mcp-proxy.toml</c> (checked in as <c>schemas/mcp-proxy.schema.json</c>, for Taplo / Even Better
@@ -56,9 +58,7 @@ internal static class ConfigSchema
                 continue;
             }
 
-            var property = table.Model.GetProperty(PascalCase(key), BindingFlags.Public | BindingFlags.Instance)
-                ?? throw new InvalidOperationException(
-                    $"config key '{path}' has no property {PascalCase(key)} on {table.Model.Name}: name the property after the key, or give the key a table in ConfigReader.Tables");
+            var property = ConfigKeys.KeyProperties(table.Model).Single(p => p.Key == key).Property;
             var schema = ValueSchema(property.PropertyType, path);
             if (defaults is not null && table.Required?.Contains(key) != true && Default(property.GetValue(defaults)) is { } value)
             {
@@ -155,7 +155,4 @@ internal static class ConfigSchema
 
     private static string CaseInsensitive(string name) =>
         string.Concat(name.Select(c => char.IsLetter(c) ? $"[{char.ToLowerInvariant(c)}{char.ToUpperInvariant(c)}]" : c.ToString()));
-
-    internal static string PascalCase(string key) =>
-        string.Concat(key.Split('_').Select(part => part.Length == 0 ? part : char.ToUpperInvariant(part[0]) + part[1..]));
 }

@@ -16,6 +16,43 @@ internal sealed class ConfigErrors(Func<string, string?> getEnv, string? sourceP
     /// <summary>Valid, but probably not what the user meant (reported by <c>--check</c> and at startup; loading succeeds).</summary>
     public List<ConfigError> Warnings { get; } = [];
 
+    /// <summary>The table each record was read from (by reference): validators report against its keys and lines.</summary>
+    private readonly Dictionary<object, ConfigSection> _sections = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>How many of <see cref="Errors"/> reading reported (the rest are validators'); -1 while reading.</summary>
+    private int _readErrors = -1;
+
+    /// <summary>Remembers the table a record was read from; returns the record.</summary>
+    public T Track<T>(T record, ConfigSection section)
+        where T : class
+    {
+        _sections[record] = section;
+        return record;
+    }
+
+    /// <summary>The table a record was read from; null for a record the config did not spell out (defaults).</summary>
+    public ConfigSection? SectionOf(object? record) => record is not null && _sections.TryGetValue(record, out var s) ? s : null;
+
+    /// <summary>Reading is done: errors from here on are the validators'.</summary>
+    public void EndReading() => _readErrors = Errors.Count;
+
+    /// <summary>Reading reported a problem with the key (or an item of it): its value is not what the record holds.</summary>
+    public bool FailedToRead(string fullKey, string? backend)
+    {
+        var count = _readErrors < 0 ? Errors.Count : _readErrors;
+        for (var i = 0; i < count; i++)
+        {
+            var e = Errors[i];
+            if (e.Backend == backend && (e.Key == fullKey
+                || (e.Key.StartsWith(fullKey, StringComparison.Ordinal) && e.Key.Length > fullKey.Length && e.Key[fullKey.Length] is '[' or '.')))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Values that came from <c>${VAR}</c> expansion, in the order read, with the raw text they came from.</summary>
     public List<(string Expanded, string Raw)> Expanded { get; } = [];
 
@@ -101,6 +138,9 @@ internal sealed class ConfigSection
     public int Line => Table.Line;
 
     public bool Has(string key) => Table.Entries.ContainsKey(key);
+
+    /// <summary>The key is present and was read without a problem: the record holds its value.</summary>
+    public bool Usable(string key) => Has(key) && !_errors.FailedToRead(KeyOf(key), Backend);
 
     public string KeyOf(string key) => Path.Length == 0 ? key : Path + "." + key;
 

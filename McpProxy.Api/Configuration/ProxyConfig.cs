@@ -17,13 +17,19 @@ public sealed record ProxyConfig
     public ObservabilityConfig Observability { get; init; } = new();
 
     /// <summary>Full path of the file this config was read from (null when parsed from a string).</summary>
+    [NotAKey]
     public string? SourcePath { get; init; }
 
     /// <summary>Directory relative paths resolve against (the config file's directory, else the current directory).</summary>
+    [NotAKey]
     public string BaseDirectory { get; init; } = Directory.GetCurrentDirectory();
 
     /// <summary>Every string value that came from <c>${VAR}</c> expansion: redacted wherever the config is shown.</summary>
     internal IReadOnlySet<string> ExpandedValues { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    public bool Equals(ProxyConfig? other) => StructuralEquality.Equal(this, other);
+
+    public override int GetHashCode() => StructuralEquality.Hash(this);
 }
 
 /// <summary><c>[proxy]</c></summary>
@@ -102,6 +108,8 @@ public sealed record BackendConfig
 
     /// <summary>Line of the <c>[[backends]]</c> header, for errors found after loading (not part of the config's value).</summary>
     [JsonIgnore]
+    [NotAKey]
+    [NotCompared]
     public int? SourceLine { get; init; }
 
     public BackendTransport Transport { get; init; }
@@ -111,13 +119,13 @@ public sealed record BackendConfig
     public IReadOnlyList<string> Args { get; init; } = [];
     [Secret]
     public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
-    /// <summary>Working directory of a stdio child (extension; default: the config file's directory).</summary>
-    public string? Cwd { get; init; }
     /// <summary>
     /// <see langword="true"/>: the stdio child inherits the proxy's whole environment (extension; default
     /// <see langword="false"/>: only a minimal set — see <c>Backends.ChildEnvironment</c> — plus <see cref="Env"/>).
     /// </summary>
     public bool InheritEnv { get; init; }
+    /// <summary>Working directory of a stdio child (extension; default: the config file's directory).</summary>
+    public string? Cwd { get; init; }
     // http
     public string? Url { get; init; }
     [Secret]
@@ -152,6 +160,12 @@ public sealed record BackendConfig
     public string? MirrorOf { get; init; }
     public double MirrorPercent { get; init; } = 100;
 
+    /// <summary>Tools (globs, backend names) safe to retry and hedge whatever their annotations say (extension).</summary>
+    public IReadOnlyList<string>? IdempotentTools { get; init; }
+
+    /// <summary>Tools (globs, backend names) never retried or hedged, even when annotated read-only or idempotent (extension).</summary>
+    public IReadOnlyList<string>? NonIdempotentTools { get; init; }
+
     /// <summary>
     /// <see langword="false"/>: this backend's tools, prompts and resources are exposed under their own names, and names
     /// no other backend claims are forwarded to it unchanged — a transparent front for one server (extension; at most one
@@ -159,11 +173,9 @@ public sealed record BackendConfig
     /// </summary>
     public bool Namespaced { get; init; } = true;
 
-    /// <summary>Tools (globs, backend names) safe to retry and hedge whatever their annotations say (extension).</summary>
-    public IReadOnlyList<string>? IdempotentTools { get; init; }
+    public bool Equals(BackendConfig? other) => StructuralEquality.Equal(this, other);
 
-    /// <summary>Tools (globs, backend names) never retried or hedged, even when annotated read-only or idempotent (extension).</summary>
-    public IReadOnlyList<string>? NonIdempotentTools { get; init; }
+    public override int GetHashCode() => StructuralEquality.Hash(this);
 }
 
 public sealed record TimeoutConfig { public double Seconds { get; init; } = 30; }
@@ -180,6 +192,10 @@ public sealed record CacheConfig
     public int MaxEntries { get; init; } = 1000;
     /// <summary>When set, exactly these tools (globs, backend names) are cached, read-only or not: an explicit choice (extension).</summary>
     public IReadOnlyList<string> CacheTools { get; init; } = [];
+
+    public bool Equals(CacheConfig? other) => StructuralEquality.Equal(this, other);
+
+    public override int GetHashCode() => StructuralEquality.Hash(this);
 }
 public sealed record CircuitBreakerConfig
 {
@@ -226,6 +242,10 @@ public sealed record InjectArgsConfig
     [Secret]
     public JsonObject Args { get; init; } = [];
     public bool Overwrite { get; init; }
+
+    public bool Equals(InjectArgsConfig? other) => StructuralEquality.Equal(this, other);
+
+    public override int GetHashCode() => StructuralEquality.Hash(this);
 }
 
 public enum AuthType { Bearer, Jwt }
@@ -256,6 +276,10 @@ public sealed record AuthConfig
     public IReadOnlyList<string> TokenTypes { get; init; } = DefaultTokenTypes;
 
     public static readonly IReadOnlyList<string> DefaultTokenTypes = ["at+jwt", "JWT"];
+
+    public bool Equals(AuthConfig? other) => StructuralEquality.Equal(this, other);
+
+    public override int GetHashCode() => StructuralEquality.Hash(this);
 }
 
 public sealed record RoleConfig
@@ -267,12 +291,20 @@ public sealed record RoleConfig
     public IReadOnlyList<string> DenyPrompts { get; init; } = [];
     public IReadOnlyList<string> AllowResources { get; init; } = [];
     public IReadOnlyList<string> DenyResources { get; init; } = [];
+
+    public bool Equals(RoleConfig? other) => StructuralEquality.Equal(this, other);
+
+    public override int GetHashCode() => StructuralEquality.Hash(this);
 }
 
 public sealed record RoleMappingConfig
 {
     public string Claim { get; init; } = "scope";
     public IReadOnlyDictionary<string, string> Mapping { get; init; } = new Dictionary<string, string>();
+
+    public bool Equals(RoleMappingConfig? other) => StructuralEquality.Equal(this, other);
+
+    public override int GetHashCode() => StructuralEquality.Hash(this);
 }
 
 /// <summary><c>[performance]</c></summary>
@@ -302,7 +334,13 @@ public sealed record SecurityConfig
     /// </summary>
     public long MaxResultSize { get; init; } = 16 * 1024 * 1024;
 
+    [NotAKey]
+    [NotCompared]
     public long EffectiveMaxRequestBody => MaxRequestBody ?? Math.Max(4L * 1024 * 1024, (2 * MaxArgumentSize) + (64 * 1024));
+
+    public bool Equals(SecurityConfig? other) => StructuralEquality.Equal(this, other);
+
+    public override int GetHashCode() => StructuralEquality.Hash(this);
 }
 
 /// <summary><c>[observability]</c></summary>
@@ -311,12 +349,12 @@ public sealed record ObservabilityConfig
     public bool Audit { get; init; }
     public string LogLevel { get; init; } = "info";
     public bool JsonLogs { get; init; }
+    public MetricsConfig Metrics { get; init; } = new();
+    public TracingConfig Tracing { get; init; } = new();
     /// <summary>Audit events include the call's argument values (extension; default off).</summary>
     public bool AuditArguments { get; init; }
     /// <summary><c>/admin/health</c> answers 503 when fewer than this share of the backends is ready (extension).</summary>
     public double HealthMinReadyPercent { get; init; } = 50;
-    public MetricsConfig Metrics { get; init; } = new();
-    public TracingConfig Tracing { get; init; } = new();
 }
 
 public sealed record MetricsConfig { public bool Enabled { get; init; } }

@@ -1,5 +1,6 @@
 using McpProxy.Backends;
 using McpProxy.Configuration;
+using McpProxy.Reload;
 using McpProxy.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

@@ -1,7 +1,8 @@
 using McpProxy.Backends;
+using McpProxy.Configuration;
 using McpProxy.Resilience;
 
-namespace McpProxy.Configuration;
+namespace McpProxy.Reload;
 
 /// <summary>
 /// <c>[proxy] hot_reload = true</c>: watches the config file and applies a changed <c>[[backends]]</c> list without a
@@ -143,8 +144,7 @@ internal sealed partial class ConfigWatcher(ProxyConfig config, BackendRegistry 
     }
 
     private static bool SameOutsideBackends(ProxyConfig a, ProxyConfig b) =>
-        System.Text.Json.JsonSerializer.Serialize(a with { Backends = [], SourcePath = null, BaseDirectory = "" }) ==
-        System.Text.Json.JsonSerializer.Serialize(b with { Backends = [], SourcePath = null, BaseDirectory = "" });
+        (a with { Backends = [], SourcePath = null, BaseDirectory = "" }).Equals(b with { Backends = [], SourcePath = null, BaseDirectory = "" });
 
     private static async Task<string?> ReadQuietlyAsync(string path, CancellationToken cancellationToken)
     {
