@@ -1,3 +1,4 @@
+using McpProxy.Calls;
 using System.Buffers;
 using System.Net;
 

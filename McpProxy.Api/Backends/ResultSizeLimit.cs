@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ModelContextProtocol;
+using McpProxy.Calls;
 using ModelContextProtocol.Protocol;
 
 namespace McpProxy.Backends;
@@ -15,8 +16,7 @@ internal static class ResultSizeLimit
     private const string MarkerKey = "mcpProxy";
     private const string MarkerValue = "result_too_large";
 
-    public static string Message(string backend, long limit) =>
-        $"Backend '{backend}' returned a result larger than {limit} bytes ([security] max_result_size)";
+    public static string Message(string backend, long limit) => ResultTooLargeException.Describe(backend, limit);
 
     /// <summary>The JSON-RPC error that stands in for an oversized response read from a stdio backend.</summary>
     public static JsonRpcError ErrorFor(RequestId id, string backend, long limit) => new()
@@ -34,7 +34,3 @@ internal static class ResultSizeLimit
     public static bool IsStandIn(McpProtocolException exception) =>
         exception is not ResultTooLargeException && exception.Data[MarkerKey] is MarkerValue;
 }
-
-/// <summary>A backend's result exceeded <c>[security] max_result_size</c>; the caller gets this message (-32603).</summary>
-internal sealed class ResultTooLargeException(string backend, long limit)
-    : McpProtocolException(ResultSizeLimit.Message(backend, limit), McpErrorCode.InternalError);

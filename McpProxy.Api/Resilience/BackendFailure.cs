@@ -16,7 +16,7 @@ internal static class BackendFailure
     {
         null => false,
         ProxyRejectedException => false, // our own fast-fail (open circuit, ejection, limits): not new evidence
-        Backends.ResultTooLargeException => false, // [security] max_result_size: the same call would be as large again
+        Calls.ResultTooLargeException => false, // [security] max_result_size: the same call would be as large again
         TimeoutRejectedException => true,
         McpProtocolException p => IsFailureCode((int)p.ErrorCode),
         McpException or IOException or HttpRequestException or ObjectDisposedException or TimeoutException => true,

@@ -1,3 +1,4 @@
+using McpProxy.Calls;
 using System.Text;
 using System.Text.Json.Nodes;
 using McpProxy.Backends;
