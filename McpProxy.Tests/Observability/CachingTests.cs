@@ -150,10 +150,7 @@ public sealed class CachingTests
         var first = client.SendRequestAsync(
             new JsonRpcRequest { Id = firstId, Method = RequestMethods.ToolsCall, Params = new JsonObject { ["name"] = "b/echo", ["arguments"] = new JsonObject { ["message"] = "shared" } } },
             Ct);
-        while (backend.ToolCalls < 2)
-        {
-            await Task.Delay(10, Ct);
-        }
+        await WaitUntil(() => backend.ToolCalls >= 2);
 
         var coalescer = proxy.Services.GetRequiredService<RequestCoalescer>();
         var joinedBefore = coalescer.Coalesced;

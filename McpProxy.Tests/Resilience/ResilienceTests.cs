@@ -173,10 +173,7 @@ public sealed class ResilienceTests
 
         var stopwatch = Stopwatch.StartNew();
         var call = client.CallToolAsync("b/echo", Message("hedged"), cancellationToken: Ct).AsTask();
-        while (backend.ToolCalls < 1)
-        {
-            await Task.Delay(10, Ct);
-        }
+        await WaitUntil(() => backend.ToolCalls >= 1);
 
         backend.Options.LatencyMs = 0; // the backend is fast again: only the first attempt is stuck
         Assert.Equal("hedged", Text(await call));
@@ -339,6 +336,8 @@ public sealed class ResilienceTests
     [Fact]
     public async Task Full_stack_on_one_backend_retries_through_flakiness_then_breaks_and_recovers()
     {
+        // The breaker's wait passes when the test moves the clock; retries, hedges and timeouts keep real timers.
+        var clock = new ShiftedClock();
         await using var backend = await SampleHttpHost.StartAsync("--error-rate", "0.3", "--seed", "3");
         await using var proxy = await ProxyHost.StartAsync(backend.Backend("b", """
             [backends.timeout]
@@ -364,7 +363,7 @@ public sealed class ResilienceTests
             permitted_calls_in_half_open = 1
             [backends.outlier_detection]
             consecutive_errors = 1000
-            """));
+            """), configure: builder => builder.Services.AddSingleton<TimeProvider>(clock));
         await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
 
         // Flaky (30% errors): retries hide it, concurrently, and the breaker (which sees every attempt) stays closed.
@@ -382,7 +381,7 @@ public sealed class ResilienceTests
 
         Assert.Contains("Backend 'b' circuit is open", last, StringComparison.Ordinal);
         backend.Options.ErrorRate = 0;
-        await Task.Delay(1100, Ct);
+        clock.Advance(TimeSpan.FromMilliseconds(1100));
         Assert.Equal("up", Text(await client.CallToolAsync("b/echo", Message("up"), cancellationToken: Ct)));
     }
 
