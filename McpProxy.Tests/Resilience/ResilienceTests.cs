@@ -230,20 +230,10 @@ public sealed class ResilienceTests
     }
 
     [Fact]
-    public async Task Rate_limit_and_concurrency_limit_refuse_with_clear_errors_instead_of_queueing_without_bound()
+    public async Task Rate_limit_refuses_with_a_clear_error()
     {
         await using var backend = await SampleHttpHost.StartAsync();
-        await using var proxy = await ProxyHost.StartAsync(
-            backend.Backend("r", """
-                [backends.rate_limit]
-                requests = 3
-                period_seconds = 60
-                """) +
-            backend.Backend("c", """
-                [backends.concurrency]
-                max_concurrent = 1
-                max_queued = 1
-                """));
+        await using var proxy = await ProxyHost.StartAsync(LimitedBackends(backend));
         await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
 
         for (var i = 0; i < 3; i++)
@@ -254,6 +244,27 @@ public sealed class ResilienceTests
         var limited = await CallFails(client, "r/echo");
         Assert.Contains("Backend 'r' rate limit exceeded (3 requests per 60 s)", limited.Message, StringComparison.Ordinal);
         Assert.Equal(3, backend.ToolCalls);
+    }
+
+    /// <summary>Backend 'r' with a rate limit of 3 calls a minute, backend 'c' with one call in flight and one waiting.</summary>
+    private static string LimitedBackends(SampleHttpHost backend) =>
+        backend.Backend("r", """
+            [backends.rate_limit]
+            requests = 3
+            period_seconds = 60
+            """) +
+        backend.Backend("c", """
+            [backends.concurrency]
+            max_concurrent = 1
+            max_queued = 1
+            """);
+
+    [Fact]
+    public async Task Concurrency_limit_refuses_with_a_clear_error_instead_of_queueing_without_bound()
+    {
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync(LimitedBackends(backend));
+        await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
 
         // One in flight, one waiting, the third refused at once.
         var calls = Enumerable.Range(0, 3)
