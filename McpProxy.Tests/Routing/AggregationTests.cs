@@ -3,7 +3,7 @@ using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 
-namespace McpProxy.Tests.Proxy;
+namespace McpProxy.Tests.Routing;
 
 /// <summary>Namespacing, routing, aliases, filters and argument injection through the real /mcp endpoint.</summary>
 public sealed class AggregationTests(AggregationFixture fixture) : IClassFixture<AggregationFixture>

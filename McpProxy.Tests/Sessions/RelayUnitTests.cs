@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using McpProxy.Routing;
 
-namespace McpProxy.Tests.Security;
+namespace McpProxy.Tests.Sessions;
 
 /// <summary>The pure rules behind the relay: which <c>_meta</c> keys a backend gets.</summary>
 public sealed class RelayUnitTests

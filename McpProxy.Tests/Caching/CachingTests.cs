@@ -11,7 +11,7 @@ using StackExchange.Redis;
 
 using static McpProxy.Tests.Infrastructure.TestCalls;
 
-namespace McpProxy.Tests.Observability;
+namespace McpProxy.Tests.Caching;
 
 /// <summary>The response cache (HybridCache, Redis as its distributed layer) and request coalescing, through the real endpoint.</summary>
 public sealed class CachingTests
