@@ -14,35 +14,79 @@ public sealed class PolicyUnitTests
         public void Advance(double seconds) => Now = Now.AddSeconds(seconds);
     }
 
-    [Fact]
-    public void Ejection_time_grows_with_repeated_ejections_and_decays_after_good_intervals()
+    /// <summary>One backend whose detector ejects after two consecutive errors for 10 s × the streak, decaying every 30 s.</summary>
+    private sealed class Ejector
     {
-        var clock = new ManualClock();
-        var ejections = new OutlierEjections(clock) { TotalBackends = 1 };
-        var detector = new OutlierDetector("b", new OutlierDetectionConfig { ConsecutiveErrors = 2, BaseEjectionSeconds = 10, IntervalSeconds = 30, MaxEjectionPercent = 100 }, ejections, clock);
+        public ManualClock Clock { get; } = new();
+        public OutlierDetector Detector { get; }
 
-        void FailTwice()
+        public Ejector()
         {
-            detector.Record(failed: true);
-            detector.Record(failed: true);
+            var ejections = new OutlierEjections(Clock) { TotalBackends = 1 };
+            Detector = new OutlierDetector("b", new OutlierDetectionConfig { ConsecutiveErrors = 2, BaseEjectionSeconds = 10, IntervalSeconds = 30, MaxEjectionPercent = 100 }, ejections, Clock);
         }
 
-        FailTwice();
+        public void FailTwice()
+        {
+            Detector.Record(failed: true);
+            Detector.Record(failed: true);
+        }
+
+        /// <summary>Two ejections in a row (10 s, then 20 s).</summary>
+        public void EjectTwice()
+        {
+            FailTwice();
+            Clock.Advance(10);
+            FailTwice();
+        }
+
+        /// <summary>Two ejections in a row, then two good intervals and a third ejection (10 s again).</summary>
+        public void EjectTwiceThenDecay()
+        {
+            EjectTwice();
+            Clock.Advance(20 + 30 * 2);
+            FailTwice();
+        }
+    }
+
+    [Fact]
+    public void Ejection_time_grows_with_repeated_ejections()
+    {
+        var e = new Ejector();
+        var clock = e.Clock;
+        var detector = e.Detector;
+
+        e.FailTwice();
         Assert.True(detector.IsEjected);
         Assert.Equal(clock.Now.AddSeconds(10), detector.EjectedUntil);
 
         clock.Advance(10);
         Assert.False(detector.IsEjected);
-        FailTwice();
+        e.FailTwice();
         Assert.Equal(clock.Now.AddSeconds(20), detector.EjectedUntil); // second ejection in a row: 2 × base
+    }
 
-        clock.Advance(20 + 30 * 2); // two good intervals after it: the multiplier drops back
-        FailTwice();
-        Assert.Equal(clock.Now.AddSeconds(10), detector.EjectedUntil);
-        Assert.Equal(3, detector.Ejections);
+    [Fact]
+    public void Ejection_time_decays_after_good_intervals()
+    {
+        var e = new Ejector();
+        e.EjectTwice();
+
+        e.Clock.Advance(20 + 30 * 2); // two good intervals after it: the multiplier drops back
+        e.FailTwice();
+        Assert.Equal(e.Clock.Now.AddSeconds(10), e.Detector.EjectedUntil);
+        Assert.Equal(3, e.Detector.Ejections);
+    }
+
+    [Fact]
+    public void A_success_in_between_resets_the_error_streak()
+    {
+        var e = new Ejector();
+        e.EjectTwiceThenDecay();
+        var detector = e.Detector;
 
         // A success in between resets the streak.
-        clock.Advance(10);
+        e.Clock.Advance(10);
         detector.Record(failed: true);
         detector.Record(failed: false);
         detector.Record(failed: true);

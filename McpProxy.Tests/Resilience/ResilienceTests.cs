@@ -176,10 +176,7 @@ public sealed class ResilienceTests
 
         var stopwatch = Stopwatch.StartNew();
         var call = client.CallToolAsync("b/echo", Message("hedged"), cancellationToken: Ct).AsTask();
-        while (backend.ToolCalls < 1)
-        {
-            await Task.Delay(10, Ct);
-        }
+        await WaitUntil(() => backend.ToolCalls >= 1);
 
         backend.Options.LatencyMs = 0; // the backend is fast again: only the first attempt is stuck
         Assert.Equal("hedged", Text(await call));
@@ -236,20 +233,10 @@ public sealed class ResilienceTests
     }
 
     [Fact]
-    public async Task Rate_limit_and_concurrency_limit_refuse_with_clear_errors_instead_of_queueing_without_bound()
+    public async Task Rate_limit_refuses_with_a_clear_error()
     {
         await using var backend = await SampleHttpHost.StartAsync();
-        await using var proxy = await ProxyHost.StartAsync(
-            backend.Backend("r", """
-                [backends.rate_limit]
-                requests = 3
-                period_seconds = 60
-                """) +
-            backend.Backend("c", """
-                [backends.concurrency]
-                max_concurrent = 1
-                max_queued = 1
-                """));
+        await using var proxy = await ProxyHost.StartAsync(LimitedBackends(backend));
         await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
 
         for (var i = 0; i < 3; i++)
@@ -260,6 +247,27 @@ public sealed class ResilienceTests
         var limited = await CallFails(client, "r/echo");
         Assert.Contains("Backend 'r' rate limit exceeded (3 requests per 60 s)", limited.Message, StringComparison.Ordinal);
         Assert.Equal(3, backend.ToolCalls);
+    }
+
+    /// <summary>Backend 'r' with a rate limit of 3 calls a minute, backend 'c' with one call in flight and one waiting.</summary>
+    private static string LimitedBackends(SampleHttpHost backend) =>
+        backend.Backend("r", """
+            [backends.rate_limit]
+            requests = 3
+            period_seconds = 60
+            """) +
+        backend.Backend("c", """
+            [backends.concurrency]
+            max_concurrent = 1
+            max_queued = 1
+            """);
+
+    [Fact]
+    public async Task Concurrency_limit_refuses_with_a_clear_error_instead_of_queueing_without_bound()
+    {
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync(LimitedBackends(backend));
+        await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
 
         // One in flight, one waiting, the third refused at once.
         var calls = Enumerable.Range(0, 3)
@@ -342,6 +350,8 @@ public sealed class ResilienceTests
     [Fact]
     public async Task Full_stack_on_one_backend_retries_through_flakiness_then_breaks_and_recovers()
     {
+        // The breaker's wait passes when the test moves the clock; retries, hedges and timeouts keep real timers.
+        var clock = new ShiftedClock();
         await using var backend = await SampleHttpHost.StartAsync("--error-rate", "0.3", "--seed", "3");
         await using var proxy = await ProxyHost.StartAsync(backend.Backend("b", """
             [backends.timeout]
@@ -367,7 +377,7 @@ public sealed class ResilienceTests
             permitted_calls_in_half_open = 1
             [backends.outlier_detection]
             consecutive_errors = 1000
-            """));
+            """), configure: builder => builder.Services.AddSingleton<TimeProvider>(clock));
         await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
 
         // Flaky (30% errors): retries hide it, concurrently, and the breaker (which sees every attempt) stays closed.
@@ -385,7 +395,7 @@ public sealed class ResilienceTests
 
         Assert.Contains("Backend 'b' circuit is open", last, StringComparison.Ordinal);
         backend.Options.ErrorRate = 0;
-        await Task.Delay(1100, Ct);
+        clock.Advance(TimeSpan.FromMilliseconds(1100));
         Assert.Equal("up", Text(await client.CallToolAsync("b/echo", Message("up"), cancellationToken: Ct)));
     }
 

@@ -14,10 +14,15 @@ public sealed partial class NamePolicyUnitTests
     private static NamePolicy Default(string separator = "/") => new(new NamesConfig(), separator);
 
     [Fact]
-    public void A_name_that_fits_is_exposed_unchanged_and_the_default_keeps_the_configured_separator()
+    public void The_default_keeps_the_configured_separator()
     {
         Assert.Equal("sample/echo", Default().Expose("sample", "echo"));
         Assert.Equal("echo", Default().Expose(null, "echo"));
+    }
+
+    [Fact]
+    public void With_the_mcp_charset_a_name_that_fits_is_exposed_unchanged_but_for_a_separator_outside_the_set()
+    {
         Assert.Equal("sample__echo", Mcp().Expose("sample", "echo"));
         Assert.Equal("sample.echo", Mcp(separator: ".").Expose("sample", "echo")); // a separator inside the set is kept
         Assert.Equal("sample/echo", Mcp().Canonical("sample", "echo"));

@@ -140,30 +140,46 @@ public sealed class RoutingUnitTests
         Assert.False(filter.IsAllowed("xread_file"));
     }
 
-    [Fact]
-    public void An_overwriting_injection_removes_client_keys_that_differ_only_in_case_and_a_filling_one_does_not()
-    {
-        var injector = new ArgumentInjector(new BackendConfig
-        {
-            Name = "b",
-            InjectArgs =
-            [
-                new InjectArgsConfig { Tool = "t", Args = new() { ["token"] = "server" }, Overwrite = true },
-                new InjectArgsConfig { Tool = "t", Args = new() { ["Region"] = "eu" }, Overwrite = false },
-            ],
-        });
-        static JsonElement Value(string s) => JsonSerializer.SerializeToElement(s);
+    private static JsonElement Value(string s) => JsonSerializer.SerializeToElement(s);
 
-        var result = injector.Apply("t", new Dictionary<string, JsonElement>
-        {
-            ["Token"] = Value("c1"), ["TOKEN"] = Value("c2"), ["token"] = Value("c3"), ["tokens"] = Value("c4"), ["region"] = Value("us"),
-        })!;
+    private static ArgumentInjector OverwritingTokenFillingRegion() => new(new BackendConfig
+    {
+        Name = "b",
+        InjectArgs =
+        [
+            new InjectArgsConfig { Tool = "t", Args = new() { ["token"] = "server" }, Overwrite = true },
+            new InjectArgsConfig { Tool = "t", Args = new() { ["Region"] = "eu" }, Overwrite = false },
+        ],
+    });
+
+    private static IDictionary<string, JsonElement> ApplyToCaseVariants() => OverwritingTokenFillingRegion().Apply("t", new Dictionary<string, JsonElement>
+    {
+        ["Token"] = Value("c1"), ["TOKEN"] = Value("c2"), ["token"] = Value("c3"), ["tokens"] = Value("c4"), ["region"] = Value("us"),
+    })!;
+
+    [Fact]
+    public void An_overwriting_injection_removes_client_keys_that_differ_only_in_case()
+    {
+        var result = ApplyToCaseVariants();
 
         Assert.Equal(["Region", "region", "token", "tokens"], result.Keys.Order(StringComparer.Ordinal));
         Assert.Equal("server", result["token"].GetString());
         Assert.Equal("c4", result["tokens"].GetString());
+    }
+
+    [Fact]
+    public void A_filling_injection_keeps_client_keys_that_differ_only_in_case()
+    {
+        var result = ApplyToCaseVariants();
+
         Assert.Equal("us", result["region"].GetString());
         Assert.Equal("eu", result["Region"].GetString());
+    }
+
+    [Fact]
+    public void Injection_leaves_another_tool_untouched()
+    {
+        var injector = OverwritingTokenFillingRegion();
 
         // Another tool is untouched.
         var other = new Dictionary<string, JsonElement> { ["Token"] = Value("c1") };

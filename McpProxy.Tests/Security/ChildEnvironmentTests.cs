@@ -62,21 +62,26 @@ public sealed class ChildEnvironmentTests
         Assert.Equal("s3cret-value", (string?)env[SecretName]);
     }
 
+    private static readonly McpProxy.Configuration.BackendConfig EnvBackend =
+        new() { Name = "s", Env = new Dictionary<string, string> { ["LANG"] = "de_DE.UTF-8", ["OWN"] = "x" } };
+
+    private static System.Collections.Hashtable CurrentEnvironment() => new()
+    {
+        ["PATH"] = "/usr/bin",
+        ["LANG"] = "C.UTF-8",
+        ["LC_ALL"] = "C",
+        ["TMPDIR"] = "/tmp/x",
+        ["DOTNET_ROOT"] = "/opt/dotnet",
+        ["ADMIN_TOKEN"] = "secret",
+        ["GITHUB_TOKEN"] = "secret",
+        ["LANGUAGE"] = "() { evil; }",
+    };
+
     [Fact]
     public void The_minimal_environment_keeps_locale_temp_and_path_and_drops_the_rest()
     {
-        var current = new System.Collections.Hashtable
-        {
-            ["PATH"] = "/usr/bin",
-            ["LANG"] = "C.UTF-8",
-            ["LC_ALL"] = "C",
-            ["TMPDIR"] = "/tmp/x",
-            ["DOTNET_ROOT"] = "/opt/dotnet",
-            ["ADMIN_TOKEN"] = "secret",
-            ["GITHUB_TOKEN"] = "secret",
-            ["LANGUAGE"] = "() { evil; }",
-        };
-        var backend = new McpProxy.Configuration.BackendConfig { Name = "s", Env = new Dictionary<string, string> { ["LANG"] = "de_DE.UTF-8", ["OWN"] = "x" } };
+        var current = CurrentEnvironment();
+        var backend = EnvBackend;
 
         var env = McpProxy.Backends.ChildEnvironment.For(backend, current);
         Assert.Equal("C", env["LC_ALL"]);
@@ -87,6 +92,13 @@ public sealed class ChildEnvironmentTests
         Assert.False(env.ContainsKey("ADMIN_TOKEN"));
         Assert.False(env.ContainsKey("GITHUB_TOKEN"));
         Assert.False(env.ContainsKey("LANGUAGE")); // a shell function definition is never passed on
+    }
+
+    [Fact]
+    public void Inherit_env_passes_the_whole_environment_and_backends_env_still_wins()
+    {
+        var current = CurrentEnvironment();
+        var backend = EnvBackend;
 
         var inherited = McpProxy.Backends.ChildEnvironment.For(backend with { InheritEnv = true }, current);
         Assert.Equal("secret", inherited["ADMIN_TOKEN"]);

@@ -10,15 +10,22 @@ public sealed class RequestSizeLimitUnitTests
 {
     private static JsonRpcRequest Request(JsonObject parameters) => new() { Id = new RequestId(1), Method = "tools/call", Params = parameters };
 
+    private const string Traceparent = "00-076bea1d8f60048f4ef2774d3c918b71-ea036b3e4948c396-01";
+
+    // {"name":"b/echo","arguments":{"m":"x…60"},"_meta":{}}: 111 bytes without the trace context.
+    private static JsonObject Params(JsonObject meta) => new() { ["name"] = "b/echo", ["arguments"] = new JsonObject { ["m"] = new string('x', 60) }, ["_meta"] = meta };
+
     [Fact]
-    public void Trace_context_within_its_limits_is_not_counted_and_anything_else_in_meta_is()
+    public void Trace_context_within_its_limits_is_not_counted()
     {
-        var traceparent = "00-076bea1d8f60048f4ef2774d3c918b71-ea036b3e4948c396-01";
-        JsonObject Params(JsonObject meta) => new() { ["name"] = "b/echo", ["arguments"] = new JsonObject { ["m"] = new string('x', 60) }, ["_meta"] = meta };
-
-        // {"name":"b/echo","arguments":{"m":"x…60"},"_meta":{}}: 111 bytes without the trace context.
+        var traceparent = Traceparent;
         RequestSizeLimit.Check(Request(Params(new JsonObject { ["traceparent"] = traceparent, ["tracestate"] = new string('t', 512) })), "b/echo", 120);
+    }
 
+    [Fact]
+    public void Trace_context_over_its_limits_and_any_other_meta_is_counted()
+    {
+        var traceparent = Traceparent;
         var oversizedParent = Assert.Throws<McpProtocolException>(() =>
             RequestSizeLimit.Check(Request(Params(new JsonObject { ["traceparent"] = traceparent + "-more" })), "b/echo", 120));
         Assert.Contains("at '_meta'", oversizedParent.Message, StringComparison.Ordinal);
@@ -26,7 +33,11 @@ public sealed class RequestSizeLimitUnitTests
             RequestSizeLimit.Check(Request(Params(new JsonObject { ["tracestate"] = new string('t', 513) })), "b/echo", 120));
         Assert.Throws<McpProtocolException>(() =>
             RequestSizeLimit.Check(Request(Params(new JsonObject { ["progressToken"] = new string('p', 40) })), "b/echo", 120));
+    }
 
+    [Fact]
+    public void Oversized_arguments_are_refused_naming_the_call_the_limit_and_where()
+    {
         var arguments = Assert.Throws<McpProtocolException>(() => RequestSizeLimit.Check(Request(Params([])), "b/echo", 60));
         Assert.Equal(McpErrorCode.InvalidParams, arguments.ErrorCode);
         Assert.Equal(

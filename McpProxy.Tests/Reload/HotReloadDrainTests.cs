@@ -9,7 +9,7 @@ using ModelContextProtocol.Protocol;
 
 using static McpProxy.Tests.Infrastructure.TestCalls;
 
-namespace McpProxy.Tests.Observability;
+namespace McpProxy.Tests.Reload;
 
 /// <summary>
 /// A hot reload that changes a backend drains it: new calls go to the new connection at once, calls in flight on the

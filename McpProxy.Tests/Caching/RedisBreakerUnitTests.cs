@@ -4,7 +4,7 @@ using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
-namespace McpProxy.Tests.Observability;
+namespace McpProxy.Tests.Caching;
 
 /// <summary>The circuit around the cache's distributed layer, on a manual clock (the Redis outage itself: <see cref="RedisOutageTests"/>).</summary>
 public sealed class RedisBreakerUnitTests

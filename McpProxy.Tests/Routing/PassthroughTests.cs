@@ -3,7 +3,7 @@ using McpProxy.Tests.Infrastructure;
 using ModelContextProtocol;
 using static McpProxy.Tests.Infrastructure.TestCalls;
 
-namespace McpProxy.Tests.Proxy;
+namespace McpProxy.Tests.Routing;
 
 /// <summary><c>namespaced = false</c>: one backend exposed under its own names, next to namespaced ones.</summary>
 public sealed class PassthroughTests

@@ -9,7 +9,7 @@ using StackExchange.Redis;
 
 using static McpProxy.Tests.Infrastructure.TestCalls;
 
-namespace McpProxy.Tests.Observability;
+namespace McpProxy.Tests.Caching;
 
 /// <summary>
 /// A Redis outage degrades the cache, never the calls: with a real <c>redis-server</c> killed mid-test (or never

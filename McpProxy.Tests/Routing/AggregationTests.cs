@@ -3,7 +3,7 @@ using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 
-namespace McpProxy.Tests.Proxy;
+namespace McpProxy.Tests.Routing;
 
 /// <summary>Namespacing, routing, aliases, filters and argument injection through the real /mcp endpoint.</summary>
 public sealed class AggregationTests(AggregationFixture fixture) : IClassFixture<AggregationFixture>
@@ -23,20 +23,39 @@ public sealed class AggregationTests(AggregationFixture fixture) : IClassFixture
         Assert.NotNull(client.ServerCapabilities.Completions);
     }
 
-    [Fact]
-    public async Task Tools_from_every_backend_are_namespaced_aliased_and_filtered()
+    private async Task<HashSet<string>> ToolNamesAsync()
     {
         await using var client = await fixture.Proxy.ConnectAsync();
-        var names = (await client.ListToolsAsync(cancellationToken: Ct)).Select(t => t.Name).ToHashSet();
+        return (await client.ListToolsAsync(cancellationToken: Ct)).Select(t => t.Name).ToHashSet();
+    }
 
-        Assert.Contains("alpha/say", names);          // alias of echo
-        Assert.DoesNotContain("alpha/echo", names);   // the alias replaces the original name
-        Assert.Contains("alpha/add", names);
-        Assert.DoesNotContain("alpha/fail", names);   // hide_tools
+    [Fact]
+    public async Task Tools_from_every_backend_are_namespaced()
+    {
+        var names = await ToolNamesAsync();
+
         Assert.Equal(["beta/add", "beta/echo", "beta/whoami"], names.Where(n => n.StartsWith("beta/", StringComparison.Ordinal)).Order());
         Assert.Contains("everything/echo", names);
         Assert.Contains(names, n => n.StartsWith("memory/", StringComparison.Ordinal));
         Assert.All(names, n => Assert.Contains('/', n));
+    }
+
+    [Fact]
+    public async Task An_aliased_tool_is_listed_under_its_alias_only()
+    {
+        var names = await ToolNamesAsync();
+
+        Assert.Contains("alpha/say", names);          // alias of echo
+        Assert.DoesNotContain("alpha/echo", names);   // the alias replaces the original name
+    }
+
+    [Fact]
+    public async Task Hidden_tools_are_not_listed()
+    {
+        var names = await ToolNamesAsync();
+
+        Assert.Contains("alpha/add", names);
+        Assert.DoesNotContain("alpha/fail", names);   // hide_tools
     }
 
     [Fact]
@@ -72,24 +91,51 @@ public sealed class AggregationTests(AggregationFixture fixture) : IClassFixture
         Assert.Contains($"'{name}'", ex.Message);
     }
 
-    [Fact]
-    public async Task Default_args_fill_in_and_inject_args_overwrite_only_when_told()
+    /// <summary>What <c>alpha/echo_args</c> received: the arguments after default_args and inject_args.</summary>
+    private async Task<JsonElement> EchoArgsAsync(Dictionary<string, object?> arguments)
     {
         await using var client = await fixture.Proxy.ConnectAsync();
+        return Json(await client.CallToolAsync("alpha/echo_args", arguments, cancellationToken: Ct));
+    }
 
-        var bare = Json(await client.CallToolAsync("alpha/echo_args", new Dictionary<string, object?> { ["x"] = 1 }, cancellationToken: Ct));
+    private Task<JsonElement> EchoClientValuesAsync() =>
+        EchoArgsAsync(new Dictionary<string, object?> { ["injected_default"] = 7, ["forced"] = false, ["soft"] = "from-client" });
+
+    [Fact]
+    public async Task A_bare_call_is_filled_from_the_configured_arguments()
+    {
+        var bare = await EchoArgsAsync(new Dictionary<string, object?> { ["x"] = 1 });
         Assert.Equal(1, bare.GetProperty("x").GetInt32());
         Assert.Equal(1, bare.GetProperty("injected_default").GetInt32());
         Assert.True(bare.GetProperty("forced").GetBoolean());
         Assert.Equal("from-config", bare.GetProperty("soft").GetString());
+    }
 
-        var client_values = Json(await client.CallToolAsync("alpha/echo_args", new Dictionary<string, object?>
-        {
-            ["injected_default"] = 7, ["forced"] = false, ["soft"] = "from-client",
-        }, cancellationToken: Ct));
+    [Fact]
+    public async Task Default_args_never_overwrite_a_client_value()
+    {
+        var client_values = await EchoClientValuesAsync();
         Assert.Equal(7, client_values.GetProperty("injected_default").GetInt32());   // default_args never overwrite
+    }
+
+    [Fact]
+    public async Task An_overwriting_injection_wins_over_the_client_value()
+    {
+        var client_values = await EchoClientValuesAsync();
         Assert.True(client_values.GetProperty("forced").GetBoolean());              // overwrite = true wins
+    }
+
+    [Fact]
+    public async Task A_filling_injection_keeps_the_client_value()
+    {
+        var client_values = await EchoClientValuesAsync();
         Assert.Equal("from-client", client_values.GetProperty("soft").GetString()); // overwrite = false does not
+    }
+
+    [Fact]
+    public async Task Default_args_do_not_reach_other_backends()
+    {
+        await using var client = await fixture.Proxy.ConnectAsync();
 
         // default_args apply to every tool of the backend, but not to other backends.
         var beta = await client.CallToolAsync("beta/echo", new Dictionary<string, object?> { ["message"] = "m" }, cancellationToken: Ct);
@@ -104,43 +150,84 @@ public sealed class AggregationTests(AggregationFixture fixture) : IClassFixture
         Assert.True(toolError.IsError);   // a tool's own error result is passed through as a result
     }
 
-    [Fact]
-    public async Task Prompts_are_namespaced_filtered_and_routed()
+    private async Task<List<string>> PromptNamesAsync()
     {
         await using var client = await fixture.Proxy.ConnectAsync();
-        var names = (await client.ListPromptsAsync(cancellationToken: Ct)).Select(p => p.Name).ToList();
-        Assert.Contains("alpha/greet", names);
-        Assert.DoesNotContain(names, n => n.StartsWith("beta/", StringComparison.Ordinal)); // expose_prompts matches nothing
-        Assert.Contains(names, n => n.StartsWith("everything/", StringComparison.Ordinal));
+        return (await client.ListPromptsAsync(cancellationToken: Ct)).Select(p => p.Name).ToList();
+    }
 
+    [Fact]
+    public async Task Prompts_are_namespaced()
+    {
+        var names = await PromptNamesAsync();
+        Assert.Contains("alpha/greet", names);
+        Assert.Contains(names, n => n.StartsWith("everything/", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Prompts_outside_expose_prompts_are_not_listed()
+    {
+        var names = await PromptNamesAsync();
+        Assert.DoesNotContain(names, n => n.StartsWith("beta/", StringComparison.Ordinal)); // expose_prompts matches nothing
+    }
+
+    [Fact]
+    public async Task A_prompt_routes_to_its_backend()
+    {
+        await using var client = await fixture.Proxy.ConnectAsync();
         var prompt = await client.GetPromptAsync("alpha/greet", new Dictionary<string, object?> { ["name"] = "Ada" }, cancellationToken: Ct);
         Assert.Contains("Hello, Ada!", ((TextContentBlock)prompt.Messages.Single().Content).Text);
+    }
 
+    [Fact]
+    public async Task A_prompt_outside_expose_prompts_gets_an_error_naming_it()
+    {
+        await using var client = await fixture.Proxy.ConnectAsync();
         var ex = await Assert.ThrowsAsync<McpProtocolException>(() => client.GetPromptAsync("beta/greet", new Dictionary<string, object?> { ["name"] = "x" }, cancellationToken: Ct).AsTask());
         Assert.Contains("'beta/greet'", ex.Message);
     }
 
     [Fact]
-    public async Task Resources_and_templates_are_namespaced_by_uri_prefix_and_round_trip()
+    public async Task Resources_are_namespaced_by_uri_prefix()
     {
         await using var client = await fixture.Proxy.ConnectAsync();
         var resources = await client.ListResourcesAsync(cancellationToken: Ct);
         Assert.Contains(resources, r => r.Uri == "alpha/sample://info");
         Assert.Contains(resources, r => r.Uri == "beta/sample://info");
         Assert.Contains(resources, r => r.Uri.StartsWith("everything/", StringComparison.Ordinal));
+    }
 
+    [Fact]
+    public async Task Resource_templates_are_namespaced_by_uri_prefix()
+    {
+        await using var client = await fixture.Proxy.ConnectAsync();
         var templates = await client.ListResourceTemplatesAsync(cancellationToken: Ct);
         Assert.Contains(templates, t => t.UriTemplate == "alpha/sample://items/{id}");
+    }
 
+    [Fact]
+    public async Task A_namespaced_resource_reads_back_under_its_namespaced_uri()
+    {
+        await using var client = await fixture.Proxy.ConnectAsync();
         var info = await client.ReadResourceAsync("alpha/sample://info", cancellationToken: Ct);
         var content = Assert.IsType<TextResourceContents>(Assert.Single(info.Contents));
         Assert.Equal("McpProxy sample backend", content.Text);
         Assert.Equal("alpha/sample://info", content.Uri);
+    }
 
+    [Fact]
+    public async Task A_uri_of_a_namespaced_template_reads_through_the_proxy()
+    {
+        await using var client = await fixture.Proxy.ConnectAsync();
         var item = await client.ReadResourceAsync("alpha/sample://items/42", cancellationToken: Ct);
         Assert.Equal("item 42", Assert.IsType<TextResourceContents>(Assert.Single(item.Contents)).Text);
+    }
 
-        // The original URI of a listed resource is recoverable and reads through the proxy.
+    [Fact]
+    public async Task The_original_uri_of_a_listed_resource_reads_through_the_proxy()
+    {
+        await using var client = await fixture.Proxy.ConnectAsync();
+        var resources = await client.ListResourcesAsync(cancellationToken: Ct);
         var everythingResource = resources.First(r => r.Uri.StartsWith("everything/", StringComparison.Ordinal));
         var read = await client.ReadResourceAsync(everythingResource.Uri, cancellationToken: Ct);
         Assert.NotEmpty(read.Contents);
@@ -159,12 +246,17 @@ public sealed class AggregationTests(AggregationFixture fixture) : IClassFixture
     }
 
     [Fact]
-    public async Task Completions_route_for_prompts_and_resource_templates()
+    public async Task Completions_route_for_prompts()
     {
         await using var client = await fixture.Proxy.ConnectAsync();
         var prompt = await client.CompleteAsync(new PromptReference { Name = "alpha/greet" }, "name", "a", cancellationToken: Ct);
         Assert.Equal(["alice"], prompt.Completion.Values);
+    }
 
+    [Fact]
+    public async Task Completions_route_for_resource_templates()
+    {
+        await using var client = await fixture.Proxy.ConnectAsync();
         var template = await client.CompleteAsync(new ResourceTemplateReference { Uri = "alpha/sample://items/{id}" }, "id", "2", cancellationToken: Ct);
         Assert.Equal(["2"], template.Completion.Values);
     }

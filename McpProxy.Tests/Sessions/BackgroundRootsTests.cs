@@ -1,7 +1,7 @@
 using McpProxy.Tests.Infrastructure;
 using Microsoft.Extensions.Logging;
 
-namespace McpProxy.Tests.Proxy;
+namespace McpProxy.Tests.Sessions;
 
 /// <summary>
 /// A backend that asks <c>roots/list</c> when no client call is in flight (server-everything does right after

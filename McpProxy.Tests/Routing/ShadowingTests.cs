@@ -6,7 +6,7 @@ using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 using static McpProxy.Tests.Infrastructure.TestCalls;
 
-namespace McpProxy.Tests.Security;
+namespace McpProxy.Tests.Routing;
 
 /// <summary>Injected arguments and backend namespaces cannot be shadowed by a client or by another backend.</summary>
 public sealed class ShadowingTests

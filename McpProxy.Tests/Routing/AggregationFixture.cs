@@ -1,7 +1,7 @@
 using McpProxy.Tests.Infrastructure;
 using static McpProxy.Tests.Infrastructure.TestPaths;
 
-namespace McpProxy.Tests.Proxy;
+namespace McpProxy.Tests.Routing;
 
 /// <summary>
 /// One proxy in front of four real backends: the sample over stdio (with aliases, filters and injection) and over

@@ -4,7 +4,7 @@ using McpProxy.Security;
 using McpProxy.Mirroring;
 using McpProxy.Routing;
 
-namespace McpProxy.Tests.Security;
+namespace McpProxy.Tests.Sessions;
 
 /// <summary>The pure rules behind the relay: which <c>_meta</c> keys a backend gets.</summary>
 public sealed class RelayUnitTests

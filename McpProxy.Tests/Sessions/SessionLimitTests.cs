@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using static McpProxy.Tests.Infrastructure.TestCalls;
 
-namespace McpProxy.Tests.Security;
+namespace McpProxy.Tests.Sessions;
 
 /// <summary>
 /// <c>[proxy.sessions]</c>: a total cap, a per-caller cap and an idle timeout. Past a cap a new session gets 429 with a

@@ -3,9 +3,9 @@ using System.Net;
 using System.Net.Sockets;
 using McpProxy.Tests.Infrastructure;
 using ModelContextProtocol.Client;
-using static McpProxy.Tests.Proxy.AggregationTests;
+using static McpProxy.Tests.Routing.AggregationTests;
 
-namespace McpProxy.Tests.Proxy;
+namespace McpProxy.Tests.CommandLine;
 
 /// <summary>The proxy as a user runs it: a real process, the shipped config, <c>--check</c>.</summary>
 public sealed class CommandLineTests : IDisposable

@@ -10,12 +10,13 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using McpProxy.Tests.Infrastructure;
+using McpProxy.Tests.Security;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 using static McpProxy.Tests.Infrastructure.TestCalls;
 
-namespace McpProxy.Tests.Security;
+namespace McpProxy.Tests.Sessions;
 
 /// <summary>
 /// What backends send reaches only the callers it belongs to: log messages, log levels, resource updates and progress,

@@ -10,7 +10,7 @@ using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using static McpProxy.Tests.Infrastructure.TestCalls;
 
-namespace McpProxy.Tests.Proxy;
+namespace McpProxy.Tests.Transport;
 
 /// <summary>
 /// <c>[proxy.listen] legacy_sse</c>: clients of the deprecated HTTP+SSE transport (the C# SDK's and the TypeScript

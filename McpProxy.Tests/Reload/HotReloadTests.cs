@@ -11,7 +11,7 @@ using ModelContextProtocol.Protocol;
 
 using static McpProxy.Tests.Infrastructure.TestCalls;
 
-namespace McpProxy.Tests.Observability;
+namespace McpProxy.Tests.Reload;
 
 /// <summary><c>[proxy] hot_reload = true</c>: edit the file under a live client session.</summary>
 public sealed class HotReloadTests : IDisposable

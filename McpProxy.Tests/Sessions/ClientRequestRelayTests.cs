@@ -7,7 +7,7 @@ using ModelContextProtocol.Protocol;
 // MCP9005: sampling and roots are deprecated from protocol 2026-07-28; clients and backends on 2025-11-25 use them.
 #pragma warning disable MCP9005
 
-namespace McpProxy.Tests.Proxy;
+namespace McpProxy.Tests.Sessions;
 
 /// <summary>
 /// Server→client requests of a backend (sampling, elicitation, roots) reach the client whose call the backend is

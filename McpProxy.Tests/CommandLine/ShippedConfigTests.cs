@@ -6,7 +6,7 @@ using ModelContextProtocol.Client;
 
 using static McpProxy.Tests.Infrastructure.TestCalls;
 
-namespace McpProxy.Tests.Proxy;
+namespace McpProxy.Tests.CommandLine;
 
 /// <summary>
 /// The shipped <c>mcp-proxy.toml</c> starts clean as a real process: "All backends ready" with no error, no stack trace

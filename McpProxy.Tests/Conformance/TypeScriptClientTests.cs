@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using McpProxy.Tests.Infrastructure;
 
-namespace McpProxy.Tests.Proxy;
+namespace McpProxy.Tests.Conformance;
 
 /// <summary>The official TypeScript SDK client (from npm) against the proxy: a second, independent MCP implementation.</summary>
 public sealed class TypeScriptClientTests

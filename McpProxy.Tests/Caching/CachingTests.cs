@@ -11,7 +11,7 @@ using StackExchange.Redis;
 
 using static McpProxy.Tests.Infrastructure.TestCalls;
 
-namespace McpProxy.Tests.Observability;
+namespace McpProxy.Tests.Caching;
 
 /// <summary>The response cache (HybridCache, Redis as its distributed layer) and request coalescing, through the real endpoint.</summary>
 public sealed class CachingTests
@@ -150,10 +150,7 @@ public sealed class CachingTests
         var first = client.SendRequestAsync(
             new JsonRpcRequest { Id = firstId, Method = RequestMethods.ToolsCall, Params = new JsonObject { ["name"] = "b/echo", ["arguments"] = new JsonObject { ["message"] = "shared" } } },
             Ct);
-        while (backend.ToolCalls < 2)
-        {
-            await Task.Delay(10, Ct);
-        }
+        await WaitUntil(() => backend.ToolCalls >= 2);
 
         var coalescer = proxy.Services.GetRequiredService<RequestCoalescer>();
         var joinedBefore = coalescer.Coalesced;

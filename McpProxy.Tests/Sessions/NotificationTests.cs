@@ -1,12 +1,13 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using McpProxy.Tests.Infrastructure;
+using McpProxy.Tests.Routing;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
-using static McpProxy.Tests.Proxy.AggregationTests;
+using static McpProxy.Tests.Routing.AggregationTests;
 
-namespace McpProxy.Tests.Proxy;
+namespace McpProxy.Tests.Sessions;
 
 /// <summary>list_changed, progress and cancellation flowing through the proxy, over stdio and HTTP backends.</summary>
 public sealed class NotificationTests

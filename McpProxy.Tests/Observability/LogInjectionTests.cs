@@ -9,7 +9,7 @@ using Xunit;
 
 using static McpProxy.Tests.Infrastructure.TestCalls;
 
-namespace McpProxy.Tests.Security;
+namespace McpProxy.Tests.Observability;
 
 /// <summary>
 /// Audit and log lines cannot be forged: a caller's <c>sub</c>, a tool name, an argument and a backend's stderr line

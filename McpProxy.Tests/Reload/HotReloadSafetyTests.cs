@@ -10,7 +10,7 @@ using Xunit;
 
 using static McpProxy.Tests.Infrastructure.TestCalls;
 
-namespace McpProxy.Tests.Observability;
+namespace McpProxy.Tests.Reload;
 
 /// <summary>No reload can take the proxy down: a refused pipeline, a failing apply, a half-written file.</summary>
 public sealed class HotReloadSafetyTests : IDisposable
