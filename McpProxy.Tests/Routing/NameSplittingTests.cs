@@ -33,7 +33,7 @@ public sealed class NameSplittingTests : IAsyncDisposable
             TimeProvider.System);
         foreach (var backend in config.Backends)
         {
-            _backends.Add(new BackendConnection(backend, TestPaths.RepoRoot, 1 << 20, NoObserver.Instance, new BackendHttp(), NullLoggerFactory.Instance, resilience));
+            _backends.Add(new BackendConnection(BackendModel.Build(backend, resilience, () => null), new NoTransports(), new BackendEvents(), NullLoggerFactory.Instance, TimeProvider.System));
         }
 
         var catalog = new ProxyCatalog(config, NullLogger<ProxyCatalog>.Instance);
@@ -138,15 +138,9 @@ public sealed class NameSplittingTests : IAsyncDisposable
         await _services.DisposeAsync();
     }
 
-#pragma warning disable MCP9005 // the observer's log level is part of the interface (logging is deprecated from 2026-07-28)
-    private sealed class NoObserver : IBackendObserver
+private sealed class NoTransports : IBackendTransportFactory
     {
-        public static readonly NoObserver Instance = new();
-        public LoggingLevel BackendLogLevel => LoggingLevel.Info;
-        public void OnCatalogChanged(BackendConnection backend, CatalogParts parts) { }
-        public void OnReady(BackendConnection backend) { }
-        public void OnMessageRead(BackendConnection backend, JsonRpcMessage message) { }
-        public McpServer? SoleSession() => null;
+        public ValueTask<ModelContextProtocol.Client.IClientTransport> CreateAsync(BackendModel backend, Action<string> onTransportFailure, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
     }
-#pragma warning restore MCP9005
 }

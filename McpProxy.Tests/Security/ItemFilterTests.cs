@@ -1,6 +1,8 @@
 using McpProxy.Routing;
 
-namespace McpProxy.Tests.Routing;
+using McpProxy.Security;
+
+namespace McpProxy.Tests.Security;
 
 /// <summary>
 /// The expose (allowlist) / hide (denylist) rule alone: exact names, globs, the two together, and resource prefixes at
