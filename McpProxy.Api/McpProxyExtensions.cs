@@ -51,6 +51,9 @@ public static class McpProxyExtensions
         services.AddSingleton<ResponseCache>();
         services.AddSingleton<RequestCoalescer>();
         services.AddSingleton<ProxyTelemetry>();
+        // Each component's instruments, registered on the shared Meter when the host starts (before the first scrape).
+        services.AddProxyInstruments<BackendMetrics>().AddProxyInstruments<InFlightMetrics>()
+            .AddProxyInstruments<SessionMetrics>().AddProxyInstruments<CacheMetrics>();
         services.AddHostedService<ConfigWatcher>();
         builder.AddProxyObservability(config.Observability);
 

@@ -30,6 +30,7 @@ internal sealed partial class ProxyHandlers(
     ResponseCache cache,
     RequestCoalescer coalescer,
     ProxyTelemetry telemetry,
+    BackendMetrics backendMetrics,
     ProxyConfig config,
     AccessPolicy access,
     ILogger<ProxyHandlers> logger)
@@ -520,7 +521,7 @@ internal sealed partial class ProxyHandlers(
                     }
                     finally
                     {
-                        telemetry.RecordBackendRequest(backend, client, method, originalItem, Stopwatch.GetElapsedTime(started), errorType);
+                        backendMetrics.RecordBackendRequest(backend, client, method, originalItem, Stopwatch.GetElapsedTime(started), errorType);
                     }
                 },
                 repeatable,
