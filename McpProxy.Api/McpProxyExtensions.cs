@@ -51,7 +51,7 @@ public static class McpProxyExtensions
         services.AddSingleton<ResponseCache>();
         services.AddSingleton<RequestCoalescer>();
         services.AddSingleton<ProxyTelemetry>();
-        // Each component's instruments, registered on the shared Meter when the host starts (before the first scrape).
+        // Each component's instruments on the shared Meter, built with ProxyTelemetry.
         services.AddProxyInstruments<BackendMetrics>().AddProxyInstruments<InFlightMetrics>()
             .AddProxyInstruments<SessionMetrics>().AddProxyInstruments<CacheMetrics>();
         services.AddHostedService<ConfigWatcher>();

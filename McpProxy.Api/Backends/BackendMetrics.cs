@@ -17,7 +17,7 @@ namespace McpProxy.Backends;
 /// The MCP SDK's own <c>mcp.client.operation.duration</c> has no backend attribute, so
 /// <see cref="ObservabilityServices"/> drops it in favour of the one recorded here.
 /// </remarks>
-internal sealed class BackendMetrics
+internal sealed class BackendMetrics : IProxyInstruments
 {
     private readonly Histogram<double> _clientDuration;
 

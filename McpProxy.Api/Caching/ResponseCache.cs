@@ -24,12 +24,12 @@ internal sealed class CacheCounters
 /// result is never served to another. Errors and <c>isError</c> results are never stored. At most
 /// <c>max_entries</c> entries per backend: the oldest are evicted first.
 /// </summary>
-internal sealed partial class ResponseCache(HybridCache cache, CacheMetrics metrics, TimeProvider time, ILogger<ResponseCache> logger)
+internal sealed partial class ResponseCache(HybridCache cache, TimeProvider time, ILogger<ResponseCache> logger)
 {
     /// <summary>Tag carried by every entry, for <see cref="ClearAsync"/>.</summary>
     public const string AllTag = "mcp-proxy";
 
-    private readonly ConcurrentDictionary<string, CacheCounters> _counters = metrics.ByBackend; // CacheMetrics reports them
+    private readonly ConcurrentDictionary<string, CacheCounters> _counters = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcurrentQueue<(string Key, DateTimeOffset Expires)>> _keys = new(StringComparer.Ordinal);
 
     public IReadOnlyDictionary<string, CacheCounters> Counters => _counters;

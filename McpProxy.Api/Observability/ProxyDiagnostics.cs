@@ -8,8 +8,8 @@ namespace McpProxy.Observability;
 /// <summary>
 /// The proxy's diagnostics names in one place: its <c>McpProxy</c> ActivitySource and Meter (the name ServiceDefaults
 /// subscribes to), the audit logger's category and the semconv histogram buckets. Every component registers its own
-/// instruments on the shared Meter (<see cref="CreateMeter"/>) and is constructed at startup
-/// (<see cref="AddProxyInstruments{T}"/>), so its instruments are there before the first scrape.
+/// instruments on the shared Meter (<see cref="CreateMeter"/>) and is registered with
+/// <see cref="AddProxyInstruments{T}"/>.
 /// </summary>
 internal static class ProxyDiagnostics
 {
@@ -40,25 +40,21 @@ internal static class ProxyDiagnostics
     public static Meter CreateMeter(this IMeterFactory meterFactory) => meterFactory.Create(MeterName);
 
     /// <summary>
-    /// Registers <typeparamref name="T"/> (a component's instruments) as a singleton constructed when the host starts:
-    /// observable instruments exist before the first scrape, not from the first call on.
+    /// Registers <typeparamref name="T"/>, a component's instruments, as a singleton <see cref="IProxyInstruments"/>:
+    /// <see cref="ProxyTelemetry"/> is built with every one of them, so each component's instruments are registered with
+    /// the call telemetry's (as the proxy's handlers are first used), none earlier and none forgotten.
     /// </summary>
     public static IServiceCollection AddProxyInstruments<T>(this IServiceCollection services)
-        where T : class
+        where T : class, IProxyInstruments
     {
         services.TryAddSingleton<T>();
-        services.AddHostedService<InstrumentsAtStartup<T>>();
+        services.AddSingleton<IProxyInstruments>(sp => sp.GetRequiredService<T>());
         return services;
     }
-
-    /// <summary>Resolves <typeparamref name="T"/> when the host builds its hosted services; does nothing else.</summary>
-    private sealed class InstrumentsAtStartup<T>(T instruments) : IHostedService
-        where T : class
-    {
-        public T Instruments { get; } = instruments;
-
-        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    }
 }
+
+/// <summary>
+/// A component's instruments on the proxy's Meter (<see cref="ProxyDiagnostics.CreateMeter"/>), registered with
+/// <see cref="ProxyDiagnostics.AddProxyInstruments{T}"/>: its constructor creates them.
+/// </summary>
+internal interface IProxyInstruments;

@@ -31,8 +31,13 @@ internal sealed partial class ProxyTelemetry
     private readonly bool _auditEnabled;
     private readonly bool _auditArguments;
 
-    public ProxyTelemetry(IMeterFactory meterFactory, ILoggerFactory loggerFactory, ProxyConfig config)
+    /// <param name="instruments">
+    /// The other components' instruments (<see cref="ProxyDiagnostics.AddProxyInstruments{T}"/>): built here, they are
+    /// registered on the Meter together with the call telemetry's.
+    /// </param>
+    public ProxyTelemetry(IMeterFactory meterFactory, ILoggerFactory loggerFactory, ProxyConfig config, IEnumerable<IProxyInstruments> instruments)
     {
+        ArgumentNullException.ThrowIfNull(instruments);
         var meter = meterFactory.CreateMeter();
         _requests = meter.CreateCounter<long>("mcp_proxy.requests", description: "Proxied requests, by method, backend and outcome.");
         _duration = meter.CreateHistogram("mcp_proxy.request.duration", unit: "s", description: "Latency of proxied requests.", advice: ProxyDiagnostics.DurationAdvice);

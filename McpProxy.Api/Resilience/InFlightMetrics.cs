@@ -7,7 +7,7 @@ namespace McpProxy.Resilience;
 /// <c>mcp_proxy.backend.calls_in_flight</c> on the proxy's Meter (<see cref="ProxyDiagnostics.MeterName"/>): the proxied
 /// calls in flight to each backend, read from <see cref="InFlightCalls"/> at each collection.
 /// </summary>
-internal sealed class InFlightMetrics
+internal sealed class InFlightMetrics : IProxyInstruments
 {
     public InFlightMetrics(IMeterFactory meterFactory, InFlightCalls inFlight)
     {

@@ -10,7 +10,7 @@ namespace McpProxy.Sessions;
 /// <see cref="SessionHub"/> at each collection and labelled with the proxy's name: the sessions open and the
 /// notifications dropped because a session's outbound queue was full.
 /// </summary>
-internal sealed class SessionMetrics
+internal sealed class SessionMetrics : IProxyInstruments
 {
     public SessionMetrics(IMeterFactory meterFactory, ProxyConfig config, SessionHub sessions)
     {
