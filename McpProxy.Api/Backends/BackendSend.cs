@@ -17,7 +17,7 @@ namespace McpProxy.Backends;
 /// backend re-initialize, an oversized stdio result becomes the plain "too large" message, a connection that went away
 /// under the call says so. Each attempt is one backend request in the metrics.
 /// </summary>
-internal sealed class BackendSend(ProxyTelemetry telemetry, ProxyConfig config)
+internal sealed class BackendSend(BackendMetrics metrics, ProxyConfig config)
 {
     private static long s_requestIds;
 
@@ -67,7 +67,7 @@ internal sealed class BackendSend(ProxyTelemetry telemetry, ProxyConfig config)
         }
         finally
         {
-            telemetry.RecordBackendRequest(backend, client, call.Method, call.OriginalItem, Stopwatch.GetElapsedTime(started), errorType);
+            metrics.RecordBackendRequest(backend, client, call.Method, call.OriginalItem, Stopwatch.GetElapsedTime(started), errorType);
         }
     }
 

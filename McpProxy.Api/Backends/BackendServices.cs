@@ -1,3 +1,4 @@
+using McpProxy.Observability;
 namespace McpProxy.Backends;
 
 internal static class BackendServices
@@ -8,6 +9,7 @@ internal static class BackendServices
         services.AddSingleton<BackendRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<BackendRegistry>());
         services.AddSingleton<IBackendTransportFactory, BackendTransportFactory>();
+        services.AddProxyInstruments<BackendMetrics>();
         // Backends report upward through BackendEvents; each layer above subscribes in its own AddProxyX (this folder references none).
         services.AddOptions<BackendEvents>();
         // HTTP backends: a shared pool, service discovery resolved once per backend session (BackendHttp).

@@ -1,3 +1,4 @@
+using McpProxy.Observability;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.StackExchangeRedis;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -22,6 +23,7 @@ internal static partial class CacheServices
     {
         builder.Services.AddSingleton<ResponseCache>();
         builder.Services.AddSingleton<RequestCoalescer>();
+        builder.Services.AddProxyInstruments<CacheMetrics>();
         var connectionString = builder.Configuration.GetConnectionString(ConnectionName);
         if (string.IsNullOrWhiteSpace(connectionString))
         {

@@ -30,7 +30,7 @@ internal static class ObservabilityServices
         builder.Logging.AddFilter("ModelContextProtocol", minimum < LogLevel.Debug ? LogLevel.Debug : minimum);
 
         // Audit events are Information: on whenever audit is, whatever log_level says.
-        builder.Logging.AddFilter(ProxyTelemetry.AuditCategory, config.Audit ? LogLevel.Information : LogLevel.None);
+        builder.Logging.AddFilter(ProxyDiagnostics.AuditCategory, config.Audit ? LogLevel.Information : LogLevel.None);
 
         if (config.JsonLogs)
         {
@@ -55,9 +55,9 @@ internal static class ObservabilityServices
 
         // The proxy's server side is measured by the MCP SDK (mcp.server.operation.duration). The SDK's client-side
         // histogram has no backend attribute and would collide with the proxy's per-backend mcp.client.operation.duration
-        // (ProxyTelemetry) under one Prometheus name: only the proxy's is kept.
+        // (BackendMetrics) under one Prometheus name: only the proxy's is kept.
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddView(instrument =>
-            instrument.Meter.Name == Extensions.McpSdkTelemetryName && instrument.Name == ProxyTelemetry.ClientOperationDuration
+            instrument.Meter.Name == Extensions.McpSdkTelemetryName && instrument.Name == ProxyDiagnostics.ClientOperationDuration
                 ? MetricStreamConfiguration.Drop
                 : null));
 

@@ -1,12 +1,11 @@
 using System.Diagnostics.Metrics;
+using McpProxy.Observability;
 
 namespace McpProxy.Resilience;
 
-/// <summary>The resilience counters of the proxy's <c>McpProxy</c> meter, tagged with the backend.</summary>
+/// <summary>The resilience counters of the proxy's Meter (<see cref="ProxyDiagnostics.MeterName"/>), tagged with the backend.</summary>
 internal sealed class ResilienceMetrics
 {
-    public const string MeterName = "McpProxy";
-
     private readonly Counter<long> _retries;
     private readonly Counter<long> _hedges;
     private readonly Counter<long> _rejections;
@@ -16,7 +15,7 @@ internal sealed class ResilienceMetrics
 
     public ResilienceMetrics(IMeterFactory meterFactory)
     {
-        var meter = meterFactory.Create(MeterName);
+        var meter = meterFactory.CreateMeter();
         _retries = meter.CreateCounter<long>("mcp_proxy.backend.retries", description: "Retries sent to a backend.");
         _hedges = meter.CreateCounter<long>("mcp_proxy.backend.hedges", description: "Hedged requests sent to a backend.");
         _rejections = meter.CreateCounter<long>("mcp_proxy.backend.rejections", description: "Calls refused before reaching a backend, by reason.");

@@ -1,3 +1,4 @@
+using McpProxy.Observability;
 namespace McpProxy.Resilience;
 
 internal static class ResilienceRegistration
@@ -9,6 +10,7 @@ internal static class ResilienceRegistration
         services.AddSingleton<ResilienceMetrics>();
         services.AddSingleton<ResilienceServices>();
         services.AddSingleton<InFlightCalls>();
+        services.AddProxyInstruments<InFlightMetrics>();
         return services;
     }
 }

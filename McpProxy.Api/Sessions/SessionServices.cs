@@ -1,3 +1,4 @@
+using McpProxy.Observability;
 using McpProxy.Backends;
 
 namespace McpProxy.Sessions;
@@ -9,6 +10,7 @@ internal static class SessionServices
     {
         services.AddSingleton<SessionHub>();
         services.AddSingleton<SessionLimiter>();
+        services.AddProxyInstruments<SessionMetrics>();
         // list_changed, progress, logs and resources/updated to clients; their log level; the sole session.
         services.AddOptions<BackendEvents>().Configure<SessionHub>((events, sessions) =>
         {
