@@ -40,9 +40,10 @@ internal sealed partial class ResponseCache(HybridCache cache, TimeProvider time
     /// <summary>The key of a call: stable for equal arguments whatever their key order; secrets never appear in it (hashed).</summary>
     public static string Key(string backend, string kind, string item, JsonNode? arguments, string identity)
     {
+        // Lengths first: no caller and item pair can spell another pair's text ("a" + "b\nc" vs "a\nb" + "c").
         var canonical = new StringBuilder();
         Canonicalize(arguments, canonical);
-        var digest = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{identity}\n{item}\n{canonical}")));
+        var digest = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{identity.Length}:{identity}\n{item.Length}:{item}\n{canonical}")));
         return $"mcp-proxy:{backend}:{kind}:{digest}";
     }
 

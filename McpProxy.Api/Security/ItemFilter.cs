@@ -39,7 +39,8 @@ internal sealed class ItemFilter
     private static Regex Compile(string pattern, bool prefixMatch)
     {
         var body = string.Join(".*", pattern.Split('*').Select(Regex.Escape));
-        var end = !prefixMatch ? "$" : pattern.EndsWith('/') || pattern.EndsWith('*') ? "" : "(?:$|[/?#])";
+        // \z, not $: "$" also matches before a final newline, which would let "echo\n" pass for "echo".
+        var end = !prefixMatch ? "\\z" : pattern.EndsWith('/') || pattern.EndsWith('*') ? "" : "(?:\\z|[/?#])";
         return new Regex("^" + body + end, RegexOptions.CultureInvariant | RegexOptions.Singleline, TimeSpan.FromSeconds(1));
     }
 }

@@ -78,4 +78,11 @@ public sealed class ResponseCacheKeyTests
         Assert.Equal(ResponseCache.Key("b", "tool", "echo", null, "alice"), ResponseCache.Key("b", "tool", "echo", null, "alice"));
         Assert.NotEqual(ResponseCache.Key("b", "tool", "echo", null, "alice"), Key("{}"));
     }
+
+    [Fact]
+    public void A_caller_and_an_item_cannot_spell_another_pair()
+    {
+        // Joined with a newline and no lengths, these two were one key: one caller could read the other's entry.
+        Assert.NotEqual(ResponseCache.Key("b", "tool", "b\nc", null, "a"), ResponseCache.Key("b", "tool", "c", null, "a\nb"));
+    }
 }

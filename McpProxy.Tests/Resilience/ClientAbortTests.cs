@@ -14,6 +14,11 @@ namespace McpProxy.Tests.Resilience;
 /// call: the backend sees the cancellation at once, the concurrency permit is free for the next call, and the
 /// in-flight gauge of <c>/admin/metrics</c> is back to 0 — nothing keeps running until the timeout.
 /// </summary>
+// Alone: these scrape gauges while backends restart. Every in-process proxy's OpenTelemetry listener also sees the
+// other test proxies' "McpProxy" meters (it filters by meter name only), and when one of those hosts is disposed the
+// shared metric stream goes with it, so a gauge could vanish from this proxy's /admin/metrics. One proxy per process
+// (production) is not affected.
+[Collection(McpProxy.Tests.Security.AloneCollection.Name)]
 public sealed class ClientAbortTests
 {
     private static CancellationToken Ct => TestContext.Timeout(60);

@@ -15,6 +15,11 @@ namespace McpProxy.Tests.Resilience;
 /// <c>backend_up</c> 0, <c>/health</c> degraded, its items gone with <c>list_changed</c>; probed with backoff, it comes
 /// back by itself when it answers again.
 /// </summary>
+// Alone: these scrape gauges while backends restart. Every in-process proxy's OpenTelemetry listener also sees the
+// other test proxies' "McpProxy" meters (it filters by meter name only), and when one of those hosts is disposed the
+// shared metric stream goes with it, so a gauge could vanish from this proxy's /admin/metrics. One proxy per process
+// (production) is not affected.
+[Collection(McpProxy.Tests.Security.AloneCollection.Name)]
 public sealed class DeadBackendTests
 {
     private static CancellationToken Ct => TestContext.Timeout(90);

@@ -107,4 +107,13 @@ public sealed class ItemFilterTests
         Assert.False(filter.IsAllowed("file:///public/private/a.txt"));
         Assert.True(filter.IsAllowed("file:///public/private-not/a.txt"));
     }
+
+    [Fact]
+    public void A_trailing_newline_is_not_the_listed_name()
+    {
+        // "$" in a .NET regex also matches before a final newline: the end of the name must be the end of the text.
+        Assert.False(ItemFilter.Create(["echo"], null).IsAllowed("echo\n"));
+        Assert.False(ItemFilter.Create(["file:///public"], null, prefixMatch: true).IsAllowed("file:///public\n"));
+        Assert.True(ItemFilter.Create(null, ["echo\n"]).IsAllowed("echo"));
+    }
 }
