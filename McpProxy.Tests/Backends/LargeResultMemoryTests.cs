@@ -4,7 +4,7 @@ using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 using Xunit.Abstractions;
 
-namespace McpProxy.Tests.Resilience;
+namespace McpProxy.Tests.Backends;
 
 /// <summary>
 /// A 20 MiB result costs the proxy a small multiple of 20 MiB. Measured as the bytes this process allocates for one

@@ -1,7 +1,7 @@
 using McpProxy.Tests.Infrastructure;
 using static McpProxy.Tests.Infrastructure.TestCalls;
 
-namespace McpProxy.Tests.Resilience;
+namespace McpProxy.Tests.Backends;
 
 /// <summary>
 /// A large result in transfer holds up no other call: while the proxy is writing a 20 MiB result to a client that has

@@ -10,7 +10,7 @@ using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using static McpProxy.Tests.Infrastructure.TestCalls;
 
-namespace McpProxy.Tests.Security;
+namespace McpProxy.Tests.Backends;
 
 /// <summary>
 /// <c>[security] max_result_size</c>: a backend's result over the limit becomes a clear JSON-RPC error naming the

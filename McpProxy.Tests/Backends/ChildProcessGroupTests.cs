@@ -1,6 +1,6 @@
 using McpProxy.Backends;
 
-namespace McpProxy.Tests.Resilience;
+namespace McpProxy.Tests.Backends;
 
 /// <summary>How a stdio child's command is wrapped so it runs in its own session (see <see cref="ChildProcessGroup"/>).</summary>
 public sealed class ChildProcessGroupTests : IDisposable

@@ -3,7 +3,7 @@ using McpProxy.Tests.Infrastructure;
 using ModelContextProtocol.Client;
 using static McpProxy.Tests.Infrastructure.TestCalls;
 
-namespace McpProxy.Tests.Security;
+namespace McpProxy.Tests.Backends;
 
 /// <summary>
 /// A stdio child gets a minimal environment (PATH, HOME, locale, temp dir and what the platform needs) plus its
