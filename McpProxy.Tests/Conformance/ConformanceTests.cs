@@ -23,7 +23,7 @@ public sealed class ConformanceTests : IDisposable
         "server-initialize", "server-sse-multiple-streams", "tools-call-error", "tools-call-simple-text", "tools-list",
     ];
 
-    private static readonly string[] ExpectedThroughProxyOnly = ["dns-rebinding-protection"];
+    private static readonly string[] ExpectedThroughProxyOnly = ["dns-rebinding-protection", "server-session-lifecycle"];
 
     [Fact]
     public async Task Every_scenario_that_passes_against_server_everything_passes_through_the_proxy()
