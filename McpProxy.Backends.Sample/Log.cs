@@ -22,4 +22,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Resource '{Uri}' {Action}")]
     public static partial void Subscription(this ILogger logger, string uri, string action);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "{Text}")]
+    public static partial void ConformanceLog(this ILogger logger, string text);
 }

@@ -45,6 +45,12 @@ public sealed class SampleOptions
     /// </summary>
     public string? ShadowPrefix { get; set; }
 
+    /// <summary>
+    /// Serve the official conformance suite's fixtures instead of the sample's tools (<c>--conformance</c> /
+    /// <c>SAMPLE_CONFORMANCE=true</c>): <c>test_simple_text</c>, <c>test://static-text</c>, the input_required tools, ...
+    /// </summary>
+    public bool Conformance { get; set; }
+
     /// <summary>The effective server name.</summary>
     public string ServerName => string.IsNullOrWhiteSpace(Name) ? SampleServer.DefaultName : Name;
 
@@ -70,6 +76,7 @@ public sealed class SampleOptions
             Name = NullIfEmpty(environment("SAMPLE_NAME")),
             ToolsCount = ParseInt(environment("SAMPLE_TOOLS_COUNT"), "SAMPLE_TOOLS_COUNT") ?? 0,
             ShadowPrefix = NullIfEmpty(environment("SAMPLE_SHADOW_PREFIX")),
+            Conformance = bool.TryParse(environment("SAMPLE_CONFORMANCE"), out var conformance) && conformance,
         };
 
         var remaining = new List<string>();
@@ -111,6 +118,11 @@ public sealed class SampleOptions
                     break;
                 case "--tools-count":
                     options.ToolsCount = ParseInt(Value(), flag) ?? 0;
+                    break;
+                case "--conformance":
+                    options.Conformance = inlineValue is null || (bool.TryParse(inlineValue, out var on)
+                        ? on
+                        : throw new ArgumentException($"Invalid value '{inlineValue}' for --conformance.", nameof(args)));
                     break;
                 case "--shadow-prefix":
                     options.ShadowPrefix = NullIfEmpty(Value());

@@ -32,7 +32,8 @@ public static class SampleServer
     /// <summary>Command-line help.</summary>
     public const string Usage = """
         Usage: McpProxy.Backends.Sample [--stdio [--http-urls URL[;URL]]] [--urls URL] [options]
-          (no --stdio)         Streamable HTTP (stateful sessions) at /mcp and /, on --urls / ASPNETCORE_URLS
+          (no --stdio)         Streamable HTTP at /mcp and /, on --urls / ASPNETCORE_URLS: initialize clients
+                               (2024-11-05 .. 2025-11-25) get a session, 2026-07-28 clients are served statelessly
           --stdio              MCP over stdin/stdout; all logging goes to stderr
           --http-urls URLS     with --stdio: also serve Streamable HTTP on URLS in the same process
           --latency-ms N       SAMPLE_LATENCY_MS    delay before every tool call
@@ -41,11 +42,12 @@ public static class SampleServer
           --crash-after N      SAMPLE_CRASH_AFTER   exit with code 3 after serving N tool calls
           --name NAME          SAMPLE_NAME          server name (default mcp-proxy-sample)
           --tools-count N      SAMPLE_TOOLS_COUNT   also register trivial tools t0..t{N-1}
+          --conformance        SAMPLE_CONFORMANCE   serve the official conformance suite's fixtures instead
         """;
 
     /// <summary>
     /// Builds (does not start) the Streamable HTTP server: endpoint at <see cref="McpPath"/> and <c>/</c>,
-    /// stateful sessions. Never serves stdio, whatever <paramref name="args"/> say.
+    /// stateful sessions for <c>initialize</c> clients, stateless service for 2026-07-28 clients. Never serves stdio, whatever <paramref name="args"/> say.
     /// </summary>
     /// <param name="args">Host arguments (<c>--urls</c>, ...); the sample's own flags are honoured when <paramref name="options"/> is null and stripped otherwise.</param>
     /// <param name="options">Knobs; <see langword="null"/> to read them from <paramref name="args"/> and <c>SAMPLE_*</c> environment variables.</param>
@@ -103,6 +105,11 @@ public static class SampleServer
         ConfigureServices(builder.Services, builder.Logging, options, stdio: includeStdio, http: true);
 
         var app = builder.Build();
+        if (options.Conformance)
+        {
+            app.Use(ConformanceBackend.RejectRebindingAsync);
+        }
+
         app.MapDefaultEndpoints();
         app.MapMcp(McpPath);
         app.MapMcp("/");
@@ -132,11 +139,38 @@ public static class SampleServer
         logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 
         var state = new SampleState(options);
-        SampleTools.Register(state);
         services.AddSingleton(state);
         services.AddSingleton(options);
 
-        var mcp = services
+        IMcpServerBuilder mcp;
+        if (options.Conformance)
+        {
+            mcp = services.AddMcpServer(ConformanceBackend.Configure);
+            ConformanceBackend.ConfigureHandlers(mcp);
+        }
+        else
+        {
+            SampleTools.Register(state);
+            mcp = ConfigureSample(services, state, options);
+        }
+
+        if (http)
+        {
+            services.AddHttpContextAccessor();
+
+            // Both eras on one endpoint: initialize clients (2024-11-05 .. 2025-11-25) keep a stateful session with
+            // Mcp-Session-Id exactly as before; 2026-07-28 clients are served per request, with no session.
+            mcp.WithHttpTransport(t => t.SessionMode = HttpServerSessionMode.StatefulForInitializeClients);
+        }
+
+        if (stdio)
+        {
+            mcp.WithStdioServerTransport();
+        }
+    }
+
+    private static IMcpServerBuilder ConfigureSample(IServiceCollection services, SampleState state, SampleOptions options) =>
+        services
             .AddMcpServer(o =>
             {
                 o.ServerInfo = new Implementation { Name = options.ServerName, Version = Version };
@@ -167,18 +201,6 @@ public static class SampleServer
 
                 await next(context, ct);
             }));
-
-        if (http)
-        {
-            services.AddHttpContextAccessor();
-            mcp.WithHttpTransport(t => t.SessionMode = HttpServerSessionMode.Stateful);
-        }
-
-        if (stdio)
-        {
-            mcp.WithStdioServerTransport();
-        }
-    }
 
     private static void LogStarting(IServiceProvider services, SampleOptions options, bool stdio, string http) =>
         services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(SampleServer).FullName!).Starting(

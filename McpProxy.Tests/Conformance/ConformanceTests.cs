@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Text.Json.Nodes;
 using McpProxy.Tests.Infrastructure;
 using static McpProxy.Tests.Infrastructure.TestCalls;
 
@@ -18,15 +17,13 @@ public sealed class ConformanceTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("mcp-proxy-conformance-").FullName;
 
-    private static string Cli => Path.Combine(TestPaths.RepoRoot, "node_modules", "@modelcontextprotocol", "conformance", "dist", "index.js");
-
     private static readonly string[] ExpectedDirect =
     [
         "logging-set-level", "ping", "prompts-list", "resources-list", "resources-subscribe", "resources-unsubscribe",
         "server-initialize", "server-sse-multiple-streams", "tools-call-error", "tools-call-simple-text", "tools-list",
     ];
 
-    private static readonly string[] ExpectedThroughProxyOnly = ["dns-rebinding-protection"];
+    private static readonly string[] ExpectedThroughProxyOnly = ["dns-rebinding-protection", "server-session-lifecycle"];
 
     [Fact]
     public async Task Every_scenario_that_passes_against_server_everything_passes_through_the_proxy()
@@ -67,33 +64,9 @@ public sealed class ConformanceTests : IDisposable
         }
     }
 
-    /// <summary>Runs every active server scenario against <paramref name="url"/>; scenario → passed (no FAILURE check).</summary>
-    private async Task<Dictionary<string, bool>> RunSuiteAsync(Uri url, string label)
-    {
-        var output = Path.Combine(_dir, label);
-        using var cli = Process.Start(new ProcessStartInfo("node", [Cli, "server", "--url", url.ToString(), "-o", output])
-        {
-            WorkingDirectory = _dir,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        var stdout = cli.StandardOutput.ReadToEndAsync();
-        var stderr = cli.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(180));
-        await cli.WaitForExitAsync(timeout.Token);
-
-        var results = new Dictionary<string, bool>(StringComparer.Ordinal);
-        foreach (var dir in Directory.GetDirectories(output))
-        {
-            // server-<scenario>-<timestamp>
-            var name = System.Text.RegularExpressions.Regex.Match(Path.GetFileName(dir), @"^server-(.+)-\d{4}-\d{2}-\d{2}T").Groups[1].Value;
-            var checks = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "checks.json")))!.AsArray();
-            results[name] = checks.All(c => (string?)c!["status"] != "FAILURE");
-        }
-
-        Assert.True(results.Count >= 20, $"{label}: the suite ran {results.Count} scenarios\n{await stdout}\n{await stderr}");
-        return results;
-    }
+    /// <summary>Runs every active server scenario (the 2025-11-25 wire) against <paramref name="url"/>; scenario → passed.</summary>
+    private Task<Dictionary<string, bool>> RunSuiteAsync(Uri url, string label) =>
+        ConformanceSuite.RunAsync(url, _dir, label, minimumScenarios: 20);
 
     private static async Task WaitForPortAsync(int port)
     {
