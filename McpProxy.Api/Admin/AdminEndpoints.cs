@@ -85,6 +85,7 @@ internal static class AdminEndpoints
         b.Name,
         b.Config.Transport.ToString().ToLowerInvariant(),
         b.State.ToString().ToLowerInvariant(),
+        b.Era,
         b.Config.MirrorOf,
         b.PublicError,
         b.ReadySince,
@@ -129,7 +130,7 @@ internal static class AdminEndpoints
     internal static JsonObject EffectiveConfig(ProxyConfig config, IReadOnlyList<BackendConfig> backends) => ConfigRedaction.Redact(config, backends);
 
     internal sealed record BackendStatus(
-        string Name, string Transport, string State, string? MirrorOf, string? LastError, DateTimeOffset? ReadySince, int Restarts,
+        string Name, string Transport, string State, string? Protocol, string? MirrorOf, string? LastError, DateTimeOffset? ReadySince, int Restarts,
         int Tools, int Prompts, int Resources, CircuitStatus? Circuit, EjectionStatus? Ejection);
 
     internal sealed record CircuitStatus(string State, DateTimeOffset? OpenUntil);

@@ -36,6 +36,7 @@ internal sealed partial class BackendConnection(
     private volatile McpClient? _client;
     private volatile BackendCatalog _catalog = BackendCatalog.Empty;
     private TaskCompletionSource<string> _transportFailure = NewSignal();
+    private BackendListen? _listen;
 
     // Calls in flight on this connection (a hot reload drains them before disposing it) and what cuts the rest.
     private readonly Lock _callsGate = new();
@@ -59,6 +60,16 @@ internal sealed partial class BackendConnection(
     public int Restarts { get; private set; }
     public BackendCatalog Catalog => _catalog;
     public ServerCapabilities? Capabilities => _client?.ServerCapabilities;
+
+    /// <summary>
+    /// The protocol revision this backend is spoken to in (<c>2026-07-28</c> or an initialize-era revision such as
+    /// <c>2025-11-25</c>), as negotiated on the last connect: each connect probes anew (<see cref="BackendEra"/>), so
+    /// a backend restarted into the other era is spoken to in its new one. Null before the first connect.
+    /// </summary>
+    public string? Era { get; private set; }
+
+    /// <summary>The backend speaks the modern (2026-07-28) era: no session, no <c>logging/setLevel</c>, list changes on <c>subscriptions/listen</c>.</summary>
+    public bool IsModern => BackendEra.IsModern(Era);
 
     /// <summary>Timeout applied to each call routed to this backend (<c>[backends.timeout] seconds</c>, default 30 s).</summary>
     public TimeSpan CallTimeout => model.CallTimeout;
@@ -273,6 +284,15 @@ internal sealed partial class BackendConnection(
                 client = await ConnectAsync(stopping);
                 Interlocked.Exchange(ref _transportFailure, NewSignal());
                 _client = client;
+                Era = client.NegotiatedProtocolVersion;
+                if (IsModern)
+                {
+                    // List changes of a modern backend arrive only on a subscriptions/listen stream: opened (and
+                    // acknowledged) before the catalog is listed, so no change between the two is missed.
+                    _listen = new BackendListen(this, client, _resourceSubscriptions, loggerFactory.CreateLogger("McpProxy.Backends"), time);
+                    await _listen.StartAsync(CallTimeout, stopping);
+                }
+
                 _catalog = await BackendCatalogLoader.LoadAsync(client, CatalogParts.All, BackendCatalog.Empty, stopping);
 
                 // Routing first, then ready: a call in between is routed and told "unavailable, retry" (the backend
@@ -282,7 +302,7 @@ internal sealed partial class BackendConnection(
                 ReadySince = DateTimeOffset.UtcNow;
                 LastError = null;
                 PublicError = null;
-                LogBackendReady(Name, _catalog.Tools.Count, _catalog.Prompts.Count, _catalog.Resources.Count, _catalog.ResourceTemplates.Count);
+                LogBackendReady(Name, _catalog.Tools.Count, _catalog.Prompts.Count, _catalog.Resources.Count, _catalog.ResourceTemplates.Count, Era ?? "unknown");
                 events.OnReady(this);
                 _firstAttempt.TrySetResult();
 
@@ -307,6 +327,11 @@ internal sealed partial class BackendConnection(
 
             State = BackendState.Unavailable;
             _client = null;
+            if (Interlocked.Exchange(ref _listen, null) is { } listen)
+            {
+                await listen.DisposeAsync();
+            }
+
             _firstAttempt.TrySetResult();
             if (!ReferenceEquals(_catalog, BackendCatalog.Empty))
             {
@@ -422,9 +447,10 @@ internal sealed partial class BackendConnection(
         {
             ClientInfo = new Implementation { Name = "mcp-proxy", Version = typeof(BackendConnection).Assembly.GetName().Version?.ToString() ?? "0.1.0" },
             InitializationTimeout = CallTimeout,
-            // The initialize-handshake revision: backends then push list_changed on the session without a
-            // subscriptions/listen stream (2026-07-28 would need one per backend).
-            ProtocolVersion = "2025-11-25",
+            // protocol = "auto": null = probe with server/discover, fall back to initialize (the SDK does both). A pinned
+            // revision is also the minimum the client accepts: the other era is refused, never fallen back to.
+            ProtocolVersion = BackendEra.Requested(Config.Protocol),
+            DiscoverProbeTimeout = TimeSpan.FromMilliseconds(Config.DiscoverTimeoutMs),
             Handlers = new McpClientHandlers
             {
                 // Server→client requests go to the client whose call the backend is working on (ClientRequestRelay).
@@ -433,7 +459,10 @@ internal sealed partial class BackendConnection(
                 RootsHandler = ClientRequests.ListRootsAsync,
                 // list_changed re-lists that part. Progress, log messages and resources/updated are relayed in read
                 // order from BackendEvents.MessageRead.
-                NotificationHandlers = BackendCatalogLoader.ListChangedHandlers(RefreshAsync),
+                NotificationHandlers = [
+                    .. BackendCatalogLoader.ListChangedHandlers(RefreshAsync),
+                    new(NotificationMethods.SubscriptionsAcknowledgedNotification, (notification, ct) => _listen?.OnAcknowledged(notification, ct) ?? ValueTask.CompletedTask),
+                ],
             },
         };
 
@@ -442,7 +471,8 @@ internal sealed partial class BackendConnection(
         try
         {
             var client = await McpClient.CreateAsync(transport, options, loggerFactory, timeout.Token);
-            if (client.ServerCapabilities.Logging is not null)
+            // logging/setLevel is gone in 2026-07-28: a modern backend gets the level in each request's _meta (BackendEra.StampLogLevel).
+            if (!BackendEra.IsModern(client.NegotiatedProtocolVersion) && client.ServerCapabilities.Logging is not null)
             {
                 // The level the live client sessions need (each session's own level is applied by the proxy).
                 try
@@ -465,6 +495,41 @@ internal sealed partial class BackendConnection(
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new TimeoutException($"initialize did not complete within {CallTimeout.TotalSeconds:0.#} s");
+        }
+    }
+
+    /// <summary>The log level backends are asked for (the most verbose any live client session wants).</summary>
+    internal LoggingLevel WantedLogLevel => events.CurrentLogLevel;
+
+    /// <summary>Re-lists these parts of the catalog (a list change, or a re-opened listen stream that may have missed one).</summary>
+    internal ValueTask RefreshCatalogAsync(CatalogParts parts, CancellationToken cancellationToken) => RefreshAsync(parts, cancellationToken);
+
+    // The backend URIs clients are subscribed to: a modern backend's listen stream carries them as its resourceSubscriptions.
+    private readonly ResourceSubscriptionSet _resourceSubscriptions = new();
+
+    /// <summary>
+    /// <c>resources/subscribe</c> for this backend: a legacy backend gets the request; a modern one has no such method,
+    /// so the URI joins its listen stream's <c>resourceSubscriptions</c> and the stream is re-opened with it.
+    /// </summary>
+    public async ValueTask SubscribeResourceAsync(McpClient client, string uri, bool subscribe, CancellationToken cancellationToken)
+    {
+        if (!BackendEra.IsModern(client.NegotiatedProtocolVersion))
+        {
+            if (subscribe)
+            {
+                await client.SubscribeToResourceAsync(new SubscribeRequestParams { Uri = uri }, cancellationToken);
+            }
+            else
+            {
+                await client.UnsubscribeFromResourceAsync(new UnsubscribeRequestParams { Uri = uri }, cancellationToken);
+            }
+
+            return;
+        }
+
+        if (_resourceSubscriptions.Change(uri, subscribe) && _listen is { } listen)
+        {
+            await listen.ReopenAsync(cancellationToken);
         }
     }
 
@@ -541,6 +606,11 @@ internal sealed partial class BackendConnection(
             }
         }
 
+        if (Interlocked.Exchange(ref _listen, null) is { } listen)
+        {
+            await listen.DisposeAsync();
+        }
+
         if (_client is { } client)
         {
             _client = null;
@@ -553,8 +623,8 @@ internal sealed partial class BackendConnection(
         _noRestart.Dispose();
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Backend '{Backend}' ready: {Tools} tools, {Prompts} prompts, {Resources} resources, {Templates} resource templates")]
-    private partial void LogBackendReady(string backend, int tools, int prompts, int resources, int templates);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Backend '{Backend}' ready: {Tools} tools, {Prompts} prompts, {Resources} resources, {Templates} resource templates (protocol {Protocol})")]
+    private partial void LogBackendReady(string backend, int tools, int prompts, int resources, int templates, string protocol);
 
     // Warning, not error: the backend is retried with backoff (an HTTP backend that starts after the proxy, one that is down).
     [LoggerMessage(Level = LogLevel.Warning, Message = "Backend '{Backend}' failed to start: {Error}; retrying with backoff")]

@@ -29,12 +29,16 @@ internal sealed class BackendHttp(ServiceEndpointResolver? resolver = null) : ID
     /// <summary>
     /// A client over the shared pool for one backend session (disposing it leaves the pool alone): its responses are
     /// bounded by <c>[security] max_result_size</c> (<see cref="ResultLimitHandler"/>, outermost, so an oversized result
-    /// is not a transport failure) and its transport failures are reported (<see cref="TransportFailureHandler"/>).
+    /// is not a transport failure), the caller's <c>Mcp-Param-*</c> headers pass through (<see cref="McpParamHeaderHandler"/>)
+    /// and its transport failures are reported (<see cref="TransportFailureHandler"/>).
     /// The handlers are left undisposed on purpose: disposing a DelegatingHandler disposes the shared pool under it.
     /// </summary>
     public HttpClient CreateClient(string backend, long maxResultSize, ILogger logger, Action<string> onTransportFailure) =>
         new(
-            new ResultLimitHandler(backend, maxResultSize, logger) { InnerHandler = new TransportFailureHandler(onTransportFailure) { InnerHandler = _handler } },
+            new ResultLimitHandler(backend, maxResultSize, logger)
+            {
+                InnerHandler = new McpParamHeaderHandler { InnerHandler = new TransportFailureHandler(onTransportFailure) { InnerHandler = _handler } },
+            },
             disposeHandler: false)
         { Timeout = Timeout.InfiniteTimeSpan };
 

@@ -17,7 +17,7 @@ namespace McpProxy.Backends;
 /// backend re-initialize, an oversized stdio result becomes the plain "too large" message, a connection that went away
 /// under the call says so. Each attempt is one backend request in the metrics.
 /// </summary>
-internal sealed class BackendSend(BackendMetrics metrics, ProxyConfig config)
+internal sealed class BackendSend(BackendMetrics metrics, ProxyConfig config, IHttpContextAccessor httpContext)
 {
     private static long s_requestIds;
 
@@ -29,7 +29,7 @@ internal sealed class BackendSend(BackendMetrics metrics, ProxyConfig config)
         string? errorType = null;
         try
         {
-            var result = await SendAsync(client, call, cancellationToken);
+            var result = await SendAsync(backend, client, call, cancellationToken);
             if (!CallContext.Succeeded(result))
             {
                 errorType = "tool_error";
@@ -71,12 +71,23 @@ internal sealed class BackendSend(BackendMetrics metrics, ProxyConfig config)
         }
     }
 
-    private static async ValueTask<object> SendAsync(McpClient client, CallContext call, CancellationToken ct)
+    private async ValueTask<object> SendAsync(BackendConnection backend, McpClient client, CallContext call, CancellationToken ct)
     {
+        if (BackendEra.IsModern(client.NegotiatedProtocolVersion) && call.Forwarded is RequestParams forwarded and not (SubscribeRequestParams or UnsubscribeRequestParams))
+        {
+            // No logging/setLevel in 2026-07-28: without a level in _meta a modern backend sends no log messages.
+            BackendEra.StampLogLevel(forwarded, backend.WantedLogLevel);
+        }
+
         switch (call.Forwarded)
         {
             case CallToolRequestParams tool:
-                return await CallWithCancellationAsync(client, tool, ct);
+                // The caller's Mcp-Param-* headers the backend's schema does not annotate go through (modern HTTP backends).
+                using (McpParamHeaderHandler.Use(backend.IsModern ? McpParamHeaderHandler.Capture(httpContext.HttpContext) : null))
+                {
+                    return await CallWithCancellationAsync(client, tool, ct);
+                }
+
             case GetPromptRequestParams prompt:
                 return await client.GetPromptAsync(prompt, ct);
             case ReadResourceRequestParams read:
@@ -84,10 +95,10 @@ internal sealed class BackendSend(BackendMetrics metrics, ProxyConfig config)
             case CompleteRequestParams complete:
                 return await client.CompleteAsync(complete, ct);
             case SubscribeRequestParams subscribe:
-                await client.SubscribeToResourceAsync(subscribe, ct);
+                await backend.SubscribeResourceAsync(client, subscribe.Uri, subscribe: true, ct);
                 return new EmptyResult();
             case UnsubscribeRequestParams unsubscribe:
-                await client.UnsubscribeFromResourceAsync(unsubscribe, ct);
+                await backend.SubscribeResourceAsync(client, unsubscribe.Uri, subscribe: false, ct);
                 return new EmptyResult();
             default:
                 throw new InvalidOperationException($"{call.Method} is not a proxied call.");

@@ -17,6 +17,9 @@ internal sealed class ConfigReader(ConfigErrors errors)
     internal static readonly string[] LogLevels = ["trace", "debug", "info", "warn", "error"];
     internal static readonly string[] TracingProtocols = ["grpc", "http/protobuf"];
 
+    /// <summary><c>[[backends]] protocol</c>: probe, or one pinned era (the modern revision, the newest legacy one).</summary>
+    internal static readonly string[] BackendProtocols = ["auto", "2026-07-28", "2025-11-25"];
+
     /// <summary>
     /// Every table of <c>mcp-proxy.toml</c>: its dotted path (arrays of tables without an index), the record it is read
     /// into and so the keys it allows (<see cref="ConfigKeys"/>: the record's properties), which the reader checks. The
@@ -56,6 +59,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
     {
         ["observability.log_level"] = LogLevels,
         ["observability.tracing.protocol"] = TracingProtocols,
+        ["backends.protocol"] = BackendProtocols,
     };
 
     /// <summary>Keys allowed only with one transport or auth type: each a subset of its table's keys.</summary>
@@ -300,6 +304,8 @@ private List<BackendConfig> ReadBackends(ConfigSection root)
             MirrorOf = mirrorOf,
             MirrorPercent = s.Number("mirror_percent", v => v is >= 0 and <= 100, Percent) ?? d.MirrorPercent,
             Namespaced = s.Bool("namespaced") ?? true,
+            Protocol = s.String("protocol")?.ToLowerInvariant() ?? d.Protocol,
+            DiscoverTimeoutMs = AtMost(s, "discover_timeout_ms", s.Int("discover_timeout_ms", v => v >= 1, ">= 1"), DayMs, OneDayMs) ?? d.DiscoverTimeoutMs,
             IdempotentTools = s.StringList("idempotent_tools"),
             NonIdempotentTools = s.StringList("non_idempotent_tools"),
             ExpandedValues = errors.Expanded.Skip(expandedBefore).Select(e => e.Expanded).ToHashSet(StringComparer.Ordinal),

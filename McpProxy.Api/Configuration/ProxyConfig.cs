@@ -173,6 +173,20 @@ public sealed record BackendConfig
     /// </summary>
     public bool Namespaced { get; init; } = true;
 
+    /// <summary>
+    /// The protocol era spoken to this backend (extension): <c>auto</c> (default) probes with <c>server/discover</c> and
+    /// falls back to <c>initialize</c>; <c>2026-07-28</c> or <c>2025-11-25</c> pin one era and refuse a backend that
+    /// does not speak it (the pinned revision is also the minimum the MCP client accepts).
+    /// </summary>
+    public string Protocol { get; init; } = "auto";
+
+    /// <summary>
+    /// How long the <c>server/discover</c> probe of <c>protocol = "auto"</c> waits before falling back to
+    /// <c>initialize</c> (extension; default 5000 ms, the SDK's): a legacy server that silently drops unknown methods
+    /// costs this much on every connect.
+    /// </summary>
+    public int DiscoverTimeoutMs { get; init; } = 5000;
+
     public bool Equals(BackendConfig? other) => StructuralEquality.Equal(this, other);
 
     public override int GetHashCode() => StructuralEquality.Hash(this);

@@ -379,7 +379,7 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
                 return;
             }
 
-            var targets = catalog.Backends.Where(b => b.State == BackendState.Ready && b.Capabilities?.Logging is not null);
+            var targets = catalog.Backends.Where(b => b.State == BackendState.Ready && !b.IsModern && b.Capabilities?.Logging is not null); // modern: _meta per request
             await Task.WhenAll(targets.Select(async b =>
             {
                 try

@@ -22,6 +22,15 @@ internal sealed class BackendValidator : IConfigValidator
             Name(s, backend, separator, names);
             Transport(s, backend, diagnostics);
             Filters(s);
+            if (s.Usable("protocol") && !ConfigReader.BackendProtocols.Contains(backend.Protocol))
+            {
+                s.Error("protocol", $"unknown protocol '{backend.Protocol}' (expected one of {string.Join(", ", ConfigReader.BackendProtocols)})");
+            }
+            else if (s.Usable("discover_timeout_ms") && s.Has("discover_timeout_ms") && backend.Protocol != "auto")
+            {
+                s.Warn("discover_timeout_ms", $"has no effect with protocol = \"{backend.Protocol}\" (only \"auto\" probes with server/discover)");
+            }
+
             var mirrorOf = backend.MirrorOf;
             if (mirrorOf is not null && string.IsNullOrWhiteSpace(mirrorOf))
             {
