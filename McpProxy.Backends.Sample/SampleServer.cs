@@ -191,6 +191,7 @@ public static class SampleServer
             .WithCompleteHandler(SampleContent.CompleteAsync)
             .WithSubscribeToResourcesHandler(SampleContent.SubscribeAsync)
             .WithUnsubscribeFromResourcesHandler(SampleContent.UnsubscribeAsync)
+            .WithSubscriptionsListenHandler(SampleListen.HandleAsync)
             .WithRequestFilters(filters => filters.AddCallToolFilter(FaultInjection.Create(state)))
             .WithMessageFilters(filters => filters.AddIncomingFilter(next => async (context, ct) =>
             {

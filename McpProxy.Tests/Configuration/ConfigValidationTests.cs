@@ -153,6 +153,10 @@ public sealed class ConfigValidationTests
         ["outlier max_ejection_percent above 100"] = new(Files + "[backends.outlier_detection]\nmax_ejection_percent = 100.5 # <-\n", "backends.outlier_detection.max_ejection_percent", "files", "must be between 0 and 100"),
         ["mirror_percent negative"] = new(Remote + "mirror_percent = -1 # <-\n", "backends.mirror_percent", "remote", "must be between 0 and 100"),
 
+        // --- protocol era
+        ["protocol unknown"] = new(Remote + "protocol = \"modern\" # <-\n", "backends.protocol", "remote", "unknown protocol 'modern' (expected one of auto, 2026-07-28, 2025-11-25)"),
+        ["discover_timeout_ms zero"] = new(Remote + "discover_timeout_ms = 0 # <-\n", "backends.discover_timeout_ms", "remote", "must be >= 1"),
+
         // --- mirroring
         ["mirror_of unknown backend"] = new(Remote + "mirror_of = \"api\" # <-\n", "backends.mirror_of", "remote", "unknown backend 'api'"),
         ["mirror_of itself"] = new(Remote + "mirror_of = \"remote\" # <-\n", "backends.mirror_of", "remote", "cannot mirror itself"),
