@@ -59,7 +59,7 @@ public sealed class BackendEraTests
         // Both answer the legacy client.
         Assert.Equal("modern", Text(await client.CallToolAsync("m/echo", Message("modern"), cancellationToken: Ct)));
         Assert.Contains("legacy", Text(await client.CallToolAsync("l/echo", Message("legacy"), cancellationToken: Ct)), StringComparison.Ordinal);
-        Assert.NotEmpty((await client.ReadResourceAsync("sample://info", cancellationToken: Ct)).Contents);
+        Assert.NotEmpty((await client.ReadResourceAsync("m/sample://info", cancellationToken: Ct)).Contents);
 
         // The connect log line names the era.
         Assert.Contains(log.Entries, e => e.Message.StartsWith("Backend 'm' ready:", StringComparison.Ordinal) && e.Message.EndsWith("(protocol 2026-07-28)", StringComparison.Ordinal));
@@ -115,7 +115,7 @@ public sealed class BackendEraTests
         await using var proxy = await ProxyHost.StartAsync(sample.Backend("m"));
         await using var client = await proxy.ConnectAsync(Legacy, Ct);
 
-        await client.SubscribeToResourceAsync("sample://info", cancellationToken: Ct);
+        await client.SubscribeToResourceAsync("m/sample://info", cancellationToken: Ct);
 
         // No resources/subscribe (a modern server has none): the listen stream was re-opened carrying the URI.
         await WaitUntil(() => sample.ReceivedUris.Contains("subscriptions/listen sample://info"));
