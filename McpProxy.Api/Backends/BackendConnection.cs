@@ -408,14 +408,23 @@ internal sealed partial class BackendConnection(
         }
     }
 
-    /// <summary>Pings the backend: null when it answered (an error answer included), else why not.</summary>
+    /// <summary>Pings the backend (a modern one: <c>server/discover</c>): null when it answered (an error answer included), else why not.</summary>
     private async Task<string?> ProbeAsync(McpClient client, CancellationToken stopping)
     {
         using var timeout = new CancellationTokenSource(CallTimeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token);
         try
         {
-            await client.PingAsync(cancellationToken: linked.Token);
+            if (BackendEra.IsModern(client.NegotiatedProtocolVersion))
+            {
+                // ping is gone in 2026-07-28: server/discover is the one request every modern server answers.
+                await client.SendRequestAsync(new JsonRpcRequest { Method = RequestMethods.ServerDiscover, Params = new System.Text.Json.Nodes.JsonObject() }, linked.Token);
+            }
+            else
+            {
+                await client.PingAsync(cancellationToken: linked.Token);
+            }
+
             return null;
         }
         catch (McpProtocolException)
