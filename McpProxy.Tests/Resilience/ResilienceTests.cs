@@ -320,7 +320,8 @@ public sealed class ResilienceTests
     {
         var backend = await SampleHttpHost.StartAsync();
         var port = backend.BaseAddress.Port;
-        await using var proxy = await ProxyHost.StartAsync(backend.Backend("b"));
+        // Sessions are a legacy-era thing: a 2026-07-28 backend has none to lose.
+        await using var proxy = await ProxyHost.StartAsync(backend.Backend("b", "protocol = \"2025-11-25\""));
         await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
         Assert.Equal("one", Text(await client.CallToolAsync("b/echo", Message("one"), cancellationToken: Ct)));
 

@@ -19,7 +19,7 @@ public sealed class RequestSizeTests
             [security]
             max_argument_size = 1024
 
-            """ + backend.Backend("b"));
+            """ + backend.Backend("b", "protocol = \"2025-11-25\" # resources/subscribe is a legacy-era request"));
         await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
         var big = new string('x', 2000);
         JsonObject Pad() => new() { ["pad"] = big };
