@@ -37,7 +37,7 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
             throw Unknown("tool", request.Name);
         }
 
-        var scope = sessions.BeginCall(context.Server, request, routed!.Backend, out var meta);
+        var scope = sessions.BeginCall(context.Server, request, routed!.Backend, out var meta, context.User, context.JsonRpcRequest);
         var forwarded = new CallToolRequestParams
         {
             Name = routed.OriginalName,
@@ -53,7 +53,7 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
         var request = context.Params ?? throw new McpProtocolException("Missing params for prompts/get.", McpErrorCode.InvalidParams);
         CheckSize(context, request.Name);
         var routed = RoutePrompt(request.Name, Access(context.User), context.User);
-        var scope = sessions.BeginCall(context.Server, request, routed.Backend, out var meta);
+        var scope = sessions.BeginCall(context.Server, request, routed.Backend, out var meta, context.User, context.JsonRpcRequest);
         var forwarded = new GetPromptRequestParams { Name = routed.OriginalName, Arguments = request.Arguments, Meta = meta };
         call = Call(context, RequestMethods.PromptsGet, routed.Backend, "prompt", request.Name, routed.OriginalName, forwarded, scope);
         return scope;
@@ -64,7 +64,7 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
         var request = context.Params ?? throw new McpProtocolException("Missing params for resources/read.", McpErrorCode.InvalidParams);
         CheckSize(context, request.Uri);
         var (route, originalUri, namespacedUri) = ResolveResource(Access(context.User), context.User, request.Uri);
-        var scope = sessions.BeginCall(context.Server, request, route.Backend, out var meta);
+        var scope = sessions.BeginCall(context.Server, request, route.Backend, out var meta, context.User, context.JsonRpcRequest);
         var forwarded = new ReadResourceRequestParams { Uri = originalUri, Meta = meta };
         call = Call(context, RequestMethods.ResourcesRead, route.Backend, "resource", namespacedUri, originalUri, forwarded, scope, cacheTtl: route.ResourceCacheTtl);
         return scope;
@@ -113,7 +113,7 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
             return default;
         }
 
-        var scope = sessions.BeginCall(context.Server, request, backend, out var meta);
+        var scope = sessions.BeginCall(context.Server, request, backend, out var meta, context.User, context.JsonRpcRequest);
         var forwarded = new CompleteRequestParams { Ref = reference, Argument = request.Argument, Context = request.Context, Meta = meta };
         call = Call(context, RequestMethods.CompletionComplete, backend, "completion", item, item, forwarded, scope);
         return scope;
