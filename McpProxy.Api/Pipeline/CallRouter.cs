@@ -2,6 +2,7 @@ using System.Security.Claims;
 using McpProxy.Backends;
 using McpProxy.Calls;
 using McpProxy.Configuration;
+using McpProxy.Eras;
 using McpProxy.Observability;
 using McpProxy.Routing;
 using McpProxy.Security;
@@ -18,9 +19,10 @@ namespace McpProxy.Pipeline;
 /// computed once, on the canonical name (as config spells it); the owning backend, or <c>-32602</c> naming an unknown
 /// or hidden item (or saying its backend is down); the original name or URI, injected arguments, forwarded <c>_meta</c>
 /// and progress token (<see cref="SessionHub.BeginCall"/>), safe-to-repeat and cache TTL (the routing rules).
+/// A modern <c>tools/call</c>'s <c>Mcp-Param-*</c> headers are checked against the tool's schema (<see cref="McpParamHeaders"/>).
 /// The returned scope ends the call's progress relay: dispose it when the call ends.
 /// </summary>
-internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, ProxyConfig config, AccessPolicy access)
+internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, ProxyConfig config, AccessPolicy access, IHttpContextAccessor http)
 {
     public SessionHub.CallScope Tool(RequestContext<CallToolRequestParams> context, out CallContext call)
     {
@@ -35,6 +37,12 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
         if (!listed && !catalog.TryPassthroughTool(request.Name, out routed))
         {
             throw Unknown("tool", request.Name);
+        }
+
+        // A modern call's Mcp-Param-* headers against the tool's x-mcp-header arguments, as the client sent them (before injection).
+        if (ModernEra.IsModern(context.Server) && http.HttpContext is { } httpContext)
+        {
+            McpParamHeaders.Validate(request.Name, routed!.Tool.InputSchema, request.Arguments, httpContext.Request.Headers);
         }
 
         var scope = sessions.BeginCall(context.Server, request, routed!.Backend, out var meta, context.User, context.JsonRpcRequest);
