@@ -137,6 +137,14 @@ public sealed class ModernEraTests
         var mismatch = await SendAsync(http, Request(proxy.McpEndpoint, "tools/list", headerMethod: "prompts/list"), Ct);
         Assert.Equal((HttpStatusCode.BadRequest, -32020), (mismatch.Status, mismatch.ErrorCode));
 
+        var versionMismatch = await SendAsync(http, Request(proxy.McpEndpoint, "tools/list", new() { ["_meta"] = Meta(version: "2025-11-25") }), Ct);
+        Assert.Equal((HttpStatusCode.BadRequest, -32020), (versionMismatch.Status, versionMismatch.ErrorCode));
+
+        var missingMeta = Request(proxy.McpEndpoint, "tools/list");
+        missingMeta.Content = new StringContent("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/list\",\"params\":{}}", System.Text.Encoding.UTF8, "application/json");
+        var noMeta = await SendAsync(http, missingMeta, Ct);
+        Assert.Equal((HttpStatusCode.BadRequest, -32602), (noMeta.Status, noMeta.ErrorCode));
+
         var wrongName = await PostAsync(http, proxy.McpEndpoint, "tools/call", new() { ["name"] = "b/echo", ["arguments"] = new JsonObject { ["message"] = "x" } }, "b/add", Ct);
         Assert.Equal((HttpStatusCode.BadRequest, -32020), (wrongName.Status, wrongName.ErrorCode));
 
