@@ -31,6 +31,9 @@ internal sealed partial class ResponseCache(HybridCache cache, TimeProvider time
 
     private readonly ConcurrentDictionary<string, CacheCounters> _counters = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcurrentQueue<(string Key, DateTimeOffset Expires)>> _keys = new(StringComparer.Ordinal);
+    // Backends that have answered with cacheScope "public" (on this replica): only their calls look for a shared entry
+    // first, so a backend without hints costs no second lookup (a Redis round trip) per call.
+    private readonly ConcurrentDictionary<string, byte> _sharesPublic = new(StringComparer.Ordinal);
 
     public IReadOnlyDictionary<string, CacheCounters> Counters => _counters;
 
@@ -58,7 +61,7 @@ internal sealed partial class ResponseCache(HybridCache cache, TimeProvider time
         where T : class
     {
         var counters = _counters.GetOrAdd(backend, _ => new CacheCounters());
-        if (sharedKey is not null && await TryGetAsync(sharedKey, cancellationToken) is { } shared)
+        if (sharedKey is not null && _sharesPublic.ContainsKey(backend) && await TryGetAsync(sharedKey, cancellationToken) is { } shared)
         {
             Interlocked.Increment(ref counters.Hits);
             return JsonSerializer.Deserialize<T>(shared, McpJsonUtilities.DefaultOptions)!;
@@ -110,6 +113,11 @@ internal sealed partial class ResponseCache(HybridCache cache, TimeProvider time
             Interlocked.Increment(ref counters.Misses);
             if (notStorable.StoreUnder is { } target && notStorable.Ttl > TimeSpan.Zero)
             {
+                if (target == sharedKey)
+                {
+                    _sharesPublic.TryAdd(backend, 0);
+                }
+
                 await cache.SetAsync(
                     target,
                     JsonSerializer.Serialize(notStorable.Result, McpJsonUtilities.DefaultOptions),
