@@ -5,13 +5,16 @@ namespace McpProxy.Caching;
 
 /// <summary>
 /// The response cache (<see cref="ResponseCache"/>): a call with a cache TTL (decided by the routing rules) is answered
-/// from the cache when it can be; a successful result is stored, per caller.
+/// from the cache when it can be; a successful result is stored, per caller — or, when the backend's result carries
+/// caching hints (MCP 2026-07-28: <c>resources/read</c>), as they say: <c>cacheScope: "public"</c> in one entry shared
+/// by every caller, <c>"private"</c> per caller, for at most <c>ttlMs</c> (0: not stored). A retry of an
+/// <c>input_required</c> round (<c>inputResponses</c>/<c>requestState</c>) is never answered from nor stored in the cache.
 /// </summary>
 internal sealed class CacheFilter(ResponseCache cache) : ICallFilter
 {
     public ValueTask<object> InvokeAsync(CallContext call, CallDelegate next, CancellationToken cancellationToken)
     {
-        if (call.CacheTtl is not { } ttl)
+        if (call.CacheTtl is not { } ttl || CacheHints.IsRetry(call.Forwarded))
         {
             return next(call, cancellationToken);
         }
@@ -30,5 +33,5 @@ internal sealed class CacheFilter(ResponseCache cache) : ICallFilter
     private async ValueTask<object> CacheAsync<T>(CallContext call, CallDelegate next, string key, TimeSpan ttl, CancellationToken cancellationToken)
         where T : class =>
         await cache.GetOrCallAsync(
-            call.BackendName, key, ttl, call.BackendConfig.Cache!.MaxEntries, async c => (T)await next(call, c), static r => CallContext.Succeeded(r), cancellationToken);
+            call.BackendName, key, CacheKeys.Shared(call), ttl, call.BackendConfig.Cache!.MaxEntries, async c => (T)await next(call, c), static r => CallContext.Succeeded(r), cancellationToken);
 }

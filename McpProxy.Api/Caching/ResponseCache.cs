@@ -31,6 +31,9 @@ internal sealed partial class ResponseCache(HybridCache cache, TimeProvider time
 
     private readonly ConcurrentDictionary<string, CacheCounters> _counters = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcurrentQueue<(string Key, DateTimeOffset Expires)>> _keys = new(StringComparer.Ordinal);
+    // Backends that have answered with cacheScope "public" (on this replica): only their calls look for a shared entry
+    // first, so a backend without hints costs no second lookup (a Redis round trip) per call.
+    private readonly ConcurrentDictionary<string, byte> _sharesPublic = new(StringComparer.Ordinal);
 
     public IReadOnlyDictionary<string, CacheCounters> Counters => _counters;
 
@@ -50,12 +53,20 @@ internal sealed partial class ResponseCache(HybridCache cache, TimeProvider time
     /// <summary>
     /// Returns the cached result for <paramref name="key"/>, or makes the call and stores the result when
     /// <paramref name="storable"/> says so. Concurrent misses on one key share one call (HybridCache stampede protection).
+    /// A result with caching hints (<see cref="CacheHints.Of"/>) is stored as they say: <c>public</c> under
+    /// <paramref name="sharedKey"/> (looked up first), <c>private</c> under <paramref name="key"/>, for at most its <c>ttlMs</c>.
     /// </summary>
     public async ValueTask<T> GetOrCallAsync<T>(
-        string backend, string key, TimeSpan ttl, int maxEntries, Func<CancellationToken, ValueTask<T>> call, Func<T, bool> storable, CancellationToken cancellationToken)
+        string backend, string key, string? sharedKey, TimeSpan ttl, int maxEntries, Func<CancellationToken, ValueTask<T>> call, Func<T, bool> storable, CancellationToken cancellationToken)
         where T : class
     {
         var counters = _counters.GetOrAdd(backend, _ => new CacheCounters());
+        if (sharedKey is not null && _sharesPublic.ContainsKey(backend) && await TryGetAsync(sharedKey, cancellationToken) is { } shared)
+        {
+            Interlocked.Increment(ref counters.Hits);
+            return JsonSerializer.Deserialize<T>(shared, McpJsonUtilities.DefaultOptions)!;
+        }
+
         var missed = false;
         // HybridCache may run the factory on a flow of its own, without Activity.Current: the backend call of a miss
         // would start a new root trace. The caller's span is restored around it so the miss stays one trace.
@@ -85,6 +96,12 @@ internal sealed partial class ResponseCache(HybridCache cache, TimeProvider time
                         throw new NotStorableException(result);
                     }
 
+                    // The backend's own hints decide where and how long: stored below, outside this entry's fixed options.
+                    if (CacheHints.Of(result, ttl) is ({ } scope, var hinted))
+                    {
+                        throw new NotStorableException(result, hinted, scope == ModelContextProtocol.Protocol.CacheScope.Public && sharedKey is not null ? sharedKey : key);
+                    }
+
                     return JsonSerializer.Serialize(result, McpJsonUtilities.DefaultOptions);
                 },
                 new HybridCacheEntryOptions { Expiration = ttl, LocalCacheExpiration = ttl },
@@ -94,6 +111,22 @@ internal sealed partial class ResponseCache(HybridCache cache, TimeProvider time
         catch (NotStorableException notStorable)
         {
             Interlocked.Increment(ref counters.Misses);
+            if (notStorable.StoreUnder is { } target && notStorable.Ttl > TimeSpan.Zero)
+            {
+                if (target == sharedKey)
+                {
+                    _sharesPublic.TryAdd(backend, 0);
+                }
+
+                await cache.SetAsync(
+                    target,
+                    JsonSerializer.Serialize(notStorable.Result, McpJsonUtilities.DefaultOptions),
+                    new HybridCacheEntryOptions { Expiration = notStorable.Ttl, LocalCacheExpiration = notStorable.Ttl },
+                    [AllTag, "backend:" + backend],
+                    cancellationToken);
+                await TrackAsync(backend, target, notStorable.Ttl, maxEntries, counters);
+            }
+
             return (T)notStorable.Result;
         }
         catch (Exception) when (missed)
@@ -189,9 +222,29 @@ internal sealed partial class ResponseCache(HybridCache cache, TimeProvider time
         }
     }
 
-    private sealed class NotStorableException(object result) : Exception("The result is not cacheable.")
+    /// <summary>
+    /// Reads an entry without creating one (HybridCache has no TryGet: a factory that writes nowhere stands in).
+    /// </summary>
+    private async ValueTask<string?> TryGetAsync(string key, CancellationToken cancellationToken)
+    {
+        var json = await cache.GetOrCreateAsync(
+            key,
+            static _ => ValueTask.FromResult(""),
+            new HybridCacheEntryOptions { Flags = HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite },
+            null,
+            cancellationToken);
+        return json.Length == 0 ? null : json;
+    }
+
+    /// <summary>
+    /// A result the entry being created does not hold: not storable at all, or (<see cref="StoreUnder"/>) stored under
+    /// the key and for the time its own caching hints say.
+    /// </summary>
+    private sealed class NotStorableException(object result, TimeSpan ttl = default, string? storeUnder = null) : Exception("The result is not cacheable.")
     {
         public object Result { get; } = result;
+        public TimeSpan Ttl { get; } = ttl;
+        public string? StoreUnder { get; } = storeUnder;
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Cache eviction for backend '{Backend}' failed: {Error}")]

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using McpProxy.Backends;
 using McpProxy.Calls;
 using McpProxy.Configuration;
+using McpProxy.Eras;
 using McpProxy.Observability;
 using McpProxy.Routing;
 using McpProxy.Security;
@@ -18,9 +19,10 @@ namespace McpProxy.Pipeline;
 /// computed once, on the canonical name (as config spells it); the owning backend, or <c>-32602</c> naming an unknown
 /// or hidden item (or saying its backend is down); the original name or URI, injected arguments, forwarded <c>_meta</c>
 /// and progress token (<see cref="SessionHub.BeginCall"/>), safe-to-repeat and cache TTL (the routing rules).
+/// A modern <c>tools/call</c>'s <c>Mcp-Param-*</c> headers are checked against the tool's schema (<see cref="McpParamHeaders"/>).
 /// The returned scope ends the call's progress relay: dispose it when the call ends.
 /// </summary>
-internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, ProxyConfig config, AccessPolicy access)
+internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, ProxyConfig config, AccessPolicy access, IHttpContextAccessor http)
 {
     public SessionHub.CallScope Tool(RequestContext<CallToolRequestParams> context, out CallContext call)
     {
@@ -37,7 +39,13 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
             throw Unknown("tool", request.Name);
         }
 
-        var scope = sessions.BeginCall(context.Server, request, routed!.Backend, out var meta);
+        // A modern call's Mcp-Param-* headers against the tool's x-mcp-header arguments, as the client sent them (before injection).
+        if (ModernEra.IsModern(context.Server) && http.HttpContext is { } httpContext)
+        {
+            McpParamHeaders.Validate(request.Name, routed!.Tool.InputSchema, request.Arguments, httpContext.Request.Headers);
+        }
+
+        var scope = sessions.BeginCall(context.Server, request, routed!.Backend, out var meta, context.User, context.JsonRpcRequest);
         var forwarded = new CallToolRequestParams
         {
             Name = routed.OriginalName,
@@ -53,7 +61,7 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
         var request = context.Params ?? throw new McpProtocolException("Missing params for prompts/get.", McpErrorCode.InvalidParams);
         CheckSize(context, request.Name);
         var routed = RoutePrompt(request.Name, Access(context.User), context.User);
-        var scope = sessions.BeginCall(context.Server, request, routed.Backend, out var meta);
+        var scope = sessions.BeginCall(context.Server, request, routed.Backend, out var meta, context.User, context.JsonRpcRequest);
         var forwarded = new GetPromptRequestParams { Name = routed.OriginalName, Arguments = request.Arguments, Meta = meta };
         call = Call(context, RequestMethods.PromptsGet, routed.Backend, "prompt", request.Name, routed.OriginalName, forwarded, scope);
         return scope;
@@ -64,7 +72,7 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
         var request = context.Params ?? throw new McpProtocolException("Missing params for resources/read.", McpErrorCode.InvalidParams);
         CheckSize(context, request.Uri);
         var (route, originalUri, namespacedUri) = ResolveResource(Access(context.User), context.User, request.Uri);
-        var scope = sessions.BeginCall(context.Server, request, route.Backend, out var meta);
+        var scope = sessions.BeginCall(context.Server, request, route.Backend, out var meta, context.User, context.JsonRpcRequest);
         var forwarded = new ReadResourceRequestParams { Uri = originalUri, Meta = meta };
         call = Call(context, RequestMethods.ResourcesRead, route.Backend, "resource", namespacedUri, originalUri, forwarded, scope, cacheTtl: route.ResourceCacheTtl);
         return scope;
@@ -113,7 +121,7 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
             return default;
         }
 
-        var scope = sessions.BeginCall(context.Server, request, backend, out var meta);
+        var scope = sessions.BeginCall(context.Server, request, backend, out var meta, context.User, context.JsonRpcRequest);
         var forwarded = new CompleteRequestParams { Ref = reference, Argument = request.Argument, Context = request.Context, Meta = meta };
         call = Call(context, RequestMethods.CompletionComplete, backend, "completion", item, item, forwarded, scope);
         return scope;

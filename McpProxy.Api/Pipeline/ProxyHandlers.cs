@@ -1,4 +1,6 @@
 using McpProxy.Backends;
+using McpProxy.Caching;
+using McpProxy.Eras;
 using McpProxy.Routing;
 using McpProxy.Sessions;
 using ModelContextProtocol;
@@ -19,7 +21,7 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, C
         var caller = router.Access(context.User);
         var snapshot = catalog.Current;
         var tools = snapshot.Tools;
-        return ValueTask.FromResult(new ListToolsResult { Tools = caller.AllTools ? tools : [.. tools.Where(t => caller.CanUseTool(snapshot.ToolsByName[t.Name].CanonicalName))] });
+        return Hinted(context, new ListToolsResult { Tools = caller.AllTools ? tools : [.. tools.Where(t => caller.CanUseTool(snapshot.ToolsByName[t.Name].CanonicalName))] }, !caller.AllTools);
     }
 
     public ValueTask<ListPromptsResult> ListPromptsAsync(RequestContext<ListPromptsRequestParams> context, CancellationToken ct)
@@ -27,7 +29,7 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, C
         var caller = router.Access(context.User);
         var snapshot = catalog.Current;
         var prompts = snapshot.Prompts;
-        return ValueTask.FromResult(new ListPromptsResult { Prompts = caller.AllPrompts ? prompts : [.. prompts.Where(p => caller.CanUsePrompt(snapshot.PromptsByName[p.Name].CanonicalName))] });
+        return Hinted(context, new ListPromptsResult { Prompts = caller.AllPrompts ? prompts : [.. prompts.Where(p => caller.CanUsePrompt(snapshot.PromptsByName[p.Name].CanonicalName))] }, !caller.AllPrompts);
     }
 
     public ValueTask<ListResourcesResult> ListResourcesAsync(RequestContext<ListResourcesRequestParams> context, CancellationToken ct)
@@ -35,10 +37,10 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, C
         var caller = router.Access(context.User);
         var snapshot = catalog.Current; // one snapshot: the policy URIs are index-aligned with its resources
         var resources = snapshot.Resources;
-        return ValueTask.FromResult(new ListResourcesResult
+        return Hinted(context, new ListResourcesResult
         {
             Resources = caller.AllResources ? resources : [.. resources.Where((_, i) => caller.CanUseResource(snapshot.ResourcePolicyUris[i]))],
-        });
+        }, !caller.AllResources);
     }
 
     public ValueTask<ListResourceTemplatesResult> ListResourceTemplatesAsync(RequestContext<ListResourceTemplatesRequestParams> context, CancellationToken ct)
@@ -46,11 +48,19 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, C
         var caller = router.Access(context.User);
         var snapshot = catalog.Current; // one snapshot: the policy URIs are index-aligned with its templates
         var templates = snapshot.ResourceTemplates;
-        return ValueTask.FromResult(new ListResourceTemplatesResult
+        return Hinted(context, new ListResourceTemplatesResult
         {
             ResourceTemplates = caller.AllResources ? templates : [.. templates.Where((_, i) => caller.CanUseResource(snapshot.TemplatePolicyUris[i]))],
-        });
+        }, !caller.AllResources);
     }
+
+    /// <summary>
+    /// A modern (2026-07-28) caller gets the list's caching hints (<see cref="CacheHints.ForList"/>: private when its role
+    /// filtered the list); a legacy session's answer stays as it always was.
+    /// </summary>
+    private static ValueTask<T> Hinted<T, TParams>(RequestContext<TParams> context, T result, bool filtered)
+        where T : ICacheableResult =>
+        ValueTask.FromResult(ModernEra.IsModern(context.Server) ? CacheHints.ForList(result, filtered) : result);
 
     public async ValueTask<CallToolResult> CallToolAsync(RequestContext<CallToolRequestParams> context, CancellationToken ct)
     {

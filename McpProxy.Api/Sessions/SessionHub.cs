@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using McpProxy.Backends;
+using McpProxy.Eras;
 using McpProxy.Routing;
 using McpProxy.Security;
 using ModelContextProtocol;
@@ -23,6 +24,8 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
 {
     private readonly ConcurrentDictionary<string, ClientSession> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ProgressRoute> _progress = new(StringComparer.Ordinal);
+    // Modern (2026-07-28) calls in flight: each has no session, only its own response stream (a ClientSession of the call alone).
+    private readonly ConcurrentDictionary<ClientSession, BackendConnection> _modernCalls = new();
     // Namespaced resource URI → the sessions subscribed to it.
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<ClientSession, byte>> _subscriptions = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _levelGate = new(1, 1);
@@ -44,6 +47,13 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
     /// <summary>Runs one client session, keeping it in the set of live sessions while it runs.</summary>
     public async Task RunSessionAsync(McpServer server, ClaimsPrincipal? user, CancellationToken cancellationToken)
     {
+        if (ModernEra.IsModern(server))
+        {
+            // A modern request's own server (no session id): no session to keep; its calls are tracked per call (BeginCall).
+            await server.RunAsync(cancellationToken);
+            return;
+        }
+
         var session = new ClientSession(server, access.For(user), logger, () => Interlocked.Increment(ref _dropped));
         _sessions[session.Id] = session;
         session.Start();
@@ -97,20 +107,38 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
     /// and when the caller asked for progress, a fresh unguessable progress token bound to that backend, whose progress
     /// is relayed back under the caller's own token until the returned scope is disposed.
     /// </summary>
-    public CallScope BeginCall(McpServer caller, RequestParams request, BackendConnection backend, out JsonObject? meta)
+    /// <remarks>
+    /// A modern (2026-07-28) call has no session: it gets a <see cref="ClientSession"/> of its own for the length of the
+    /// call, whose messages go out on the call's response stream only — its progress, and the backend's log messages
+    /// only when its <c>_meta</c> asked a <c>logLevel</c>, at or above it. Its caller's access comes from
+    /// <paramref name="user"/> and its log level from the request (<paramref name="jsonRpc"/>), never from an earlier request.
+    /// </remarks>
+    public CallScope BeginCall(McpServer caller, RequestParams request, BackendConnection backend, out JsonObject? meta, ClaimsPrincipal? user = null, JsonRpcRequest? jsonRpc = null)
     {
         var session = Find(caller);
+        var modern = false;
+        if (session is null && ModernEra.IsModern(caller))
+        {
+            session = new ClientSession(caller, access.For(user), logger, () => Interlocked.Increment(ref _dropped))
+            {
+                RequestedLogLevel = ModernEra.RequestedLogLevel(jsonRpc, request.Meta),
+            };
+            session.Start();
+            _modernCalls[session] = backend;
+            modern = true;
+        }
+
         meta = ForwardedMeta(request.Meta);
         var before = session?.Enqueued ?? 0;
         if (session is null || request.ProgressToken is not { } clientToken)
         {
-            return new CallScope(this, session, null, before);
+            return new CallScope(this, session, null, before, modern);
         }
 
         var token = NewProgressToken();
         _progress[token] = new ProgressRoute(session, caller, clientToken, backend);
         (meta ??= [])["progressToken"] = token;
-        return new CallScope(this, session, token, before);
+        return new CallScope(this, session, token, before, modern);
     }
 
     /// <summary>
@@ -217,6 +245,18 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
 
             payload ??= LogPayload(backend, parameters);
             session.Enqueue(caller, NotificationMethods.LoggingMessageNotification, JsonObject.Create(payload.Value));
+        }
+
+        // Modern calls on this backend whose request asked for logs (io.modelcontextprotocol/logLevel), at or above that level.
+        foreach (var (call, target) in _modernCalls)
+        {
+            if (!ReferenceEquals(target, backend) || call.RequestedLogLevel is not { } wanted || level < wanted || !MayUse(call, backend))
+            {
+                continue;
+            }
+
+            payload ??= LogPayload(backend, parameters);
+            call.Enqueue(call.Server, NotificationMethods.LoggingMessageNotification, JsonObject.Create(payload.Value));
         }
     }
 
@@ -433,7 +473,7 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
     /// <summary>Where a backend progress token goes: the call's session and request-bound server, and the backend it was given to.</summary>
     private sealed record ProgressRoute(ClientSession Session, McpServer Caller, ProgressToken ClientToken, BackendConnection Backend);
 
-    internal readonly struct CallScope(SessionHub? hub, ClientSession? session, string? token, long enqueuedBefore) : IDisposable
+    internal readonly struct CallScope(SessionHub? hub, ClientSession? session, string? token, long enqueuedBefore, bool modern = false) : IDisposable
     {
         /// <summary>The caller's session, when it is tracked.</summary>
         public ClientSession? Session => session;
@@ -458,6 +498,13 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
             if (hub is not null && token is not null)
             {
                 hub._progress.TryRemove(token, out _);
+            }
+
+            // A modern call's own session ends with the call: nothing more goes out on its response stream.
+            if (hub is not null && modern && session is not null)
+            {
+                hub._modernCalls.TryRemove(session, out _);
+                session.Close();
             }
         }
     }

@@ -8,6 +8,7 @@ namespace McpProxy.Sessions;
 /// POST is refused by the SDK and frees its slot at once), or with <c>legacy_sse</c> a GET of <c>{path}/sse</c> (which
 /// holds a legacy session open as long as it lasts), takes a <see cref="SessionLimiter"/> slot, or is answered
 /// 429 with a JSON-RPC error naming the cap and its config key. Runs after authentication, so the caller is known.
+/// Modern (2026-07-28) requests open no session and are never counted.
 /// </summary>
 internal sealed class SessionLimitMiddleware(RequestDelegate next, SessionLimiter limiter, ProxyConfig config)
 {
@@ -41,6 +42,12 @@ internal sealed class SessionLimitMiddleware(RequestDelegate next, SessionLimite
 
         if (HttpMethods.IsPost(http.Request.Method))
         {
+            // A modern (2026-07-28) POST opens no session: it is served statelessly, and never counted.
+            if (Eras.ModernEra.IsModern(http))
+            {
+                return false;
+            }
+
             return (!rest.HasValue || rest == "/") && !http.Request.Headers.ContainsKey("Mcp-Session-Id");
         }
 
@@ -53,6 +60,14 @@ internal sealed class SessionLimitMiddleware(RequestDelegate next, SessionLimite
     /// </summary>
     public static async Task RunSessionAsync(HttpContext http, McpServer session, Func<McpServer, CancellationToken, Task> run, CancellationToken cancellationToken)
     {
+        // The SDK runs this hook once per modern request too, with a server of that request alone (no session id):
+        // it takes no slot and is no session.
+        if (Eras.ModernEra.IsModern(session))
+        {
+            await session.RunAsync(cancellationToken);
+            return;
+        }
+
         using var owned = (http.Items[SlotKey] as SessionLimiter.SessionSlot)?.Claim();
         await run(session, cancellationToken);
     }

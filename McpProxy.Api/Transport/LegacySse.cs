@@ -61,7 +61,9 @@ internal static class LegacySse
                 return;
             }
 
-            if (HttpMethods.IsGet(request.Method) && request.Path.Equals(mcp, StringComparison.OrdinalIgnoreCase) && !request.Headers.ContainsKey("Mcp-Session-Id"))
+            // (A modern client's GET is the SDK's to answer: 405, Allow: POST — README "Protocol eras".)
+            if (HttpMethods.IsGet(request.Method) && request.Path.Equals(mcp, StringComparison.OrdinalIgnoreCase) && !request.Headers.ContainsKey("Mcp-Session-Id")
+                && !Eras.ModernEra.IsModern(http))
             {
                 await WriteAsync(http, StatusCodes.Status400BadRequest, listen.LegacySse
                     ? $"This MCP endpoint speaks Streamable HTTP: POST an initialize request to {mcp} first (clients of the deprecated HTTP+SSE transport connect to {path}{SsePath})."

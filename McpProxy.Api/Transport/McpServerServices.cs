@@ -33,14 +33,17 @@ internal static class McpServerServices
             })
             .WithHttpTransport(options =>
             {
-                // Stateful sessions: the proxy pushes list_changed, progress and resource updates to its clients.
-                options.SessionMode = HttpServerSessionMode.Stateful;
+                // Both eras on one endpoint (README "Protocol eras"): an initialize opens a stateful session as before (the
+                // proxy pushes list_changed, progress and resource updates to it); a 2026-07-28 request (by its
+                // MCP-Protocol-Version header) is served statelessly by a server of its own, with no Mcp-Session-Id.
+                options.SessionMode = HttpServerSessionMode.StatefulForInitializeClients;
                 // [proxy.listen] legacy_sse: the deprecated HTTP+SSE transport at {path}/sse and {path}/message (LegacySse).
 #pragma warning disable MCP9004 // obsolete for its lack of backpressure on /message: off unless the operator opts in (README "Legacy clients")
                 options.EnableLegacySse = config.Proxy.Listen.LegacySse;
 #pragma warning restore MCP9004
 #pragma warning disable MCPEXP002 // RunSessionHandler is experimental; it is the one hook that sees every session start and end.
                 // Each session holds its SessionLimiter slot until it ends; SessionHub keeps it (and its caller) for the relay.
+                // The hook also runs once per modern request (a server without a session id): those are no sessions.
                 options.RunSessionHandler = (http, server, ct) => SessionLimitMiddleware.RunSessionAsync(
                     http, server, (session, c) => http.RequestServices.GetRequiredService<SessionHub>().RunSessionAsync(session, http.User, c), ct);
 #pragma warning restore MCPEXP002
@@ -72,6 +75,9 @@ internal static class McpServerServices
         services.AddHttpContextAccessor();
         services.AddOptions<McpServerOptions>().Configure<IHttpContextAccessor, ILoggerFactory>((options, accessor, loggers) =>
             options.Filters.Message.IncomingFilters.Add(ClientDisconnect.Filter(accessor, loggers.CreateLogger("McpProxy.Routing") /* the category it always had */)));
+
+        // server/discover lists both eras and carries the proxy's caching hints (DiscoverRewrite).
+        services.AddOptions<McpServerOptions>().Configure(options => options.Filters.Message.OutgoingFilters.Add(DiscoverRewrite.Filter()));
 
         // A client's roots changed: tell the backends, which then ask again (relayed by ClientRequestRelay).
         services.AddOptions<McpServerOptions>().Configure<IServiceProvider>((options, provider) =>

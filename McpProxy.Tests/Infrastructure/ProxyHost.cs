@@ -59,6 +59,11 @@ internal sealed class ProxyHost : IAsyncDisposable
         return new ProxyHost(app, new Uri(address), config);
     }
 
+    /// <summary>
+    /// A C# SDK client of the proxy. The SDK's client prefers the modern era (2026-07-28) when the server offers it, and
+    /// the proxy does: unless <paramref name="options"/> names a protocol version, the client is pinned to the legacy
+    /// era (2025-11-25, initialize + session), which is what the tests written for sessions mean.
+    /// </summary>
     public Task<McpClient> ConnectAsync(McpClientOptions? options = null, CancellationToken cancellationToken = default, string? bearerToken = null) =>
         McpClient.CreateAsync(
             new HttpClientTransport(new HttpClientTransportOptions
@@ -67,8 +72,15 @@ internal sealed class ProxyHost : IAsyncDisposable
                 TransportMode = HttpTransportMode.StreamableHttp,
                 AdditionalHeaders = bearerToken is null ? null : new Dictionary<string, string> { ["Authorization"] = "Bearer " + bearerToken },
             }),
-            options,
+            Legacy(options),
             cancellationToken: cancellationToken);
+
+    private static McpClientOptions Legacy(McpClientOptions? options)
+    {
+        options ??= new McpClientOptions();
+        options.ProtocolVersion ??= "2025-11-25";
+        return options;
+    }
 
     public async ValueTask DisposeAsync()
     {
