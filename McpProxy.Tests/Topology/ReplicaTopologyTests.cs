@@ -22,9 +22,8 @@ public sealed class ReplicaTopologyTests(TopologyFixture topology)
     [Fact]
     public async Task One_legacy_session_and_a_modern_client_are_served_by_both_replicas_and_the_session_survives_one_stopping()
     {
-        var ct = Infrastructure.TestContext.Timeout(180);
-        var model = topology.App.Services.GetRequiredService<DistributedApplicationModel>();
-        var replicas = model.Resources.Single(r => r.Name == TopologyNames.Proxy).GetResolvedResourceNames();
+        var ct = TestContext.Timeout(180);
+        var replicas = await ReplicaIdsAsync(topology, ct);
         Assert.Equal(TopologyNames.ProxyReplicas, replicas.Length);
 
         // A new TCP connection per request, so Aspire's proxy (which balances connections) spreads the requests.
@@ -100,6 +99,25 @@ public sealed class ReplicaTopologyTests(TopologyFixture topology)
             await notifications.WaitForResourceAsync(
                 TopologyNames.Proxy, e => e.ResourceId == stopped && e.Snapshot.HealthStatus == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, ct);
         }
+    }
+
+    /// <summary>The unique resource ids of the proxy's replicas (they share the display name <c>proxy</c>), once all run.</summary>
+    private static async Task<string[]> ReplicaIdsAsync(TopologyFixture topology, CancellationToken ct)
+    {
+        var running = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var e in topology.App.ResourceNotifications.WatchAsync(ct))
+        {
+            if (e.Resource.Name == TopologyNames.Proxy && e.ResourceId != TopologyNames.Proxy && e.Snapshot.State?.Text == KnownResourceStates.Running)
+            {
+                running.Add(e.ResourceId);
+                if (running.Count == TopologyNames.ProxyReplicas)
+                {
+                    break;
+                }
+            }
+        }
+
+        return [.. running.Order(StringComparer.Ordinal)];
     }
 
     /// <summary>A raw 2026-07-28 <c>tools/call</c>: per-request <c>_meta</c>, the <c>Mcp-Method</c>/<c>Mcp-Name</c> headers, no session.</summary>
