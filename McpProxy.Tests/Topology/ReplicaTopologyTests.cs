@@ -78,7 +78,7 @@ public sealed class ReplicaTopologyTests(TopologyFixture topology)
         var notifications = topology.App.ResourceNotifications;
         var stopped = replicas[0];
         var result = await commands.ExecuteCommandAsync(stopped, KnownResourceCommands.StopCommand, ct);
-        Assert.True(result.Success, result.ErrorMessage);
+        Assert.True(result.Success, result.Message);
         await notifications.WaitForResourceAsync(
             TopologyNames.Proxy, e => e.ResourceId == stopped && KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), ct);
         try
