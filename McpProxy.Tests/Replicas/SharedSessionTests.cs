@@ -40,6 +40,13 @@ public sealed class SharedSessionTests
 
         (await http.SendAsync(fleet.Post(0, session, Initialized, alice), Ct)).EnsureSuccessStatusCode();
 
+        // The shared record: expires with the idle timeout, names the caller by a hash only.
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(fleet.Redis.ConnectionString);
+        var db = redis.GetDatabase();
+        var ttl = await db.KeyTimeToLiveAsync("mcp-proxy:session:" + session);
+        Assert.InRange(ttl!.Value, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(fleet[0].Config.Proxy.Sessions.IdleTimeoutSeconds));
+        Assert.DoesNotContain("alice", (string?)await db.StringGetAsync("mcp-proxy:session:" + session), StringComparison.Ordinal);
+
         // Replica 2 has never seen the session: it continues it (the header names the other replica), then replica 1 again.
         var seen = new List<string>();
         foreach (var (replica, id) in new[] { (1, 2), (0, 3), (1, 4) })
@@ -78,6 +85,8 @@ public sealed class SharedSessionTests
             Assert.True(deleted.IsSuccessStatusCode, $"DELETE answered {deleted.StatusCode}");
         }
 
+        Assert.False(await db.KeyExistsAsync("mcp-proxy:session:" + session));
+        Assert.True(await db.KeyExistsAsync("mcp-proxy:session-ended:" + session));
         foreach (var replica in new[] { 0, 1 })
         {
             using var gone = await http.SendAsync(fleet.Post(replica, session, Echo(7, "after delete"), alice), Ct);
