@@ -85,6 +85,28 @@ public sealed class SharedSessionTests
             Assert.True(deleted.IsSuccessStatusCode, $"DELETE answered {deleted.StatusCode}");
         }
 
+        // A DELETE that reaches a replica which never served the session ends it too.
+        string other;
+        using (var init = await http.SendAsync(fleet.Post(0, null, Init, alice), Ct))
+        {
+            other = init.Headers.GetValues("Mcp-Session-Id").Single();
+        }
+
+        (await http.SendAsync(fleet.Post(0, other, Initialized, alice), Ct)).EnsureSuccessStatusCode();
+        using (var delete = new HttpRequestMessage(HttpMethod.Delete, fleet[1].McpEndpoint))
+        {
+            delete.Headers.Add("Mcp-Session-Id", other);
+            delete.Headers.Add("MCP-Protocol-Version", "2025-11-25");
+            delete.Headers.Authorization = new("Bearer", alice);
+            using var deleted = await http.SendAsync(delete, Ct);
+            Assert.True(deleted.IsSuccessStatusCode, $"DELETE on a replica without a copy answered {deleted.StatusCode}");
+        }
+
+        using (var gone = await http.SendAsync(fleet.Post(0, other, Echo(8, "after delete"), alice), Ct))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+        }
+
         Assert.False(await db.KeyExistsAsync("mcp-proxy:session:" + session));
         Assert.True(await db.KeyExistsAsync("mcp-proxy:session-ended:" + session));
         foreach (var replica in new[] { 0, 1 })
