@@ -10,6 +10,7 @@ using McpProxy.Security;
 using McpProxy.Sessions;
 using McpProxy.Mirroring;
 using McpProxy.Pipeline;
+using McpProxy.Replicas;
 using McpProxy.Transport;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -42,6 +43,7 @@ public static class McpProxyExtensions
         services.AddSingleton<ProxyTelemetry>();
         services.AddProxyResilience();
         builder.AddProxyCaching();
+        builder.AddProxyReplicas(); // after caching: it shares the cache's Redis
         builder.AddProxySecurity(config);
         services.AddProxyBackends();
         services.AddProxyRouting();
@@ -57,6 +59,7 @@ public static class McpProxyExtensions
     public static WebApplication MapMcpProxy(this WebApplication app)
     {
         var config = app.Services.GetRequiredService<ProxyConfig>();
+        app.UseProxyReplicaHeader(); // X-McpProxy-Instance on every response
         if (config.Proxy.Listen.LegacySse)
         {
             app.RootAliases(config); // /sse and /message → {path}/sse and {path}/message, so routing must come after
@@ -64,6 +67,7 @@ public static class McpProxyExtensions
         }
 
         app.UseProxySecurity(config);
+        app.UseProxyReplicas(); // shared legacy sessions: tombstones and expiry, judged by the authenticated caller
         app.UseMiddleware<SessionLimitMiddleware>(); // after authentication: the per-caller cap needs the caller
         app.Explain(config); // after authorization: a caller without a token still gets 401 first
         app.MapDefaultEndpoints(); // /health and /alive stay open

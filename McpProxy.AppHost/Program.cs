@@ -31,7 +31,10 @@ var configPath = builder.ExecutionContext.IsPublishMode
     ? $"/app/{TopologyNames.ConfigFileName}"
     : Path.Combine(builder.AppHostDirectory, TopologyNames.ConfigFileName);
 
+// Two replicas behind Aspire's (run mode) or Container Apps' (azd up) load balancer, with no session affinity: both
+// share the Redis below, so a legacy session continues on either and modern requests need no session at all.
 var proxy = builder.AddProject<Projects.McpProxy_Api>(TopologyNames.Proxy)
+    .WithReplicas(TopologyNames.ProxyReplicas)
     .WithHttpEndpoint()
     .WithEnvironment("MCP_PROXY_CONFIG", configPath)
     .WithReference(sampleA).WaitFor(sampleA)

@@ -4,6 +4,9 @@ namespace McpProxy.AppHost;
 public static class TopologyNames
 {
     public const string Proxy = "proxy";
+
+    /// <summary>How many proxy replicas the topology runs (and <c>azd up</c> deploys as the container app's replicas).</summary>
+    public const int ProxyReplicas = 2;
     public const string SampleA = "sample-a";
     public const string SampleB = "sample-b";
     public const string Cache = "cache";

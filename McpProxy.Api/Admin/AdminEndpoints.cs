@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using McpProxy.Backends;
 using McpProxy.Caching;
 using McpProxy.Configuration;
+using McpProxy.Replicas;
 using McpProxy.Resilience;
 using McpProxy.Routing;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -29,6 +30,8 @@ internal static class AdminEndpoints
             return TypedResults.Ok(registry.Backends.Concat(registry.Mirrors).Select(b => Describe(b, exposed.GetValueOrDefault(b.Name))));
         });
         admin.MapGet("/health", Health);
+        // Which replica answered (also the X-McpProxy-Instance header of every response) and whether it shares its sessions.
+        admin.MapGet("/instance", (ReplicaInstance instance) => TypedResults.Ok(new { instance = instance.Id, shared = instance.Shared }));
         // The name policy's rule and every tool and prompt whose exposed name differs from its canonical name.
         admin.MapGet("/names", (ProxyCatalog catalog) => TypedResults.Ok(new
         {

@@ -366,9 +366,23 @@ private List<BackendConfig> ReadBackends(ConfigSection root)
         }
 
         var d = new RateLimitConfig();
+        var scopeText = s.String("scope");
+        RateLimitScope? scope = scopeText?.ToLowerInvariant() switch
+        {
+            null => null,
+            "replica" => RateLimitScope.Replica,
+            "global" => RateLimitScope.Global,
+            _ => null,
+        };
+        if (scopeText is not null && scope is null)
+        {
+            s.Error("scope", $"unknown scope '{scopeText}' (expected \"replica\" or \"global\")");
+        }
+
         return new RateLimitConfig
         {
             Requests = s.Int("requests", v => v >= 1, ">= 1") ?? d.Requests,
+            Scope = scope ?? d.Scope,
             PeriodSeconds = Within(s, "period_seconds", s.Number("period_seconds", v => v > 0, "> 0"), 0.001, "0.001 (1 ms)", Day, OneDay) ?? d.PeriodSeconds,
         };
     }

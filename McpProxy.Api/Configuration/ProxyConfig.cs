@@ -224,6 +224,20 @@ public sealed record RateLimitConfig
 {
     public int Requests { get; init; } = 100;
     public double PeriodSeconds { get; init; } = 1;
+    /// <summary>Whose calls the limit counts: this replica's (the default) or the whole fleet's, through Redis.</summary>
+    public RateLimitScope Scope { get; init; } = RateLimitScope.Replica;
+}
+
+/// <summary><c>[backends.rate_limit] scope</c>: where the fixed window is counted.</summary>
+public enum RateLimitScope
+{
+    /// <summary>Per proxy replica, in memory: N replicas admit up to N × <c>requests</c> per period.</summary>
+    Replica,
+    /// <summary>
+    /// Across every replica sharing the cache's Redis (<c>ConnectionStrings:cache</c>): one counter per backend.
+    /// Without that connection, or while Redis is down, the replica's own limiter counts instead (logged).
+    /// </summary>
+    Global,
 }
 public sealed record RetryConfig
 {

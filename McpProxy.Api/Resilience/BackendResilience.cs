@@ -11,8 +11,20 @@ using Polly.Timeout;
 
 namespace McpProxy.Resilience;
 
-/// <summary>Shared by every backend's pipeline: the proxy-wide ejection view, the metrics and the clock.</summary>
-internal sealed record ResilienceServices(OutlierEjections Ejections, ResilienceMetrics Metrics, TimeProvider Time);
+/// <summary>
+/// Shared by every backend's pipeline: the proxy-wide ejection view, the metrics, the clock and, when the proxy has
+/// Redis, the fleet-wide rate limits (<c>[backends.rate_limit] scope = "global"</c>).
+/// </summary>
+internal sealed record ResilienceServices(OutlierEjections Ejections, ResilienceMetrics Metrics, TimeProvider Time, IFleetRateLimits? Fleet = null);
+
+/// <summary>
+/// Rate limiters counted across every replica (Replicas/, over Redis): given the replica's own limiter, which counts
+/// instead while the fleet-wide counter cannot be reached.
+/// </summary>
+internal interface IFleetRateLimits
+{
+    RateLimiter Create(string backend, RateLimitConfig config, RateLimiter local);
+}
 
 /// <summary>
 /// Resilience: one Polly v8 pipeline per backend, composed from its config, outermost first:
@@ -34,7 +46,8 @@ internal sealed class BackendResilience : IDisposable
 
     // Ours to dispose: a fixed-window limiter replenishes on a timer, which outlives the pipeline unless disposed (a
     // backend replaced by a hot reload, every --check dry run). Polly's own concurrency limiter holds no timer.
-    private readonly FixedWindowRateLimiter? _rateLimiter;
+    private readonly RateLimiter? _rateLimiter;
+    private readonly FixedWindowRateLimiter? _localRateLimiter;
 
     public BackendResilience(BackendConfig config, TimeSpan attemptTimeout, ResilienceServices services)
     {
@@ -46,13 +59,18 @@ internal sealed class BackendResilience : IDisposable
 
         if (config.RateLimit is { } rate)
         {
-            var limiter = _rateLimiter = new FixedWindowRateLimiter(new FixedWindowRateLimiterOptions
+            var local = _localRateLimiter = new FixedWindowRateLimiter(new FixedWindowRateLimiterOptions
             {
                 PermitLimit = rate.Requests,
                 Window = TimeSpan.FromSeconds(rate.PeriodSeconds),
                 QueueLimit = 0,
                 AutoReplenishment = true,
             });
+
+            // scope = "global": one counter for the fleet (Redis); without Redis the replica's own limiter (ReplicaServices logs it).
+            var limiter = _rateLimiter = rate.Scope == RateLimitScope.Global && services.Fleet is { } fleet
+                ? fleet.Create(config.Name, rate, local)
+                : local;
             builder.AddRateLimiter(new RateLimiterStrategyOptions
             {
                 Name = "rate_limit",
@@ -159,7 +177,12 @@ internal sealed class BackendResilience : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            _rateLimiter?.Dispose();
+            if (!ReferenceEquals(_rateLimiter, _localRateLimiter))
+            {
+                _rateLimiter?.Dispose();
+            }
+
+            _localRateLimiter?.Dispose();
         }
     }
 
@@ -219,7 +242,7 @@ internal sealed class BackendResilience : IDisposable
                 return new ProxyRefusedException(rejected.Message);
             case RateLimiterRejectedException limited when rejectedBy == "rate_limit":
                 return new ProxyRefusedException(
-                    $"Backend '{_backend}' rate limit exceeded ({_config.RateLimit!.Requests} requests per {_config.RateLimit.PeriodSeconds:0.###} s)" +
+                    $"Backend '{_backend}' rate limit exceeded ({_config.RateLimit!.Requests} requests per {_config.RateLimit.PeriodSeconds:0.###} s{(_config.RateLimit.Scope == RateLimitScope.Global ? " across replicas" : "")})" +
                     (limited.RetryAfter is { } after ? $"; retry after {Math.Ceiling(after.TotalMilliseconds):0} ms." : "."));
             case RateLimiterRejectedException:
                 return new ProxyRefusedException(
