@@ -24,8 +24,14 @@ internal static class SampleContent
 
     public static IEnumerable<McpServerResource> Resources(SampleOptions options)
     {
+        // Static text: it says so in the 2026-07-28 caching hints (the SDK would send ttlMs 0 / private, "do not cache").
         yield return McpServerResource.Create(
-            () => InfoText,
+            () => new ReadResourceResult
+            {
+                Contents = [new TextResourceContents { Uri = InfoUri, MimeType = "text/plain", Text = InfoText }],
+                TimeToLive = TimeSpan.FromMinutes(5),
+                CacheScope = CacheScope.Public,
+            },
             new McpServerResourceCreateOptions { UriTemplate = InfoUri, Name = "info", MimeType = "text/plain", Description = "Static text about this server." });
         yield return McpServerResource.Create(
             ([Description("Item id.")] string id) => $"item {id}",

@@ -78,7 +78,12 @@ internal sealed partial class ResilientDistributedCache(IDistributedCache inner,
             return true;
         }, fallback: false, token);
 
-    private async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> operation, T fallback, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs one Redis operation under this breaker — the cache's and every other Redis user's (the replicas' shared
+    /// sessions): bounded by <see cref="OperationTimeout"/>, skipped at once while Redis is known to be down, so no
+    /// request waits on Redis more than once per break.
+    /// </summary>
+    public async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> operation, T fallback, CancellationToken cancellationToken)
     {
         if (!TryEnter())
         {

@@ -19,10 +19,8 @@ namespace McpProxy.Replicas;
 /// idle_timeout_seconds</c> without a request on any replica, and a tombstone once the client ended it with DELETE.
 /// Every Redis operation is bounded: while Redis cannot be reached a session lives on the replica that holds it only.
 /// </summary>
-internal sealed partial class SessionStore(RedisConnection connection, ReplicaInstance instance, ProxyConfig config, TimeProvider time, ILogger<SessionStore> logger)
+internal sealed partial class SessionStore(RedisConnection connection, ResilientDistributedCache breaker, ReplicaInstance instance, ProxyConfig config, TimeProvider time, ILogger<SessionStore> logger)
 {
-    private static readonly TimeSpan OperationTimeout = TimeSpan.FromSeconds(2);
-
     // Sessions ended on some replica (pub/sub or a tombstone read): answered 404 here without asking Redis again.
     private readonly ConcurrentDictionary<string, DateTimeOffset> _ended = new(StringComparer.Ordinal);
 
@@ -165,12 +163,17 @@ internal sealed partial class SessionStore(RedisConnection connection, ReplicaIn
 
     private async ValueTask<T?> RunAsync<T>(string operation, string sessionId, Func<IDatabase, Task<T>> action, CancellationToken cancellationToken)
     {
+        // The cache's breaker guards every Redis use: while Redis is down a session lives on its replica only, and no
+        // request waits on Redis again until the break has passed.
         try
         {
-            var multiplexer = await connection.GetAsync().WaitAsync(OperationTimeout, cancellationToken);
-            return await action(multiplexer.GetDatabase()).WaitAsync(OperationTimeout, cancellationToken);
+            return await breaker.RunAsync<T?>(async c =>
+            {
+                var multiplexer = await connection.GetAsync().WaitAsync(c);
+                return await action(multiplexer.GetDatabase()).WaitAsync(c);
+            }, default, cancellationToken);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or JsonException)
+        catch (JsonException ex)
         {
             LogUnavailable(ex, operation, sessionId);
             return default;

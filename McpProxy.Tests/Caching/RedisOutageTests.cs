@@ -110,7 +110,7 @@ public sealed class RedisOutageTests
         try
         {
             await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-            return connection.GetServer(connection.GetEndPoints().Single()).Keys(pattern: "*mcp-proxy:*").Count();
+            return connection.GetServer(connection.GetEndPoints().Single()).Keys(pattern: "*mcp-proxy:ro:*").Count(); // the cache entries of backend "ro" (replica session records share Redis)
         }
         catch (RedisConnectionException)
         {
