@@ -138,7 +138,7 @@ internal static class ConformanceBackend
         ResourceContents contents = uri switch
         {
             "test://static-text" => new TextResourceContents { Uri = uri, MimeType = "text/plain", Text = "This is the content of the static text resource." },
-            "test://static-binary" => new BlobResourceContents { Uri = uri, MimeType = "image/png", Blob = Convert.FromBase64String(PngBase64) },
+            "test://static-binary" => new BlobResourceContents { Uri = uri, MimeType = "image/png", Blob = System.Text.Encoding.UTF8.GetBytes(PngBase64) },
             "test://watched-resource" => new TextResourceContents { Uri = uri, MimeType = "text/plain", Text = "Watched resource content." },
             not null when uri.StartsWith("test://template/", StringComparison.Ordinal) && uri.EndsWith("/data", StringComparison.Ordinal) &&
                           uri["test://template/".Length..^"/data".Length] is { Length: > 0 } id && !id.Contains('/', StringComparison.Ordinal) =>
@@ -159,7 +159,7 @@ internal static class ConformanceBackend
         yield return Tool("test_image_content", "Returns an image", () => new CallToolResult { Content = [Image()] });
         yield return Tool("test_audio_content", "Returns audio", () => new CallToolResult
         {
-            Content = [new AudioContentBlock { Data = Convert.FromBase64String(WavBase64), MimeType = "audio/wav" }],
+            Content = [new AudioContentBlock { Data = System.Text.Encoding.UTF8.GetBytes(WavBase64), MimeType = "audio/wav" }],
         });
         yield return Tool("test_embedded_resource", "Returns an embedded resource", () => new CallToolResult
         {
@@ -348,7 +348,8 @@ internal static class ConformanceBackend
         Messages = [new PromptMessage { Role = Role.User, Content = new TextContentBlock { Text = text } }],
     };
 
-    private static ImageContentBlock Image() => new() { Data = Convert.FromBase64String(PngBase64), MimeType = "image/png" };
+    // Data and Blob hold the base64 text as UTF-8 (the SDK writes them as they are): the raw bytes would not be valid JSON base64.
+    private static ImageContentBlock Image() => new() { Data = System.Text.Encoding.UTF8.GetBytes(PngBase64), MimeType = "image/png" };
 
     private static EmbeddedResourceBlock Embedded(string uri, string mimeType, string text) => new()
     {
