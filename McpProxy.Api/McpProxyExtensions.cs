@@ -9,6 +9,7 @@ using McpProxy.Routing;
 using McpProxy.Security;
 using McpProxy.Sessions;
 using McpProxy.Mirroring;
+using McpProxy.Mrtr;
 using McpProxy.Pipeline;
 using McpProxy.Transport;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -43,6 +44,7 @@ public static class McpProxyExtensions
         services.AddProxyResilience();
         builder.AddProxyCaching();
         builder.AddProxySecurity(config);
+        services.AddProxyMrtr();
         services.AddProxyBackends();
         services.AddProxyRouting();
         services.AddHostedService<ConfigWatcher>(); // hot reload

@@ -424,7 +424,7 @@ internal sealed partial class BackendConnection(
             InitializationTimeout = CallTimeout,
             // The initialize-handshake revision: backends then push list_changed on the session without a
             // subscriptions/listen stream (2026-07-28 would need one per backend).
-            ProtocolVersion = "2025-11-25",
+            ProtocolVersion = null,
             Handlers = new McpClientHandlers
             {
                 // Server→client requests go to the client whose call the backend is working on (ClientRequestRelay).
