@@ -59,6 +59,10 @@ internal sealed class ProxyHost : IAsyncDisposable
         return new ProxyHost(app, new Uri(address), config);
     }
 
+    /// <summary>
+    /// A legacy (2025-11-25, <c>initialize</c> + session) client unless <paramref name="options"/> names another
+    /// protocol version: the proxy serves both eras, and an SDK client left to probe would pick the modern one.
+    /// </summary>
     public Task<McpClient> ConnectAsync(McpClientOptions? options = null, CancellationToken cancellationToken = default, string? bearerToken = null) =>
         McpClient.CreateAsync(
             new HttpClientTransport(new HttpClientTransportOptions
@@ -67,8 +71,15 @@ internal sealed class ProxyHost : IAsyncDisposable
                 TransportMode = HttpTransportMode.StreamableHttp,
                 AdditionalHeaders = bearerToken is null ? null : new Dictionary<string, string> { ["Authorization"] = "Bearer " + bearerToken },
             }),
-            options,
+            LegacyUnlessSet(options),
             cancellationToken: cancellationToken);
+
+    private static McpClientOptions LegacyUnlessSet(McpClientOptions? options)
+    {
+        options ??= new McpClientOptions();
+        options.ProtocolVersion ??= "2025-11-25";
+        return options;
+    }
 
     public async ValueTask DisposeAsync()
     {
