@@ -6,11 +6,11 @@ namespace McpProxy.Mrtr;
 /// <summary>
 /// Multi Round-Trip Requests for modern (2026-07-28) callers: opens the <c>requestState</c> of a retry, starts a bridged
 /// call (<see cref="BridgeCall"/>) or resumes a parked one. A parked exchange lives on the replica that owns the backend
-/// call; a retry that lands on another replica is refused with <c>-32602</c> ("no longer available") — route retries
-/// to the owner (a load balancer keyed on nothing else works only with one replica, or with a modern backend, whose
-/// states are stateless).
+/// call; a retry that lands on another replica is routed to the owner over Redis pub/sub when the proxy has a Redis
+/// connection (<see cref="OwnerRouting"/>), and refused with <c>-32602</c> ("no longer available") otherwise, or when
+/// the owner is gone. A modern backend's state (pass-through) needs none of this: any replica finishes it.
 /// </summary>
-internal sealed class MrtrBridge(RequestStateProtector states, BridgeRegistry registry, TimeProvider time)
+internal sealed class MrtrBridge(RequestStateProtector states, BridgeRegistry registry, OwnerRouting routing, TimeProvider time)
 {
     /// <summary>A request in the modern era: it carries the per-request protocol version in <c>_meta</c>.</summary>
     public static bool IsModern(JsonRpcRequest? request) =>
@@ -33,8 +33,13 @@ internal sealed class MrtrBridge(RequestStateProtector states, BridgeRegistry re
     {
         if (state.Replica != registry.ReplicaId)
         {
+            if (routing.Enabled)
+            {
+                return routing.RouteAsync(state, request, cancellationToken);
+            }
+
             throw RequestStateProtector.Refused(
-                "the call it belongs to is no longer available here (it is parked on another proxy replica, or that replica restarted)");
+                "the call it belongs to is no longer available here (it is parked on another proxy replica and there is no Redis to reach it, or that replica restarted)");
         }
 
         var call = registry.TryTake(state.Exchange ?? "")

@@ -5,11 +5,13 @@ namespace McpProxy.Mrtr;
 
 internal static partial class MrtrServices
 {
-    /// <summary>The <c>requestState</c> keys (<c>[proxy.mrtr]</c>), the parked exchanges of this replica and the bridge.</summary>
+    /// <summary>The <c>requestState</c> keys (<c>[proxy.mrtr]</c>), the parked exchanges of this replica, owner routing and the bridge.</summary>
     public static IServiceCollection AddProxyMrtr(this IServiceCollection services)
     {
         services.AddSingleton(sp => new RequestStateProtector(sp.GetRequiredService<ProxyConfig>().Proxy.Mrtr, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<BridgeRegistry>();
+        services.AddSingleton<OwnerRouting>();
+        services.AddHostedService(sp => sp.GetRequiredService<OwnerRouting>());
         services.AddSingleton<MrtrBridge>();
         services.AddHostedService<EphemeralKeyWarning>();
         return services;
