@@ -83,6 +83,21 @@ public sealed class MrtrBridgeTests
     }
 
     [Fact]
+    public async Task A_retry_result_is_never_cached_for_the_next_fresh_call()
+    {
+        await using var backend = await SampleHttpHost.StartAsync("--conformance");
+        await using var proxy = await ProxyHost.StartAsync(backend.Backend("s", "[backends.cache]\ntool_ttl_seconds = 60\ncache_tools = [\"test_*\"]"));
+        using var client = new ModernClient(proxy.McpEndpoint);
+
+        var (key, _, state) = InputRequired(await client.CallToolAsync("s/test_input_required_result_elicitation", cancellationToken: Ct));
+        var done = await client.CallToolAsync("s/test_input_required_result_elicitation", Answer(key, Accept("name", "Ada")), state, cancellationToken: Ct);
+        Assert.Equal("Hello, Ada!", Text(Result(done)));
+
+        // The same call afresh asks again: the answer to the retry was not cached under the call's arguments.
+        InputRequired(await client.CallToolAsync("s/test_input_required_result_elicitation", cancellationToken: Ct));
+    }
+
+    [Fact]
     public async Task A_tampered_state_is_refused_by_the_proxy_and_never_reaches_the_backend()
     {
         await using var backend = await SampleHttpHost.StartAsync("--conformance");
