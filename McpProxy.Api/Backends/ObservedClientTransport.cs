@@ -10,27 +10,30 @@ namespace McpProxy.Backends;
 /// <summary>
 /// Wraps a backend's client transport to see every message in the order it was read, before the MCP client dispatches
 /// it: the client handles messages concurrently, so a progress notification the backend sent before its response could
-/// otherwise be relayed after it. It is also the tap for a modern caller's Multi Round-Trip Request: a request sent
-/// while a <see cref="PassThroughSlot"/> is set for the call's async flow is remembered, and when its response is an
+/// otherwise be relayed after it. It is also the tap for a modern caller's Multi Round-Trip Request: a request whose
+/// <c>_meta</c> names a <see cref="PassThroughSlot"/> is remembered (the key removed), and when its response is an
 /// <c>input_required</c> result, that result goes into the slot and the MCP client reads an error
 /// (<see cref="PassThroughSlot.CapturedCode"/>) instead, so it does not resolve the input requests itself.
 /// Nothing else changes: session id and disposal go straight to the inner transport.
 /// </summary>
-internal sealed class ObservedClientTransport(IClientTransport inner, Action<JsonRpcMessage> onRead) : IClientTransport
+internal sealed class ObservedClientTransport(IClientTransport inner, Action<JsonRpcMessage> onRead, string backend = "") : IClientTransport
 {
     public string Name => inner.Name;
 
     public async Task<ITransport> ConnectAsync(CancellationToken cancellationToken = default) =>
-        new ObservedTransport(await inner.ConnectAsync(cancellationToken).ConfigureAwait(false), onRead);
+        new ObservedTransport(await inner.ConnectAsync(cancellationToken).ConfigureAwait(false), onRead, backend);
 
     private sealed class ObservedTransport : ITransport
     {
         private readonly ITransport _inner;
         private readonly ConcurrentDictionary<RequestId, PassThroughSlot> _slots = new();
 
-        public ObservedTransport(ITransport inner, Action<JsonRpcMessage> onRead)
+        private readonly string _backend;
+
+        public ObservedTransport(ITransport inner, Action<JsonRpcMessage> onRead, string backend)
         {
             _inner = inner;
+            _backend = backend;
             MessageReader = new ObservedReader(inner.MessageReader, message =>
             {
                 message = Capture(message);
@@ -45,10 +48,10 @@ internal sealed class ObservedClientTransport(IClientTransport inner, Action<Jso
 
         public Task SendMessageAsync(JsonRpcMessage message, CancellationToken cancellationToken = default)
         {
-            if (PassThroughSlot.Current is { } slot && message is JsonRpcRequest
+            if (message is JsonRpcRequest
                 {
                     Method: RequestMethods.ToolsCall or RequestMethods.PromptsGet or RequestMethods.ResourcesRead,
-                } request)
+                } request && PassThroughSlot.TakeFrom(request.Params, _backend) is { } slot)
             {
                 _slots[request.Id] = slot;
             }

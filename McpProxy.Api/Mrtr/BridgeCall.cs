@@ -28,7 +28,7 @@ internal sealed class BridgeCall(
 
     private readonly Channel<Pending> _asks = Channel.CreateUnbounded<Pending>();
     private readonly CancellationTokenSource _cts = new();
-    private readonly PassThroughSlot _slot = new();
+    private readonly PassThroughSlot _slot = PassThroughSlot.Create(target.Backend);
     private Task<object>? _run;
     private Pending? _parked;
     private ITimer? _expiry;
@@ -42,12 +42,21 @@ internal sealed class BridgeCall(
     /// <summary>The bridged call a request-bound server belongs to, if any.</summary>
     public static BridgeCall? Of(object session) => s_bySession.TryGetValue(session, out var call) ? call : null;
 
-    /// <summary>Starts the backend call in the background, with the pass-through slot set for its async flow.</summary>
+    /// <summary>The pass-through slot's id, for the forwarded request's <c>_meta</c> (<see cref="PassThroughSlot.MetaKey"/>).</summary>
+    public string SlotId => _slot.Id;
+
+    /// <summary>Starts the backend call in the background.</summary>
     public void Start(Func<CancellationToken, Task<object>> run) =>
         _run = Task.Run(async () =>
         {
-            PassThroughSlot.Current = _slot;
-            return await run(_cts.Token).ConfigureAwait(false);
+            try
+            {
+                return await run(_cts.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                _slot.Release();
+            }
         });
 
     /// <summary>

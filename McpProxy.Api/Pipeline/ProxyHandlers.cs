@@ -121,6 +121,7 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, C
             }
 
             var bridged = mrtr.Begin(context.Server, new MrtrTarget(call.BackendName, method, item ?? "", caller), context.Server.ClientCapabilities);
+            (call.Forwarded.Meta ??= [])[PassThroughSlot.MetaKey] = bridged.SlotId;
             var owned = scope;
             scope = default; // the background call owns it now
             bridged.Start(async token =>

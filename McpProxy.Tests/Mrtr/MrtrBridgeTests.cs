@@ -90,11 +90,13 @@ public sealed class MrtrBridgeTests
         using var client = new ModernClient(proxy.McpEndpoint);
 
         var (key, _, state) = InputRequired(await client.CallToolAsync("s/test_input_required_result_elicitation", cancellationToken: Ct));
+        Assert.Equal("user_name", key);
         var done = await client.CallToolAsync("s/test_input_required_result_elicitation", Answer(key, Accept("name", "Ada")), state, cancellationToken: Ct);
         Assert.Equal("Hello, Ada!", Text(Result(done)));
 
         // The same call afresh asks again: the answer to the retry was not cached under the call's arguments.
-        InputRequired(await client.CallToolAsync("s/test_input_required_result_elicitation", cancellationToken: Ct));
+        var (againKey, _, _) = InputRequired(await client.CallToolAsync("s/test_input_required_result_elicitation", cancellationToken: Ct));
+        Assert.Equal("user_name", againKey); // the backend's own key: passed through
     }
 
     [Fact]
