@@ -98,5 +98,23 @@ internal sealed class ModernClient(Uri endpoint, string? bearerToken = null) : I
         }
     }
 
+    /// <summary>
+    /// A legacy backend may ask <c>roots/list</c> on its own (server-everything does after its roots change), and the
+    /// proxy attributes it to the call in flight: a modern client answers it like any input request.
+    /// </summary>
+    public async Task<JsonObject> AnsweringRootsAsync(string tool, JsonObject response, JsonObject? arguments = null)
+    {
+        while (response["result"]?["resultType"]?.GetValue<string>() == "input_required"
+            && Assert.Single(response["result"]!["inputRequests"]!.AsObject()) is var (key, request)
+            && request!["method"]!.GetValue<string>() == "roots/list")
+        {
+            response = await CallToolAsync(
+                tool, new JsonObject { [key] = new JsonObject { ["roots"] = new JsonArray() } }, response["result"]!["requestState"]!.GetValue<string>(),
+                (JsonObject?)arguments?.DeepClone());
+        }
+
+        return response;
+    }
+
     public void Dispose() => _http.Dispose();
 }

@@ -48,6 +48,7 @@ public sealed class MrtrBridgeTests
 
     private static JsonObject Answer(string key, JsonObject value) => new() { [key] = value };
 
+
     private static JsonObject Accept(string field, JsonNode value) =>
         new() { ["action"] = "accept", ["content"] = new JsonObject { [field] = value } };
 
@@ -170,11 +171,11 @@ public sealed class MrtrBridgeTests
         var registry = proxy.Services.GetRequiredService<BridgeRegistry>();
 
         // Elicitation: the backend's request is the inputRequest; the answer reaches the backend, whose result is final.
-        var (key, request, state) = InputRequired(await client.CallToolAsync("e/trigger-elicitation-request", cancellationToken: Ct));
+        var (key, request, state) = InputRequired(await client.AnsweringRootsAsync("e/trigger-elicitation-request", await client.CallToolAsync("e/trigger-elicitation-request", cancellationToken: Ct)));
         Assert.Equal("elicitation/create", request["method"]!.GetValue<string>());
         Assert.Contains("Please provide inputs", request["params"]!.ToJsonString(), StringComparison.Ordinal);
         Assert.Equal(1, registry.Count);
-        var done = Result(await client.CallToolAsync("e/trigger-elicitation-request", Answer(key, new JsonObject { ["action"] = "decline" }), state, cancellationToken: Ct));
+        var done = Result(await client.AnsweringRootsAsync("e/trigger-elicitation-request", await client.CallToolAsync("e/trigger-elicitation-request", Answer(key, new JsonObject { ["action"] = "decline" }), state, cancellationToken: Ct)));
         Assert.Contains("decline", Text(done), StringComparison.OrdinalIgnoreCase);
         Assert.Equal(0, registry.Count);
 
@@ -185,7 +186,7 @@ public sealed class MrtrBridgeTests
 
         // Sampling, the same way.
         var args = new JsonObject { ["prompt"] = "bridge me", ["maxTokens"] = 20 };
-        var (sk, sr, ss) = InputRequired(await client.CallToolAsync("e/trigger-sampling-request", arguments: args, cancellationToken: Ct));
+        var (sk, sr, ss) = InputRequired(await client.AnsweringRootsAsync("e/trigger-sampling-request", await client.CallToolAsync("e/trigger-sampling-request", arguments: (JsonObject)args.DeepClone(), cancellationToken: Ct), args));
         Assert.Equal("sampling/createMessage", sr["method"]!.GetValue<string>());
         Assert.Contains("bridge me", sr["params"]!.ToJsonString(), StringComparison.Ordinal);
         var sampled = new JsonObject
@@ -194,7 +195,7 @@ public sealed class MrtrBridgeTests
             ["model"] = "test-model",
             ["content"] = new JsonObject { ["type"] = "text", ["text"] = "answer through the bridge" },
         };
-        var final = Result(await client.CallToolAsync("e/trigger-sampling-request", Answer(sk, sampled), ss, arguments: (JsonObject)args.DeepClone(), cancellationToken: Ct));
+        var final = Result(await client.AnsweringRootsAsync("e/trigger-sampling-request", await client.CallToolAsync("e/trigger-sampling-request", Answer(sk, sampled), ss, arguments: (JsonObject)args.DeepClone(), cancellationToken: Ct), args));
         Assert.Contains("answer through the bridge", Text(final), StringComparison.Ordinal);
     }
 
@@ -217,7 +218,7 @@ public sealed class MrtrBridgeTests
         using var client = new ModernClient(proxy.McpEndpoint);
         var registry = proxy.Services.GetRequiredService<BridgeRegistry>();
 
-        var (key, _, state) = InputRequired(await client.CallToolAsync("e/trigger-elicitation-request", cancellationToken: Ct));
+        var (key, _, state) = InputRequired(await client.AnsweringRootsAsync("e/trigger-elicitation-request", await client.CallToolAsync("e/trigger-elicitation-request", cancellationToken: Ct)));
         await TestCalls.WaitUntil(() => registry.Count == 0); // the expiry answered the backend "cancel" and dropped the exchange
         var (code, _) = Error(await client.CallToolAsync("e/trigger-elicitation-request", Answer(key, new JsonObject { ["action"] = "decline" }), state, cancellationToken: Ct));
         Assert.Equal(-32602, code);

@@ -53,14 +53,14 @@ public sealed class OwnerRoutingTests
             using var toOwner = new ModernClient(owner.McpEndpoint);
             using var toOther = new ModernClient(other.McpEndpoint);
 
-            var (k, state) = InputRequired(await toOwner.CallToolAsync("e/trigger-elicitation-request", cancellationToken: Ct));
+            var (k, state) = InputRequired(await toOwner.AnsweringRootsAsync("e/trigger-elicitation-request", await toOwner.CallToolAsync("e/trigger-elicitation-request", cancellationToken: Ct)));
             Assert.Equal(1, owner.Services.GetRequiredService<BridgeRegistry>().Count);
-            var routed = await toOther.CallToolAsync("e/trigger-elicitation-request", Decline(k), state, cancellationToken: Ct);
+            var routed = await toOther.AnsweringRootsAsync("e/trigger-elicitation-request", await toOther.CallToolAsync("e/trigger-elicitation-request", Decline(k), state, cancellationToken: Ct));
             Assert.Contains("decline", routed["result"]!.ToJsonString(), StringComparison.OrdinalIgnoreCase);
             Assert.Equal(0, owner.Services.GetRequiredService<BridgeRegistry>().Count);
 
             // The owner stops: a call parked on it is lost, and its retry elsewhere says so at once.
-            var (k2, state2) = InputRequired(await toOwner.CallToolAsync("e/trigger-elicitation-request", cancellationToken: Ct));
+            var (k2, state2) = InputRequired(await toOwner.AnsweringRootsAsync("e/trigger-elicitation-request", await toOwner.CallToolAsync("e/trigger-elicitation-request", cancellationToken: Ct)));
             await owner.DisposeAsync();
             var lost = await toOther.CallToolAsync("e/trigger-elicitation-request", Decline(k2), state2, cancellationToken: Ct);
             Assert.Equal(-32602, lost["error"]?["code"]?.GetValue<int>());
@@ -81,13 +81,13 @@ public sealed class OwnerRoutingTests
         using var toOwner = new ModernClient(owner.McpEndpoint);
         using var toOther = new ModernClient(other.McpEndpoint);
 
-        var (k, state) = InputRequired(await toOwner.CallToolAsync("e/trigger-elicitation-request", cancellationToken: Ct));
+        var (k, state) = InputRequired(await toOwner.AnsweringRootsAsync("e/trigger-elicitation-request", await toOwner.CallToolAsync("e/trigger-elicitation-request", cancellationToken: Ct)));
         var refused = await toOther.CallToolAsync("e/trigger-elicitation-request", Decline(k), state, cancellationToken: Ct);
         Assert.Equal(-32602, refused["error"]?["code"]?.GetValue<int>());
         Assert.Contains("another proxy replica", refused["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
 
         // The owner still has it: the retry there completes.
-        var done = await toOwner.CallToolAsync("e/trigger-elicitation-request", Decline(k), state, cancellationToken: Ct);
+        var done = await toOwner.AnsweringRootsAsync("e/trigger-elicitation-request", await toOwner.CallToolAsync("e/trigger-elicitation-request", Decline(k), state, cancellationToken: Ct));
         Assert.Contains("decline", done["result"]!.ToJsonString(), StringComparison.OrdinalIgnoreCase);
     }
 }
