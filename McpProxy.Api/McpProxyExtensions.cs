@@ -9,6 +9,7 @@ using McpProxy.Routing;
 using McpProxy.Security;
 using McpProxy.Sessions;
 using McpProxy.Mirroring;
+using McpProxy.Mrtr;
 using McpProxy.Pipeline;
 using McpProxy.Replicas;
 using McpProxy.Transport;
@@ -45,6 +46,7 @@ public static class McpProxyExtensions
         builder.AddProxyCaching();
         builder.AddProxyReplicas(); // after caching: it shares the cache's Redis
         builder.AddProxySecurity(config);
+        services.AddProxyMrtr();
         services.AddProxyBackends();
         services.AddProxyRouting();
         services.AddHostedService<ConfigWatcher>(); // hot reload

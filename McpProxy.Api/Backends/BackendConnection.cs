@@ -450,7 +450,8 @@ internal sealed partial class BackendConnection(
         // Every message is seen in read order before the client dispatches it (progress before its result).
         IClientTransport transport = new ObservedClientTransport(
             await transports.CreateAsync(model, OnTransportFailure, cancellationToken),
-            message => events.OnMessageRead(this, message));
+            message => events.OnMessageRead(this, message),
+            Name);
 
         var options = new McpClientOptions
         {

@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using McpProxy.Mrtr;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
@@ -13,7 +15,8 @@ namespace McpProxy.Backends;
 /// that call's own response stream); otherwise it is refused with an error that says why. <c>roots/list</c> outside any
 /// call goes to the only connected client session, if there is exactly one, and is answered with an empty list otherwise.
 /// The same tracking decides which client sessions get the backend's log messages (<see cref="CallingSessions"/>, used by
-/// <c>SessionHub</c>).
+/// <c>SessionHub</c>). A modern (2026-07-28) caller cannot be sent requests: for its calls the request is handed to the
+/// call's <see cref="BridgeCall"/>, which answers the caller <c>input_required</c> and waits for its retry.
 /// </summary>
 internal sealed class ClientRequestRelay(string backend, Func<McpServer?> soleSession)
 {
@@ -37,6 +40,11 @@ internal sealed class ClientRequestRelay(string backend, Func<McpServer?> soleSe
     public ValueTask<CreateMessageResult> SampleAsync(CreateMessageRequestParams? request, CancellationToken ct)
     {
         var session = Target("sampling/createMessage", forCall: true);
+        if (BridgeCall.Of(session) is { } bridged)
+        {
+            return bridged.AskAsync<CreateMessageResult>(RequestMethods.SamplingCreateMessage, request, ct);
+        }
+
         if (session.ClientCapabilities?.Sampling is null)
         {
             throw Refused($"the client calling backend '{backend}' does not support sampling");
@@ -48,6 +56,11 @@ internal sealed class ClientRequestRelay(string backend, Func<McpServer?> soleSe
     public ValueTask<ElicitResult> ElicitAsync(ElicitRequestParams? request, CancellationToken ct)
     {
         var session = Target("elicitation/create", forCall: true);
+        if (BridgeCall.Of(session) is { } bridged)
+        {
+            return bridged.AskAsync<ElicitResult>(RequestMethods.ElicitationCreate, request, ct);
+        }
+
         if (session.ClientCapabilities?.Elicitation is null)
         {
             throw Refused($"the client calling backend '{backend}' does not support elicitation");
@@ -66,6 +79,11 @@ internal sealed class ClientRequestRelay(string backend, Func<McpServer?> soleSe
         }
 
         var session = Target("roots/list", forCall: false);
+        if (BridgeCall.Of(session) is { } bridged)
+        {
+            return bridged.AskAsync<ListRootsResult>(RequestMethods.RootsList, request ?? new ListRootsRequestParams(), ct);
+        }
+
         if (session.ClientCapabilities?.Roots is null)
         {
             throw Refused($"the client of backend '{backend}' does not expose roots");
@@ -79,7 +97,8 @@ internal sealed class ClientRequestRelay(string backend, Func<McpServer?> soleSe
     {
         // Each call has its own request-bound server object (it answers over that call's response stream); calls
         // from one client session share its session id.
-        var sessions = _callers.Where(c => c.Value > 0).Select(c => c.Key).GroupBy(s => s.SessionId ?? "").ToList();
+        // A modern (2026-07-28) caller has no session: each of its requests is a client of its own.
+        var sessions = _callers.Where(c => c.Value > 0).Select(c => c.Key).GroupBy(SessionKey).ToList();
         return sessions.Count switch
         {
             1 => sessions[0].First(),
@@ -88,6 +107,9 @@ internal sealed class ClientRequestRelay(string backend, Func<McpServer?> soleSe
             _ => throw Refused($"{method} from backend '{backend}' is ambiguous: {sessions.Count} client sessions have calls in flight on it"),
         };
     }
+
+    private static string SessionKey(McpServer server) =>
+        server.SessionId ?? "request:" + RuntimeHelpers.GetHashCode(server).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private McpProtocolException Refused(string reason) =>
         new($"McpProxy cannot relay this request: {reason}.", McpErrorCode.InvalidRequest);

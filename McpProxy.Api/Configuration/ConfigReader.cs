@@ -33,6 +33,7 @@ internal sealed class ConfigReader(ConfigErrors errors)
         new("proxy.listen", typeof(ListenConfig)),
         new("proxy.names", typeof(NamesConfig)),
         new("proxy.sessions", typeof(SessionsConfig)),
+        new("proxy.mrtr", typeof(MrtrConfig)),
         new("backends", typeof(BackendConfig), IsArray: true, Required: ["name", "transport"]),
         new("backends.timeout", typeof(TimeoutConfig)),
         new("backends.concurrency", typeof(ConcurrencyConfig)),
@@ -121,7 +122,35 @@ private ProxySection ReadProxy(ConfigSection? s)
             Listen = ReadListen(s.Section("listen", ConfigKeys.Of<ListenConfig>())),
             Sessions = ReadSessions(s.Section("sessions", ConfigKeys.Of<SessionsConfig>())),
             Names = ReadNames(s.Section("names", ConfigKeys.Of<NamesConfig>())),
+            Mrtr = ReadMrtr(s.Section("mrtr", ConfigKeys.Of<MrtrConfig>())),
         }, s);
+    }
+
+    private static MrtrConfig ReadMrtr(ConfigSection? s)
+    {
+        var d = new MrtrConfig();
+        if (s is null)
+        {
+            return d;
+        }
+
+        // Empty entries (an unset "${PREVIOUS_KEY:-}") are dropped; each key must be 32 bytes of base64.
+        var keys = s.StringList("state_keys")?.Where(k => k.Length > 0).ToList();
+        foreach (var key in keys ?? [])
+        {
+            var bytes = new byte[64];
+            if (!Convert.TryFromBase64String(key, bytes, out var length) || length != 32)
+            {
+                s.Error("state_keys", "each key must be 32 random bytes in base64 (e.g. `openssl rand -base64 32`)");
+                break;
+            }
+        }
+
+        return new MrtrConfig
+        {
+            StateKeys = keys ?? d.StateKeys,
+            StateTtlSeconds = s.Int("state_ttl_seconds", v => v is >= 1 and <= 86_400, "between 1 and 86400") ?? d.StateTtlSeconds,
+        };
     }
 
     private static NamesConfig ReadNames(ConfigSection? s)

@@ -45,6 +45,25 @@ public sealed record ProxySection
     public ListenConfig Listen { get; init; } = new();
     public SessionsConfig Sessions { get; init; } = new();
     public NamesConfig Names { get; init; } = new();
+    public MrtrConfig Mrtr { get; init; } = new();
+}
+
+/// <summary>
+/// <c>[proxy.mrtr]</c>: the <c>requestState</c> the proxy issues in <c>input_required</c> results (Multi Round-Trip
+/// Requests, protocol 2026-07-28; see <c>Mrtr.RequestStateProtector</c>).
+/// </summary>
+public sealed record MrtrConfig
+{
+    /// <summary>
+    /// AES-256 keys, 32 bytes each, base64 (<c>${VAR}</c>-expandable): the first seals, every one opens — put a new key
+    /// first and keep the previous one for at least <see cref="StateTtlSeconds"/> to rotate. Empty: a random key per
+    /// process (a warning at start; a retry that lands on another replica then fails).
+    /// </summary>
+    [Secret]
+    public IReadOnlyList<string> StateKeys { get; init; } = [];
+
+    /// <summary>How long an issued <c>requestState</c> (and a parked exchange behind it) stays valid (default 300).</summary>
+    public int StateTtlSeconds { get; init; } = 300;
 }
 
 /// <summary>Which characters an exposed tool, prompt or resource name may contain (<c>[proxy.names] charset</c>).</summary>

@@ -160,7 +160,11 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
     private static CallContext Call<TParams>(
         RequestContext<TParams> context, string method, BackendConnection backend, string kind, string item, string originalItem,
         RequestParams forwarded, SessionHub.CallScope scope, IDictionary<string, System.Text.Json.JsonElement>? arguments = null,
-        bool repeatable = true, TimeSpan? cacheTtl = null) => new()
+        bool repeatable = true, TimeSpan? cacheTtl = null)
+    {
+        // A Multi Round-Trip retry (inputResponses, requestState) is never cached, coalesced or repeated (spec: caching).
+        var retry = context.Params is RequestParams { RequestState: not null } or RequestParams { InputResponses: not null };
+        return new()
         {
             Session = context.Server,
             Method = method,
@@ -173,12 +177,13 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
             User = context.User,
             Caller = CallerIdentity.Of(context.User),
             Arguments = arguments,
-            Repeatable = repeatable,
-            CacheTtl = cacheTtl,
+            Repeatable = repeatable && !retry,
+            CacheTtl = retry ? null : cacheTtl,
             Forwarded = forwarded,
             ClientSession = scope.Session,
             EnqueuedBefore = scope.EnqueuedBefore,
         };
+    }
 
     private RoutedPrompt RoutePrompt(string name, CallerAccess caller, ClaimsPrincipal? user)
     {

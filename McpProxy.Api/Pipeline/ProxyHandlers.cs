@@ -1,6 +1,9 @@
 using McpProxy.Backends;
 using McpProxy.Caching;
+using McpProxy.Calls;
 using McpProxy.Eras;
+using McpProxy.Mrtr;
+using McpProxy.Observability;
 using McpProxy.Routing;
 using McpProxy.Sessions;
 using ModelContextProtocol;
@@ -14,7 +17,7 @@ namespace McpProxy.Pipeline;
 /// <see cref="ProxyCatalog"/> filtered by the caller's roles; item requests are routed (<see cref="CallRouter"/>) and
 /// run through the call pipeline (<see cref="ProxyPipeline"/>).
 /// </summary>
-internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, CallRouter router, ProxyPipeline pipeline)
+internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, CallRouter router, ProxyPipeline pipeline, MrtrBridge mrtr)
 {
     public ValueTask<ListToolsResult> ListToolsAsync(RequestContext<ListToolsRequestParams> context, CancellationToken ct)
     {
@@ -64,22 +67,92 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, C
 
     public async ValueTask<CallToolResult> CallToolAsync(RequestContext<CallToolRequestParams> context, CancellationToken ct)
     {
+        if (MrtrBridge.IsModern(context.JsonRpcRequest))
+        {
+            return (CallToolResult)await ModernAsync(context, RequestMethods.ToolsCall, context.Params?.Name, () => (router.Tool(context, out var c), c), ct);
+        }
+
         using var scope = router.Tool(context, out var call);
         return (CallToolResult)await pipeline.CallAsync(call, ct);
     }
 
     public async ValueTask<GetPromptResult> GetPromptAsync(RequestContext<GetPromptRequestParams> context, CancellationToken ct)
     {
+        if (MrtrBridge.IsModern(context.JsonRpcRequest))
+        {
+            return (GetPromptResult)await ModernAsync(context, RequestMethods.PromptsGet, context.Params?.Name, () => (router.Prompt(context, out var c), c), ct);
+        }
+
         using var scope = router.Prompt(context, out var call);
         return (GetPromptResult)await pipeline.CallAsync(call, ct);
     }
 
     public async ValueTask<ReadResourceResult> ReadResourceAsync(RequestContext<ReadResourceRequestParams> context, CancellationToken ct)
     {
+        if (MrtrBridge.IsModern(context.JsonRpcRequest))
+        {
+            return (ReadResourceResult)await ModernAsync(context, RequestMethods.ResourcesRead, context.Params?.Uri, () => (router.Read(context, out var c), c), ct);
+        }
+
         using var scope = router.Read(context, out var call);
         var result = (ReadResourceResult)await pipeline.CallAsync(call, ct);
         router.NamespaceContents(call, result);
         return result;
+    }
+
+    /// <summary>
+    /// A modern caller's call, which may take several round trips (Multi Round-Trip Requests, <see cref="MrtrBridge"/>):
+    /// a retry with a parked exchange's state resumes it; otherwise the call is routed (a pass-through state gives the
+    /// backend its own state and the caller's answers back) and run as a <see cref="BridgeCall"/>.
+    /// </summary>
+    private async Task<object> ModernAsync<TParams>(
+        RequestContext<TParams> context, string method, string? item, Func<(SessionHub.CallScope Scope, CallContext Call)> route, CancellationToken ct)
+        where TParams : RequestParams
+    {
+        var caller = CallerIdentity.Of(context.User);
+        var state = mrtr.Open(context.Params, method, item ?? "", caller);
+        if (state is { Kind: StateKind.Bridge })
+        {
+            return await mrtr.ResumeAsync(state, context.Params!, ct);
+        }
+
+        var (scope, call) = route();
+        try
+        {
+            if (state is not null)
+            {
+                if (state.Backend != call.BackendName)
+                {
+                    throw RequestStateProtector.Refused("it was issued for another backend");
+                }
+
+                call.Forwarded.RequestState = state.BackendState;
+                call.Forwarded.InputResponses = context.Params!.InputResponses;
+            }
+
+            var bridged = mrtr.Begin(context.Server, new MrtrTarget(call.BackendName, method, item ?? "", caller), context.Server.ClientCapabilities);
+            (call.Forwarded.Meta ??= [])[PassThroughSlot.MetaKey] = bridged.SlotId;
+            var owned = scope;
+            scope = default; // the background call owns it now
+            bridged.Start(async token =>
+            {
+                using (owned)
+                {
+                    var result = await pipeline.CallAsync(call, token);
+                    if (result is ReadResourceResult read)
+                    {
+                        router.NamespaceContents(call, read);
+                    }
+
+                    return result;
+                }
+            });
+            return await bridged.NextAsync(ct);
+        }
+        finally
+        {
+            scope.Dispose();
+        }
     }
 
     public async ValueTask<CompleteResult> CompleteAsync(RequestContext<CompleteRequestParams> context, CancellationToken ct)

@@ -115,6 +115,9 @@ public sealed class ConfigSchemaTests
         [proxy.sessions]
         idle_timeout_seconds = 600
 
+        [proxy.mrtr]
+        state_ttl_seconds = 300
+
         [performance]
         coalesce_requests = true
 
