@@ -28,7 +28,7 @@ internal sealed class BridgeCall(
 
     private readonly Channel<Pending> _asks = Channel.CreateUnbounded<Pending>();
     private readonly CancellationTokenSource _cts = new();
-    private readonly PassThroughSlot _slot = PassThroughSlot.Create(target.Backend);
+    private readonly PassThroughSlot _slot = PassThroughSlot.Create(target.Backend, callerCapabilities);
     private Task<object>? _run;
     private Pending? _parked;
     private ITimer? _expiry;

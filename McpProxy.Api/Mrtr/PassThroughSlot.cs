@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
 
 namespace McpProxy.Mrtr;
 
@@ -22,11 +25,18 @@ internal sealed class PassThroughSlot
 
     private static readonly ConcurrentDictionary<string, PassThroughSlot> s_slots = new(StringComparer.Ordinal);
 
-    private PassThroughSlot(string id, string backend)
+    private PassThroughSlot(string id, string backend, ClientCapabilities? callerCapabilities)
     {
         Id = id;
         Backend = backend;
+        CallerCapabilities = callerCapabilities;
     }
+
+    /// <summary>
+    /// The caller's own per-request capabilities: a modern backend gets them in place of the proxy's (which declare every
+    /// kind of input the proxy can relay), so it asks only for the input this caller can give.
+    /// </summary>
+    public ClientCapabilities? CallerCapabilities { get; }
 
     public string Id { get; }
 
@@ -37,9 +47,9 @@ internal sealed class PassThroughSlot
     public JsonObject? Result { get; set; }
 
     /// <summary>A new slot for a request to <paramref name="backend"/>, findable by its id until taken or <see cref="Release"/>d.</summary>
-    public static PassThroughSlot Create(string backend)
+    public static PassThroughSlot Create(string backend, ClientCapabilities? callerCapabilities = null)
     {
-        var slot = new PassThroughSlot(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), backend);
+        var slot = new PassThroughSlot(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), backend, callerCapabilities);
         s_slots[slot.Id] = slot;
         return slot;
     }
@@ -57,16 +67,26 @@ internal sealed class PassThroughSlot
             return null;
         }
 
+        var slot = id is JsonValue v && v.TryGetValue<string>(out var text) && s_slots.TryGetValue(text, out var found) && found.Backend == backend
+            && s_slots.TryRemove(new KeyValuePair<string, PassThroughSlot>(text, found))
+            ? found
+            : null;
+        if (slot?.CallerCapabilities is { } capabilities && meta.ContainsKey(ProtocolVersionKey))
+        {
+            // A modern request (the client put its per-request _meta in): the caller's capabilities, not the proxy's.
+            meta[CapabilitiesKey] = JsonSerializer.SerializeToNode(capabilities, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(ClientCapabilities)));
+        }
+
         if (meta.Count == 0)
         {
             p.Remove("_meta");
         }
 
-        return id is JsonValue v && v.TryGetValue<string>(out var text) && s_slots.TryGetValue(text, out var slot) && slot.Backend == backend
-            && s_slots.TryRemove(new KeyValuePair<string, PassThroughSlot>(text, slot))
-            ? slot
-            : null;
+        return slot;
     }
+
+    private const string ProtocolVersionKey = "io.modelcontextprotocol/protocolVersion";
+    private const string CapabilitiesKey = "io.modelcontextprotocol/clientCapabilities";
 
     public static bool IsInputRequired(JsonNode? result) =>
         result is JsonObject o && o["resultType"] is JsonValue v && v.TryGetValue<string>(out var type) && type == "input_required";
