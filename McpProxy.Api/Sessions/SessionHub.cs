@@ -44,6 +44,7 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
     /// <summary>Runs one client session, keeping it in the set of live sessions while it runs.</summary>
     public async Task RunSessionAsync(McpServer server, ClaimsPrincipal? user, CancellationToken cancellationToken)
     {
+        if (string.IsNullOrEmpty(server.SessionId)) { await server.RunAsync(cancellationToken); return; } // a 2026-07-28 request: no session
         var session = new ClientSession(server, access.For(user), logger, () => Interlocked.Increment(ref _dropped));
         _sessions[session.Id] = session;
         session.Start();

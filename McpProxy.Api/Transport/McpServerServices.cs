@@ -34,7 +34,7 @@ internal static class McpServerServices
             .WithHttpTransport(options =>
             {
                 // Stateful sessions: the proxy pushes list_changed, progress and resource updates to its clients.
-                options.SessionMode = HttpServerSessionMode.Stateful;
+                options.SessionMode = HttpServerSessionMode.StatefulForInitializeClients;
                 // [proxy.listen] legacy_sse: the deprecated HTTP+SSE transport at {path}/sse and {path}/message (LegacySse).
 #pragma warning disable MCP9004 // obsolete for its lack of backpressure on /message: off unless the operator opts in (README "Legacy clients")
                 options.EnableLegacySse = config.Proxy.Listen.LegacySse;
