@@ -52,6 +52,7 @@ public static class McpProxyExtensions
         services.AddHostedService<ConfigWatcher>(); // hot reload
         services.AddProxyMirroring();
         services.AddProxySessions();
+        services.AddProxyListen();
         services.AddProxyPipeline();
         services.AddProxyAdmin();
         builder.AddProxyMcpServer(config);
