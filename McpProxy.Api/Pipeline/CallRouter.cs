@@ -149,6 +149,34 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
         return Call(context, RequestMethods.ResourcesUnsubscribe, route.Backend, "resource", namespacedUri, originalUri, new UnsubscribeRequestParams { Uri = originalUri }, default);
     }
 
+    /// <summary>
+    /// A backend subscription made on behalf of listen streams (<see cref="BackendSubscriptions"/>): the URI was granted
+    /// (checked, normalized, namespaced) when the stream opened. Null when its backend is not ready or cannot subscribe.
+    /// </summary>
+    public CallContext? BackendSubscription(McpServer session, string namespacedUri, bool subscribe)
+    {
+        if (!catalog.TrySplit(namespacedUri, out var route, out var originalUri) || route.Backend.State != BackendState.Ready
+            || (subscribe && route.Backend.GetClientOrThrow().ServerCapabilities.Resources?.Subscribe != true))
+        {
+            return null;
+        }
+
+        return new()
+        {
+            Session = session,
+            Method = subscribe ? RequestMethods.ResourcesSubscribe : RequestMethods.ResourcesUnsubscribe,
+            Kind = "resource",
+            Item = namespacedUri,
+            OriginalItem = originalUri,
+            BackendName = route.Backend.Name,
+            BackendConfig = route.Backend.Config,
+            Backend = route.Backend,
+            Caller = CallerIdentity.Of(null),
+            Repeatable = true,
+            Forwarded = subscribe ? new SubscribeRequestParams { Uri = originalUri } : new UnsubscribeRequestParams { Uri = originalUri },
+        };
+    }
+
     /// <summary>The caller's access to the lists, computed once per request.</summary>
     public CallerAccess Access(ClaimsPrincipal? user) =>
         access.For(user) ?? throw new McpProtocolException("The caller maps to no role.", McpErrorCode.InvalidRequest); // the endpoint policy refuses these first

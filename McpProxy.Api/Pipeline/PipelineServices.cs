@@ -26,6 +26,8 @@ internal static class PipelineServices
         services.AddSingleton<BackendSend>();
         services.AddSingleton<ProxyPipeline>();
         services.AddSingleton<ProxyHandlers>();
+        services.AddSingleton<BackendSubscriptions>();
+        services.AddSingleton<IBackendSubscriptions>(sp => sp.GetRequiredService<BackendSubscriptions>());
         return services;
     }
 }

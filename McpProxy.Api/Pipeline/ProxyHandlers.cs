@@ -17,7 +17,8 @@ namespace McpProxy.Pipeline;
 /// <see cref="ProxyCatalog"/> filtered by the caller's roles; item requests are routed (<see cref="CallRouter"/>) and
 /// run through the call pipeline (<see cref="ProxyPipeline"/>).
 /// </summary>
-internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, CallRouter router, ProxyPipeline pipeline, MrtrBridge mrtr)
+internal sealed class ProxyHandlers(
+    ProxyCatalog catalog, SessionHub sessions, CallRouter router, ProxyPipeline pipeline, MrtrBridge mrtr, BackendSubscriptions listens)
 {
     public ValueTask<ListToolsResult> ListToolsAsync(RequestContext<ListToolsRequestParams> context, CancellationToken ct)
     {
@@ -172,7 +173,8 @@ internal sealed class ProxyHandlers(ProxyCatalog catalog, SessionHub sessions, C
     public async ValueTask<EmptyResult> UnsubscribeAsync(RequestContext<UnsubscribeRequestParams> context, CancellationToken ct)
     {
         var call = router.Unsubscribe(context);
-        if (sessions.Unsubscribe(context.Server, call.Item) && call.Connection().State == BackendState.Ready)
+        // The backend stays subscribed while another session or a modern listen stream still watches the URI.
+        if (sessions.Unsubscribe(context.Server, call.Item) && !listens.IsWatched(call.Item) && call.Connection().State == BackendState.Ready)
         {
             await pipeline.SubscriptionAsync(call, ct);
         }

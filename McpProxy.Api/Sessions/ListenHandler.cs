@@ -17,7 +17,8 @@ namespace McpProxy.Sessions;
 /// closing the stream cancels it; the host stopping ends it gracefully with the spec's final result.
 /// </summary>
 internal sealed partial class ListenHandler(
-    ListenHub hub, ProxyCatalog catalog, AccessPolicy access, IHostApplicationLifetime lifetime, ILogger<ListenHandler> logger)
+    ListenHub hub, ProxyCatalog catalog, AccessPolicy access, IBackendSubscriptions backendSubscriptions, IHostApplicationLifetime lifetime,
+    ILogger<ListenHandler> logger)
 {
     public async ValueTask<EmptyResult> ListenAsync(RequestContext<SubscriptionsListenRequestParams> context, CancellationToken ct)
     {
@@ -27,6 +28,29 @@ internal sealed partial class ListenHandler(
 
         // Registered before the acknowledgement so nothing between the two is lost; the queue is sent only after it.
         using var listener = hub.Register(grant);
+        try
+        {
+            return await StreamAsync(context, listener, grant, id, ct);
+        }
+        finally
+        {
+            listener.Dispose(); // before the backends are told: a URI no stream watches any more is unsubscribed
+            foreach (var uri in grant.ResourceSubscriptions.Keys)
+            {
+                await backendSubscriptions.UnwatchAsync(context.Server, uri);
+            }
+        }
+    }
+
+    private async ValueTask<EmptyResult> StreamAsync(
+        RequestContext<SubscriptionsListenRequestParams> context, ListenHub.Listener listener, ListenGrant grant, JsonNode? id, CancellationToken ct)
+    {
+        // The backends send resources/updated only for what they were subscribed to: each granted URI is watched there.
+        foreach (var uri in grant.ResourceSubscriptions.Keys)
+        {
+            await backendSubscriptions.WatchAsync(context.Server, uri, ct);
+        }
+
         await context.Server.SendMessageAsync(
             new JsonRpcNotification
             {

@@ -371,6 +371,9 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
         }
     }
 
+    /// <summary>Whether a legacy session is subscribed to the URI (its backend subscription is then in place).</summary>
+    public bool HasSubscribers(string namespacedUri) => _subscriptions.TryGetValue(namespacedUri, out var subscribers) && !subscribers.IsEmpty;
+
     /// <summary>Removes a subscription; returns true when no session is subscribed to the URI any more.</summary>
     public bool Unsubscribe(McpServer caller, string namespacedUri)
     {

@@ -77,6 +77,28 @@ public sealed class ListenTests
         Assert.Equal("r", (string?)updated["params"]!["_meta"]![SubscriptionId]);
     }
 
+    [Theory]
+    [InlineData("2025-11-25", "resources/subscribe sample://items/1", "resources/unsubscribe sample://items/1")]
+    [InlineData("auto", "subscriptions/listen sample://items/1", null)]
+    public async Task A_granted_uri_subscribes_its_backend_while_a_stream_watches_it(string protocol, string subscribed, string? unsubscribed)
+    {
+        // A backend sends resources/updated only for what it was subscribed to: a listen stream's grant must reach it
+        // (legacy backend: resources/subscribe; modern backend: its own listen stream's resourceSubscriptions).
+        await using var sample = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync(sample.Backend("b", $"protocol = \"{protocol}\""));
+        await using (var stream = await ListenStream.OpenAsync(proxy, "s", new JsonObject { ["resourceSubscriptions"] = new JsonArray("b/sample://items/1") }))
+        {
+            await stream.NextEventAsync(); // acknowledged only once the backend is subscribed
+            Assert.Contains(subscribed, sample.ReceivedUris);
+        }
+
+        if (unsubscribed is not null)
+        {
+            // The last stream gone and no legacy session subscribed: the backend is unsubscribed.
+            await WaitUntil(() => sample.ReceivedUris.Contains(unsubscribed));
+        }
+    }
+
     [Fact]
     public async Task A_role_that_may_not_use_a_resource_is_not_granted_its_updates()
     {
