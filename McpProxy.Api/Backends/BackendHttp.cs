@@ -29,7 +29,8 @@ internal sealed class BackendHttp(ServiceEndpointResolver? resolver = null) : ID
     /// <summary>
     /// A client over the shared pool for one backend session (disposing it leaves the pool alone): its responses are
     /// bounded by <c>[security] max_result_size</c> (<see cref="ResultLimitHandler"/>, outermost, so an oversized result
-    /// is not a transport failure), the caller's <c>Mcp-Param-*</c> headers pass through (<see cref="McpParamHeaderHandler"/>)
+    /// is not a transport failure), a modern backend's JSON-RPC error sent with 400/404 reaches the caller as that error
+    /// (<see cref="ModernErrorStatusHandler"/>), the caller's <c>Mcp-Param-*</c> headers pass through (<see cref="McpParamHeaderHandler"/>)
     /// and its transport failures are reported (<see cref="TransportFailureHandler"/>).
     /// The handlers are left undisposed on purpose: disposing a DelegatingHandler disposes the shared pool under it.
     /// </summary>
@@ -37,7 +38,10 @@ internal sealed class BackendHttp(ServiceEndpointResolver? resolver = null) : ID
         new(
             new ResultLimitHandler(backend, maxResultSize, logger)
             {
-                InnerHandler = new McpParamHeaderHandler { InnerHandler = new TransportFailureHandler(onTransportFailure) { InnerHandler = _handler } },
+                InnerHandler = new ModernErrorStatusHandler
+                {
+                    InnerHandler = new McpParamHeaderHandler { InnerHandler = new TransportFailureHandler(onTransportFailure) { InnerHandler = _handler } },
+                },
             },
             disposeHandler: false)
         { Timeout = Timeout.InfiniteTimeSpan };

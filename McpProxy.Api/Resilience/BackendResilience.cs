@@ -252,6 +252,10 @@ internal sealed class BackendResilience : IDisposable
                     $"Backend '{_backend}' timed out after {AttemptTimeout.TotalSeconds:0.###} s on {kind} '{item}'.", McpErrorCode.InternalError);
             case BackendCallCutException cut:
                 return cut; // already names the backend and says what happened
+            case McpProtocolException { ErrorCode: McpErrorCode.MissingRequiredClientCapability } missing:
+                // -32021 keeps its data: the caller must learn which capabilities the backend needs (SEP-2575).
+                return new MissingRequiredClientCapabilityException(
+                    RequiredCapabilities(missing) ?? new ClientCapabilities(), $"Backend '{_backend}': {missing.Message}");
             case McpProtocolException protocol:
                 return new McpProtocolException($"Backend '{_backend}': {protocol.Message}", protocol, protocol.ErrorCode);
             default:
@@ -294,6 +298,29 @@ internal sealed class BackendResilience : IDisposable
             breaker?.Record(failed);
             outlier?.Record(failed);
             return outcome;
+        }
+    }
+
+    /// <summary>The capabilities a backend's -32021 names (the client keeps the error's data in the exception's Data).</summary>
+    private static ClientCapabilities? RequiredCapabilities(McpProtocolException exception)
+    {
+        if (exception is MissingRequiredClientCapabilityException typed)
+        {
+            return typed.RequiredCapabilities;
+        }
+
+        try
+        {
+            return exception.Data["requiredCapabilities"] switch
+            {
+                System.Text.Json.JsonElement element => System.Text.Json.JsonSerializer.Deserialize(element, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(ClientCapabilities))) as ClientCapabilities,
+                string text => System.Text.Json.JsonSerializer.Deserialize(text, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(ClientCapabilities))) as ClientCapabilities,
+                _ => null,
+            };
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
         }
     }
 }
