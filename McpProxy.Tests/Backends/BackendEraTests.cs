@@ -29,16 +29,7 @@ public sealed class BackendEraTests
 
     private static readonly McpClientOptions Legacy = new() { ProtocolVersion = "2025-11-25" };
 
-    private static string Everything(string name, string extra = "") =>
-        $"""
-        [[backends]]
-        name = "{name}"
-        transport = "stdio"
-        command = "node"
-        args = [{TestPaths.Toml(TestPaths.EverythingServer)}, "stdio"]
-        {extra}
-
-        """;
+    private static string Everything(string name, string extra = "") => TestPaths.EverythingStdioBackend(name, extra);
 
     [Fact]
     public async Task Each_backend_is_spoken_to_in_the_newest_era_it_supports()

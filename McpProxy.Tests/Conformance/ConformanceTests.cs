@@ -42,14 +42,7 @@ public sealed class ConformanceTests : IDisposable
             await WaitForPortAsync(port);
             var direct = await RunSuiteAsync(new Uri($"http://127.0.0.1:{port}/mcp"), "direct");
 
-            await using var proxy = await ProxyHost.StartAsync($"""
-                [[backends]]
-                name = "everything"
-                transport = "stdio"
-                command = "node"
-                args = [{TestPaths.Toml(TestPaths.EverythingServer)}, "stdio"]
-                namespaced = false
-                """);
+            await using var proxy = await ProxyHost.StartAsync(TestPaths.EverythingStdioBackend("everything", "namespaced = false"));
             var throughProxy = await RunSuiteAsync(proxy.McpEndpoint, "proxy");
 
             var regressions = direct.Where(kv => kv.Value && !throughProxy.GetValueOrDefault(kv.Key)).Select(kv => kv.Key).ToList();

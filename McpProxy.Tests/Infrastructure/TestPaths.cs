@@ -17,6 +17,18 @@ internal static class TestPaths
     /// <summary>TOML string literal (basic string, escaped).</summary>
     public static string Toml(string value) => "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 
+    /// <summary>A <c>[[backends]]</c> block running <c>@modelcontextprotocol/server-everything</c> (a legacy-era peer) over stdio, with extra keys.</summary>
+    public static string EverythingStdioBackend(string name, string extra = "") =>
+        $"""
+        [[backends]]
+        name = "{name}"
+        transport = "stdio"
+        command = "node"
+        args = [{Toml(EverythingServer)}, "stdio"]
+        {extra}
+
+        """;
+
     /// <summary>A <c>[[backends]]</c> block running the sample backend over stdio with extra args.</summary>
     public static string SampleStdioBackend(string name, params string[] extraArgs) =>
         $"""

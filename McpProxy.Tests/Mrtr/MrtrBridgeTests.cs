@@ -17,13 +17,7 @@ public sealed class MrtrBridgeTests
 {
     private static CancellationToken Ct => TestContext.Timeout(60);
 
-    private static string Everything => $"""
-        [[backends]]
-        name = "e"
-        transport = "stdio"
-        command = "node"
-        args = [{TestPaths.Toml(TestPaths.EverythingServer)}, "stdio"]
-        """;
+    private static string Everything => TestPaths.EverythingStdioBackend("e");
 
     private static JsonObject Result(JsonObject response) =>
         response["result"] as JsonObject ?? throw new Xunit.Sdk.XunitException($"expected a result, got {response.ToJsonString()}");

@@ -23,11 +23,7 @@ public sealed class OwnerRoutingTests
         [proxy.mrtr]
         state_keys = ["{key}"]
 
-        [[backends]]
-        name = "e"
-        transport = "stdio"
-        command = "node"
-        args = [{TestPaths.Toml(TestPaths.EverythingServer)}, "stdio"]
+        {TestPaths.EverythingStdioBackend("e")}
         """;
 
     private static JsonObject Decline(string key) => new() { [key] = new JsonObject { ["action"] = "decline" } };

@@ -13,13 +13,7 @@ public sealed class BackgroundRootsTests
     public async Task Roots_list_with_no_client_to_ask_is_answered_with_an_empty_list_and_logs_no_exception()
     {
         var logs = new CapturingLoggerProvider();
-        await using var proxy = await ProxyHost.StartAsync($"""
-            [[backends]]
-            name = "e"
-            transport = "stdio"
-            command = "node"
-            args = [{TestPaths.Toml(TestPaths.EverythingServer)}, "stdio"]
-            """, logging: l => l.AddProvider(logs));
+        await using var proxy = await ProxyHost.StartAsync(TestPaths.EverythingStdioBackend("e"), logging: l => l.AddProvider(logs));
 
         // The backend's roots/list reached the proxy's client handler and was answered.
         await TestCalls.WaitUntil(() => logs.Entries.Any(e => e.Message.Contains("'roots/list' request handler completed", StringComparison.Ordinal)));

@@ -17,13 +17,7 @@ public sealed class ClientRequestRelayTests
 {
     private static CancellationToken Ct => TestContext.Timeout(60);
 
-    private static string Everything => $"""
-        [[backends]]
-        name = "e"
-        transport = "stdio"
-        command = "node"
-        args = [{TestPaths.Toml(TestPaths.EverythingServer)}, "stdio"]
-        """;
+    private static string Everything => TestPaths.EverythingStdioBackend("e");
 
     private static string AllText(CallToolResult result) =>
         string.Join("\n", result.Content.OfType<TextContentBlock>().Select(t => t.Text));
