@@ -21,6 +21,7 @@ internal sealed class ModernErrorStatusHandler : DelegatingHandler
         var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode is not (HttpStatusCode.BadRequest or HttpStatusCode.NotFound)
             || request.Method != HttpMethod.Post
+            || !IsModern(request)
             || !request.Headers.TryGetValues("Mcp-Method", out var methods)
             || methods.FirstOrDefault() is null or "server/discover" or "initialize"
             || response.Content.Headers.ContentType?.MediaType is not ("application/json" or "text/event-stream")
@@ -46,6 +47,14 @@ internal sealed class ModernErrorStatusHandler : DelegatingHandler
         response.Dispose();
         return forwarded;
     }
+
+    /// <summary>
+    /// A 2026-07-28 (or later) request: a legacy session's 404 ("session not found") must stay a 404, which is what makes
+    /// the client open a new session.
+    /// </summary>
+    private static bool IsModern(HttpRequestMessage request) =>
+        request.Headers.TryGetValues("MCP-Protocol-Version", out var versions)
+        && versions.FirstOrDefault() is { } version && string.CompareOrdinal(version, "2026-07-28") >= 0;
 
     /// <summary>The body, or its first <see cref="MaxErrorBody"/> + 1 bytes when it is longer (then it is not an error to rewrite).</summary>
     private static async Task<byte[]> ReadBoundedAsync(HttpContent content, CancellationToken cancellationToken)
