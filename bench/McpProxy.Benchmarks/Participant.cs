@@ -65,13 +65,49 @@ internal sealed class Participant : IAsyncDisposable
     }
 
     /// <summary>User + system CPU time of the process so far.</summary>
-    public TimeSpan CpuTime()
+    public TimeSpan CpuTime() => CpuTime(Pid);
+
+    /// <summary>User + system CPU time of the process's live descendants (a stdio backend, one child per session…).</summary>
+    public TimeSpan DescendantsCpuTime() => Descendants(Pid).Aggregate(TimeSpan.Zero, (sum, pid) => sum + CpuTime(pid));
+
+    /// <summary>User + system CPU time of a process so far, from /proc (0 once it has gone).</summary>
+    public static TimeSpan CpuTime(int pid)
     {
         // /proc/<pid>/stat: fields 14 (utime) and 15 (stime), in clock ticks (100 per second on Linux).
-        var stat = File.ReadAllText($"/proc/{Pid}/stat");
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"/proc/{pid}/stat");
+        }
+        catch (IOException)
+        {
+            return TimeSpan.Zero;
+        }
+
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
         return TimeSpan.FromSeconds(ticks / 100.0);
+    }
+
+    private static IEnumerable<int> Descendants(int pid)
+    {
+        var children = new List<int>();
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                var text = File.ReadAllText(Path.Combine(task, "children"));
+                children.AddRange(text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(c => int.Parse(c, CultureInfo.InvariantCulture)));
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return children.Distinct().SelectMany(c => Descendants(c).Prepend(c));
     }
 
     /// <summary>Resident set size, in MiB.</summary>

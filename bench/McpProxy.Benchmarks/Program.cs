@@ -6,8 +6,9 @@ using McpProxy.Benchmarks;
 using ModelContextProtocol.Client;
 
 // McpProxy benchmark: tools/call of the sample's echo over Streamable HTTP, direct vs. through McpProxy vs. the npm
-// peers, at several concurrencies, all in one run on loopback; figures reported as ratios to the direct call.
-//   dotnet run -c Release --project bench/McpProxy.Benchmarks -- [--duration 10] [--warmup 3] [--concurrency 1,16,64]
+// peers, for legacy-era (sessions, the SDK's client) and modern-era (2026-07-28, stateless raw POSTs) clients, at
+// several concurrencies, all in one run on loopback; figures reported as ratios to the direct call.
+//   dotnet run -c Release --project bench/McpProxy.Benchmarks -- [--duration 4] [--warmup 1] [--concurrency 1,16,64]
 //                                                                  [--out docs/benchmarks.md] [--no-peers]
 var options = BenchOptions.Parse(args);
 var repo = FindRepoRoot();
@@ -63,12 +64,19 @@ try
     participants.Add(proxy);
     await WaitForToolsAsync(proxy.Endpoint, http, "stdio/echo");
 
-    var targets = new List<(string Name, Participant Server, string Tool)>
+    // Each row: a target (what the client calls, which tool, whose CPU is the front's and whose the backend's) and an era.
+    var targets = new List<Target>
     {
-        ("direct (sample HTTP)", sample, "echo"),
-        ("McpProxy → HTTP backend", proxy, "http/echo"),
-        ("McpProxy → stdio backend", proxy, "stdio/echo"),
+        Direct(Era.Legacy),
+        Direct(Era.Modern),
+        Proxied("McpProxy → HTTP backend", Era.Legacy, "http/echo", sample.CpuTime),
+        Proxied("McpProxy → HTTP backend", Era.Modern, "http/echo", sample.CpuTime),
+        Proxied("McpProxy → stdio backend", Era.Legacy, "stdio/echo", proxy.DescendantsCpuTime),
     };
+
+    Target Direct(Era era) => new("direct (sample HTTP)", era, http, sample.Endpoint, "echo", sample.CpuTime, null, sample.RssMiB);
+    Target Proxied(string name, Era era, string tool, Func<TimeSpan> backendCpu) =>
+        new(name, era, http, proxy.Endpoint, tool, proxy.CpuTime, backendCpu, proxy.RssMiB, () => AllocatedBytesAsync(proxy, http));
 
     if (options.Peers)
     {
@@ -77,33 +85,34 @@ try
             [Path.Combine(nodeModules, "supergateway", "dist", "index.js"), "--stdio", stdioCommand, "--outputTransport", "streamableHttp", "--stateful", "--port", sgPort.ToString(CultureInfo.InvariantCulture), "--logLevel", "none"],
             sgPort);
         participants.Add(supergateway);
-        targets.Add(("supergateway → stdio", supergateway, "echo"));
+        targets.Add(new("supergateway → stdio", Era.Legacy, http, supergateway.Endpoint, "echo", supergateway.CpuTime, supergateway.DescendantsCpuTime, supergateway.RssMiB));
 
         var mpPort = Participant.FreePort();
         var npmProxy = await Participant.StartAsync("mcp-proxy (npm)", "node",
             [Path.Combine(nodeModules, "mcp-proxy", "dist", "bin", "mcp-proxy.mjs"), "--port", mpPort.ToString(CultureInfo.InvariantCulture), "--host", "127.0.0.1", "--", "dotnet", sampleDll, "--stdio"],
             mpPort);
         participants.Add(npmProxy);
-        targets.Add(("mcp-proxy (npm) → stdio", npmProxy, "echo"));
+        targets.Add(new("mcp-proxy (npm) → stdio", Era.Legacy, http, npmProxy.Endpoint, "echo", npmProxy.CpuTime, npmProxy.DescendantsCpuTime, npmProxy.RssMiB));
     }
 
     foreach (var concurrency in options.Concurrency)
     {
-        foreach (var (name, server, tool) in targets)
+        // Legacy and modern rows of a target side by side: the direct call of each era first (the ratios' base).
+        foreach (var target in targets.OrderBy(t => t.Name.StartsWith("direct", StringComparison.Ordinal) ? 0 : 1).ThenBy(t => targets.FindIndex(o => o.Name == t.Name)).ThenBy(t => t.Era))
         {
-            Console.Write($"  {name,-26} c={concurrency,-3} ... ");
+            Console.Write($"  {target.Name,-26} {target.Era,-6} c={concurrency,-3} ... ");
             try
             {
-                var result = await LoadRunner.RunAsync(name, server, http, tool, concurrency, options.Warmup, options.Duration,
-                    ReferenceEquals(server, proxy) ? () => AllocatedBytesAsync(proxy, http) : null);
+                var result = await LoadRunner.RunAsync(target, concurrency, options.Warmup, options.Duration);
                 results.Add(result);
-                Console.WriteLine($"{result.CallsPerSecond,9:0} calls/s  p50 {result.P50Ms,7:0.000} ms  p99 {result.P99Ms,7:0.000} ms  errors {result.Errors}" +
-                    (double.IsNaN(result.AllocatedKiBPerCall) ? "" : $"  alloc {result.AllocatedKiBPerCall:0.0} KiB/call"));
+                Console.WriteLine($"{result.CallsPerSecond,9:0} calls/s  p50 {result.P50Ms,7:0.000} ms  p99 {result.P99Ms,7:0.000} ms  front {result.FrontCpuMsPer1k,6:0} ms/1k  backend {result.BackendCpuMsPer1k,6:0} ms/1k  errors {result.Errors}" +
+                    (double.IsNaN(result.AllocatedKiBPerCall) ? "" : $"  alloc {result.AllocatedKiBPerCall:0.0} KiB/call") +
+                    (result.Instances > 0 ? $"  instances {result.Instances}" : ""));
             }
             catch (Exception ex)
             {
                 Console.WriteLine($"failed: {ex.GetType().Name}: {ex.Message}");
-                results.Add(new RunResult(name, concurrency, 0, double.NaN, double.NaN, 0, -1, double.NaN, double.NaN));
+                results.Add(RunResult.Failed(target.Name, target.Era, concurrency));
             }
         }
     }
@@ -255,7 +264,7 @@ internal sealed record BenchOptions(TimeSpan Duration, TimeSpan Warmup, int[] Co
 
     public static BenchOptions Parse(string[] args)
     {
-        var o = new BenchOptions(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(3), [1, 16, 64], null, true);
+        var o = new BenchOptions(TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(1), [1, 16, 64], null, true);
         for (var i = 0; i < args.Length; i++)
         {
             o = args[i] switch
