@@ -9,7 +9,7 @@ using ModelContextProtocol.Client;
 // peers, for legacy-era (sessions, the SDK's client) and modern-era (2026-07-28, stateless raw POSTs) clients, at
 // several concurrencies, all in one run on loopback; figures reported as ratios to the direct call.
 //   dotnet run -c Release --project bench/McpProxy.Benchmarks -- [--duration 4] [--warmup 1] [--concurrency 1,16,64]
-//                                                                  [--out docs/benchmarks.md] [--no-peers]
+//                                                                  [--out docs/benchmarks.md] [--no-peers] [--no-replicas]
 var options = BenchOptions.Parse(args);
 var repo = FindRepoRoot();
 var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0
@@ -77,6 +77,50 @@ try
     Target Direct(Era era) => new("direct (sample HTTP)", era, http, sample.Endpoint, "echo", sample.CpuTime, null, sample.RssMiB);
     Target Proxied(string name, Era era, string tool, Func<TimeSpan> backendCpu) =>
         new(name, era, http, proxy.Endpoint, tool, proxy.CpuTime, backendCpu, proxy.RssMiB, () => AllocatedBytesAsync(proxy, http));
+
+    if (options.Replicas)
+    {
+        // Two proxy replicas sharing one redis-server (legacy sessions migrate between them through it), behind a
+        // round-robin front with no affinity: the load generator's HTTP handler sends each request to the next replica.
+        var redisPort = Participant.FreePort();
+        var redis = await Participant.StartAsync("redis-server", "redis-server", ["--port", redisPort.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], redisPort);
+        participants.Add(redis);
+        var replicas = new List<Participant>();
+        for (var i = 0; i < 2; i++)
+        {
+            var port = Participant.FreePort();
+            var path = Path.Combine(work, $"replica{i}.toml");
+            await File.WriteAllTextAsync(path, $"""
+                [proxy]
+                name = "mcp-proxy-bench"
+                [proxy.listen]
+                port = {port}
+                [observability]
+                log_level = "warn"
+                [observability.metrics]
+                enabled = true
+
+                [[backends]]
+                name = "http"
+                transport = "http"
+                url = "{sample.Endpoint}"
+                """);
+            var replica = await Participant.StartAsync($"McpProxy replica {i + 1}", "dotnet", [proxyDll, "--config", path], port,
+                env: new Dictionary<string, string>(options.ProxyEnv) { ["ConnectionStrings__cache"] = $"127.0.0.1:{redisPort}" });
+            participants.Add(replica);
+            replicas.Add(replica);
+            await WaitForToolsAsync(replica.Endpoint, http, "http/echo");
+        }
+
+        var instances = new InstanceCounter();
+        var balanced = new HttpClient(new RoundRobinHandler([.. replicas.Select(r => r.Endpoint)], instances)) { Timeout = TimeSpan.FromSeconds(60) };
+        foreach (var era in new[] { Era.Legacy, Era.Modern })
+        {
+            targets.Add(new("McpProxy ×2 replicas (Redis, round robin) → HTTP backend", era, balanced, replicas[0].Endpoint, "http/echo",
+                () => replicas.Aggregate(redis.CpuTime(), (sum, r) => sum + r.CpuTime()), sample.CpuTime, // front: both replicas + their Redis () => replicas.Sum(r => r.RssMiB()),
+                async () => (await Task.WhenAll(replicas.Select(r => AllocatedBytesAsync(r, http)))).Sum(), instances));
+        }
+    }
 
     if (options.Peers)
     {
@@ -257,7 +301,7 @@ static string Machine()
     return $"{Environment.ProcessorCount} cores ({cpu}), {long.Parse(memory, CultureInfo.InvariantCulture) / 1024 / 1024} GiB, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, Node {node}";
 }
 
-internal sealed record BenchOptions(TimeSpan Duration, TimeSpan Warmup, int[] Concurrency, string? Out, bool Peers)
+internal sealed record BenchOptions(TimeSpan Duration, TimeSpan Warmup, int[] Concurrency, string? Out, bool Peers, bool Replicas = true)
 {
     /// <summary>Extra environment for the proxy process (<c>--proxy-env KEY=VALUE</c>), for A/B experiments.</summary>
     public Dictionary<string, string> ProxyEnv { get; init; } = [];
@@ -274,6 +318,7 @@ internal sealed record BenchOptions(TimeSpan Duration, TimeSpan Warmup, int[] Co
                 "--concurrency" => o with { Concurrency = [.. args[++i].Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture))] },
                 "--out" => o with { Out = args[++i] },
                 "--no-peers" => o with { Peers = false },
+                "--no-replicas" => o with { Replicas = false },
                 "--proxy-env" => o with { ProxyEnv = new(o.ProxyEnv) { [args[++i].Split('=', 2)[0]] = args[i].Split('=', 2)[1] } },
                 _ => throw new ArgumentException($"unknown option {args[i]}"),
             };
