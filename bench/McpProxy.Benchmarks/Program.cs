@@ -9,12 +9,13 @@ using ModelContextProtocol.Client;
 // peers, for legacy-era (sessions, the SDK's client) and modern-era (2026-07-28, stateless raw POSTs) clients, at
 // several concurrencies, all in one run on loopback; figures reported as ratios to the direct call.
 //   dotnet run -c Release --project bench/McpProxy.Benchmarks -- [--duration 4] [--warmup 1] [--concurrency 1,16,64]
-//                                                                  [--out docs/benchmarks.md] [--no-peers] [--no-replicas]
+//                                                                  [--out docs/benchmarks.md] [--no-peers] [--no-replicas] [--no-floors]
 var options = BenchOptions.Parse(args);
 var repo = FindRepoRoot();
 var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0
 var sampleDll = Path.Combine(repo, "McpProxy.Backends.Sample", "bin", configuration, "net10.0", "McpProxy.Backends.Sample.dll");
 var proxyDll = Path.Combine(repo, "McpProxy.Api", "bin", configuration, "net10.0", "McpProxy.Api.dll");
+var frontsDll = Path.Combine(repo, "bench", "McpProxy.Benchmarks.Fronts", "bin", configuration, "net10.0", "McpProxy.Benchmarks.Fronts.dll");
 var nodeModules = Path.Combine(repo, "node_modules");
 var work = Directory.CreateTempSubdirectory("mcp-proxy-bench-").FullName;
 var stdioCommand = $"dotnet {sampleDll} --stdio";
@@ -78,6 +79,23 @@ try
     Target Proxied(string name, Era era, string tool, Func<TimeSpan> backendCpu) =>
         new(name, era, http, proxy.Endpoint, tool, proxy.CpuTime, backendCpu, proxy.RssMiB, () => AllocatedBytesAsync(proxy, http));
 
+    if (options.Floors)
+    {
+        // The two floors of issue 16, in front of the same backend: YARP (a transparent HTTP hop: the client names the
+        // backend's own tool) and our minimal MCP-aware byte forwarder (routes and splices "http/echo" like McpProxy).
+        var yarpPort = Participant.FreePort();
+        var yarp = await Participant.StartAsync("YARP", "dotnet", [frontsDll, "yarp", "--port", yarpPort.ToString(CultureInfo.InvariantCulture), "--backend", new Uri(sample.Endpoint, "/").ToString()], yarpPort);
+        participants.Add(yarp);
+        var fwdPort = Participant.FreePort();
+        var forwarder = await Participant.StartAsync("byte forwarder", "dotnet", [frontsDll, "forward", "--port", fwdPort.ToString(CultureInfo.InvariantCulture), "--route", $"http={sample.Endpoint}"], fwdPort);
+        participants.Add(forwarder);
+        foreach (var era in new[] { Era.Legacy, Era.Modern })
+        {
+            targets.Add(new(Report.Yarp, era, http, yarp.Endpoint, "echo", yarp.CpuTime, sample.CpuTime, yarp.RssMiB, () => FrontAllocatedBytesAsync(yarp, http)));
+            targets.Add(new(Report.Forwarder, era, http, forwarder.Endpoint, "http/echo", forwarder.CpuTime, sample.CpuTime, forwarder.RssMiB, () => FrontAllocatedBytesAsync(forwarder, http)));
+        }
+    }
+
     if (options.Replicas)
     {
         // Two proxy replicas sharing one redis-server (legacy sessions migrate between them through it), behind a
@@ -117,7 +135,7 @@ try
         foreach (var era in new[] { Era.Legacy, Era.Modern })
         {
             targets.Add(new("McpProxy ×2 replicas (Redis, round robin) → HTTP backend", era, balanced, replicas[0].Endpoint, "http/echo",
-                () => replicas.Aggregate(redis.CpuTime(), (sum, r) => sum + r.CpuTime()), sample.CpuTime, // front: both replicas + their Redis () => replicas.Sum(r => r.RssMiB()),
+                () => replicas.Aggregate(redis.CpuTime(), (sum, r) => sum + r.CpuTime()), sample.CpuTime, () => replicas.Sum(r => r.RssMiB()), // front: both replicas + their Redis
                 async () => (await Task.WhenAll(replicas.Select(r => AllocatedBytesAsync(r, http)))).Sum(), instances));
         }
     }
@@ -139,10 +157,13 @@ try
         targets.Add(new("mcp-proxy (npm) → stdio", Era.Legacy, http, npmProxy.Endpoint, "echo", npmProxy.CpuTime, npmProxy.DescendantsCpuTime, npmProxy.RssMiB));
     }
 
+    // Rows: the direct call, the two floors, then McpProxy and the peers.
+    static int Rank(Target t) => t.Name.StartsWith("direct", StringComparison.Ordinal) ? 0 : t.Name is Report.Yarp or Report.Forwarder ? 1 : 2;
+
     foreach (var concurrency in options.Concurrency)
     {
-        // Legacy and modern rows of a target side by side: the direct call of each era first (the ratios' base).
-        foreach (var target in targets.OrderBy(t => t.Name.StartsWith("direct", StringComparison.Ordinal) ? 0 : 1).ThenBy(t => targets.FindIndex(o => o.Name == t.Name)).ThenBy(t => t.Era))
+        // Legacy and modern rows of a target side by side.
+        foreach (var target in targets.OrderBy(Rank).ThenBy(t => targets.FindIndex(o => o.Name == t.Name)).ThenBy(t => t.Era))
         {
             Console.Write($"  {target.Name,-26} {target.Era,-6} c={concurrency,-3} ... ");
             try
@@ -191,6 +212,10 @@ finally
 }
 
 return 0;
+
+// A floor's managed allocations so far (its own GC.GetTotalAllocatedBytes).
+static async Task<double> FrontAllocatedBytesAsync(Participant front, HttpClient http) =>
+    double.Parse(await http.GetStringAsync(new Uri(front.Endpoint, "/_bench/allocated")), CultureInfo.InvariantCulture);
 
 // The proxy's managed allocations so far, from its own Prometheus endpoint (the runtime's dotnet.gc.heap.total_allocated).
 static async Task<double> AllocatedBytesAsync(Participant proxy, HttpClient http)
@@ -301,7 +326,7 @@ static string Machine()
     return $"{Environment.ProcessorCount} cores ({cpu}), {long.Parse(memory, CultureInfo.InvariantCulture) / 1024 / 1024} GiB, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, Node {node}";
 }
 
-internal sealed record BenchOptions(TimeSpan Duration, TimeSpan Warmup, int[] Concurrency, string? Out, bool Peers, bool Replicas = true)
+internal sealed record BenchOptions(TimeSpan Duration, TimeSpan Warmup, int[] Concurrency, string? Out, bool Peers, bool Replicas = true, bool Floors = true)
 {
     /// <summary>Extra environment for the proxy process (<c>--proxy-env KEY=VALUE</c>), for A/B experiments.</summary>
     public Dictionary<string, string> ProxyEnv { get; init; } = [];
@@ -319,6 +344,7 @@ internal sealed record BenchOptions(TimeSpan Duration, TimeSpan Warmup, int[] Co
                 "--out" => o with { Out = args[++i] },
                 "--no-peers" => o with { Peers = false },
                 "--no-replicas" => o with { Replicas = false },
+                "--no-floors" => o with { Floors = false },
                 "--proxy-env" => o with { ProxyEnv = new(o.ProxyEnv) { [args[++i].Split('=', 2)[0]] = args[i].Split('=', 2)[1] } },
                 _ => throw new ArgumentException($"unknown option {args[i]}"),
             };
