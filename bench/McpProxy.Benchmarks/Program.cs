@@ -27,6 +27,7 @@ using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer
 
 Console.WriteLine($"McpProxy benchmark ({configuration}): {options.Duration.TotalSeconds:0} s per run after {options.Warmup.TotalSeconds:0} s warm-up, concurrency {string.Join(", ", options.Concurrency)}");
 Console.WriteLine(Machine());
+var loadBefore = LoadAverage();
 
 var participants = new List<Participant>();
 var results = new List<RunResult>();
@@ -182,13 +183,14 @@ try
         }
     }
 
-    var idle = await IdleSessionsAsync(proxy, http, 1000);
+    var loadAfter = LoadAverage();
+    var idle = await IdleSessionsAsync(proxyDll, config, http, participants, options.ProxyEnv);
     Console.WriteLine($"  idle sessions: {idle:0.0} MiB per 1,000 sessions");
 
     var (listDirect, listProxy) = await ToolsListAsync(sampleDll, proxyDll, work, http, participants);
     Console.WriteLine($"  tools/list, 10 backends x 50 tools: p50 {listProxy.P50:0.000} ms / p99 {listProxy.P99:0.000} ms (one backend directly: p50 {listDirect.P50:0.000} ms)");
 
-    var table = Report.Markdown(results, idle, listDirect, listProxy, options, Machine());
+    var table = Report.Markdown(results, idle, listDirect, listProxy, options, Machine() + $"; load average (1 min) {loadBefore} before the rows, {loadAfter} after them");
     Console.WriteLine();
     Console.WriteLine(table);
     if (options.Out is { } outPath)
@@ -241,11 +243,18 @@ static async Task WaitForToolsAsync(Uri endpoint, HttpClient http, string tool)
     throw new InvalidOperationException($"{tool} never appeared at {endpoint}");
 }
 
-// RSS growth of the proxy for N open, idle client sessions.
-static async Task<double> IdleSessionsAsync(Participant proxy, HttpClient http, int sessions)
+// RSS growth of a fresh proxy (same config, nothing run through it before) for 1,000 open, idle client sessions.
+static async Task<double> IdleSessionsAsync(string proxyDll, string config, HttpClient http, List<Participant> participants, Dictionary<string, string> env)
 {
-    GC.Collect();
-    await Task.Delay(1000);
+    const int sessions = 1000;
+    var text = await File.ReadAllTextAsync(config);
+    var port = Participant.FreePort();
+    var path = Path.Combine(Path.GetDirectoryName(config)!, "idle.toml");
+    await File.WriteAllTextAsync(path, System.Text.RegularExpressions.Regex.Replace(text, @"(?m)^port = \d+$", $"port = {port}"));
+    var proxy = await Participant.StartAsync("McpProxy (idle sessions)", "dotnet", [proxyDll, "--config", path], port, env: env);
+    participants.Add(proxy);
+    await WaitForToolsAsync(proxy.Endpoint, http, "stdio/echo");
+    await Task.Delay(2000);
     var before = proxy.RssMiB();
     var clients = new List<McpClient>();
     for (var i = 0; i < sessions; i += 50)
@@ -258,6 +267,9 @@ static async Task<double> IdleSessionsAsync(Participant proxy, HttpClient http, 
     await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask()));
     return (after - before) * 1000.0 / sessions;
 }
+
+// The 1-minute load average: how busy the machine was (other work shares these cores).
+static string LoadAverage() => File.ReadAllText("/proc/loadavg").Split(' ')[0];
 
 // tools/list through a proxy with 10 backends of 50 extra tools each (one sample HTTP server, ten sessions to it).
 static async Task<((double P50, double P99) Direct, (double P50, double P99) Proxy)> ToolsListAsync(

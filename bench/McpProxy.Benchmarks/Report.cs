@@ -34,18 +34,20 @@ internal static class Report
         md.AppendLine();
         md.AppendLine("| target | era | conc. | calls/s | × direct | × YARP | × fwd | p50 ms | × direct | p99 ms | front CPU ms/1k calls | × fwd | backend CPU ms/1k calls | RSS MiB | alloc KiB/call | errors |");
         md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        foreach (var r in results)
+        foreach (var r in results.Select(r => r.Calls == 0 ? r with { FrontCpuMsPer1k = double.NaN, BackendCpuMsPer1k = double.NaN, AllocatedKiBPerCall = double.NaN } : r))
         {
+            // A direct row's front is the backend itself: its CPU is not compared with a floor's front.
+            var frontVsFloor = r.Target.StartsWith("direct", StringComparison.Ordinal) ? double.NaN : r.FrontCpuMsPer1k;
             var direct = Find(results, "direct", r.Era, r.Concurrency);
             var yarp = Find(results, Yarp, r.Era, r.Concurrency);
             var fwd = Find(results, Forwarder, r.Era, r.Concurrency);
-            md.AppendLine(c, $"| {r.Target} | {r.Era.ToString().ToLowerInvariant()} | {r.Concurrency} | {r.CallsPerSecond:0} | {Ratio(r.CallsPerSecond, direct?.CallsPerSecond)} | {Ratio(r.CallsPerSecond, yarp?.CallsPerSecond)} | {Ratio(r.CallsPerSecond, fwd?.CallsPerSecond)} | {r.P50Ms:0.000} | {Ratio(r.P50Ms, direct?.P50Ms)} | {r.P99Ms:0.000} | {Num(r.FrontCpuMsPer1k)} | {Ratio(r.FrontCpuMsPer1k, fwd?.FrontCpuMsPer1k)} | {Num(r.BackendCpuMsPer1k)} | {Num(r.RssMiB)} | {(double.IsNaN(r.AllocatedKiBPerCall) ? "" : r.AllocatedKiBPerCall.ToString("0.0", c))} | {(r.Errors < 0 ? "run failed" : r.Errors.ToString(c))}{(r.Instances > 1 ? string.Create(c, $" ({r.Instances} replicas answered)") : "")} |");
+            md.AppendLine(c, $"| {r.Target} | {r.Era.ToString().ToLowerInvariant()} | {r.Concurrency} | {r.CallsPerSecond:0} | {Ratio(r.CallsPerSecond, direct?.CallsPerSecond)} | {Ratio(r.CallsPerSecond, yarp?.CallsPerSecond)} | {Ratio(r.CallsPerSecond, fwd?.CallsPerSecond)} | {r.P50Ms:0.000} | {Ratio(r.P50Ms, direct?.P50Ms)} | {r.P99Ms:0.000} | {Num(r.FrontCpuMsPer1k)} | {Ratio(frontVsFloor, fwd?.FrontCpuMsPer1k)} | {Num(r.BackendCpuMsPer1k)} | {Num(r.RssMiB)} | {(double.IsNaN(r.AllocatedKiBPerCall) ? "" : r.AllocatedKiBPerCall.ToString("0.0", c))} | {(r.Errors < 0 ? "run failed" : r.Errors.ToString(c))}{(r.Instances > 1 ? string.Create(c, $" ({r.Instances} replicas answered)") : "")} |");
         }
 
         md.AppendLine();
         md.AppendLine("Also measured:");
         md.AppendLine();
-        md.AppendLine(c, $"- Memory per 1,000 idle client sessions on the proxy (RSS growth): **{idleMiBPer1000:0.0} MiB**.");
+        md.AppendLine(c, $"- Memory per 1,000 idle legacy client sessions on a fresh proxy (RSS growth): **{idleMiBPer1000:0.0} MiB**.");
         md.AppendLine(c, $"- `tools/list` with 10 backends × 61 tools (50 extra each): p50 **{listProxy.P50:0.000} ms**, p99 {listProxy.P99:0.000} ms through the proxy (610 tools), vs. p50 {listDirect.P50:0.000} ms for one backend's 61 tools directly.");
         md.AppendLine();
         md.AppendLine("Targets (issue 16, per era; the earlier ones against the direct call follow):");
@@ -64,6 +66,7 @@ internal static class Report
     private static IEnumerable<string> Targets(IReadOnlyList<RunResult> results)
     {
         var c = CultureInfo.InvariantCulture;
+        results = [.. results.Where(r => r.Calls > 0)];
         var low = results.Min(r => r.Concurrency);
         var high = results.Max(r => r.Concurrency);
         const string proxyHttp = "McpProxy → HTTP";
