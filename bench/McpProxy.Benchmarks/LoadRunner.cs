@@ -19,7 +19,7 @@ internal enum Era
 /// backend's CPU time and the front's managed allocations (where the front is .NET).
 /// </summary>
 internal sealed record Target(
-    string Name, Era Era, HttpClient Http, Uri Endpoint, string Tool, Func<TimeSpan> FrontCpu, Func<TimeSpan>? BackendCpu, Func<double> FrontRss,
+    string Name, Era Era, HttpClient Http, Uri Endpoint, string Tool, Func<CpuSnapshot> FrontCpu, Func<CpuSnapshot>? BackendCpu, Func<double> FrontRss,
     Func<Task<double>>? AllocatedBytes = null, InstanceCounter? Instances = null);
 
 internal sealed record RunResult(
@@ -102,14 +102,14 @@ internal static class LoadRunner
             target.Instances?.Clear();
             var allocatedBefore = target.AllocatedBytes is null ? double.NaN : await target.AllocatedBytes();
             var frontBefore = target.FrontCpu();
-            var backendBefore = target.BackendCpu?.Invoke() ?? TimeSpan.Zero;
+            var backendBefore = target.BackendCpu?.Invoke();
             var clock = Stopwatch.StartNew();
             stopAt = DateTime.UtcNow + duration;
             Volatile.Write(ref measuring, true);
             await Task.Delay(duration);
             clock.Stop();
-            var frontCpu = target.FrontCpu() - frontBefore;
-            var backendCpu = (target.BackendCpu?.Invoke() ?? TimeSpan.Zero) - backendBefore;
+            var frontCpu = target.FrontCpu().Since(frontBefore);
+            var backendCpu = target.BackendCpu is null || backendBefore is null ? TimeSpan.Zero : target.BackendCpu().Since(backendBefore);
             var rss = target.FrontRss();
             var measuredErrors = Interlocked.Read(ref errors);
             var allocatedAfter = target.AllocatedBytes is null ? double.NaN : await target.AllocatedBytes();

@@ -64,11 +64,14 @@ internal sealed class Participant : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>User + system CPU time of the process so far.</summary>
-    public TimeSpan CpuTime() => CpuTime(Pid);
+    /// <summary>User + system CPU time of the process so far, by pid.</summary>
+    public CpuSnapshot CpuTime() => new(new Dictionary<int, TimeSpan> { [Pid] = CpuTime(Pid) });
 
-    /// <summary>User + system CPU time of the process's live descendants (a stdio backend, one child per session…).</summary>
-    public TimeSpan DescendantsCpuTime() => Descendants(Pid).Aggregate(TimeSpan.Zero, (sum, pid) => sum + CpuTime(pid));
+    /// <summary>
+    /// User + system CPU time of the process's live descendants (a stdio backend, one child per session…), by pid, so
+    /// that children which come and go between two snapshots do not make the difference negative.
+    /// </summary>
+    public CpuSnapshot DescendantsCpuTime() => new(Descendants(Pid).Distinct().ToDictionary(pid => pid, CpuTime));
 
     /// <summary>User + system CPU time of a process so far, from /proc (0 once it has gone).</summary>
     public static TimeSpan CpuTime(int pid)
@@ -134,4 +137,18 @@ internal sealed class Participant : IAsyncDisposable
 
         _process.Dispose();
     }
+}
+
+/// <summary>CPU time so far of a set of processes, by pid.</summary>
+internal sealed record CpuSnapshot(IReadOnlyDictionary<int, TimeSpan> ByPid)
+{
+    public static CpuSnapshot Combine(IEnumerable<CpuSnapshot> snapshots) =>
+        new(snapshots.SelectMany(s => s.ByPid).GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.First().Value));
+
+    /// <summary>
+    /// The CPU spent since <paramref name="before"/> by the processes alive now (a process started in between counts
+    /// whole; one that exited in between is lost, which only under-counts).
+    /// </summary>
+    public TimeSpan Since(CpuSnapshot before) =>
+        ByPid.Aggregate(TimeSpan.Zero, (sum, p) => sum + p.Value - (before.ByPid.TryGetValue(p.Key, out var then) && then <= p.Value ? then : TimeSpan.Zero));
 }

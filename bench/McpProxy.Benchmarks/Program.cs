@@ -77,7 +77,7 @@ try
     };
 
     Target Direct(Era era) => new("direct (sample HTTP)", era, http, sample.Endpoint, "echo", sample.CpuTime, null, sample.RssMiB);
-    Target Proxied(string name, Era era, string tool, Func<TimeSpan> backendCpu) =>
+    Target Proxied(string name, Era era, string tool, Func<CpuSnapshot> backendCpu) =>
         new(name, era, http, proxy.Endpoint, tool, proxy.CpuTime, backendCpu, proxy.RssMiB, () => AllocatedBytesAsync(proxy, http));
 
     if (options.Floors)
@@ -136,7 +136,7 @@ try
         foreach (var era in new[] { Era.Legacy, Era.Modern })
         {
             targets.Add(new("McpProxy ×2 replicas (Redis, round robin) → HTTP backend", era, balanced, replicas[0].Endpoint, "http/echo",
-                () => replicas.Aggregate(redis.CpuTime(), (sum, r) => sum + r.CpuTime()), sample.CpuTime, () => replicas.Sum(r => r.RssMiB()), // front: both replicas + their Redis
+                () => CpuSnapshot.Combine(replicas.Select(r => r.CpuTime()).Append(redis.CpuTime())), sample.CpuTime, () => replicas.Sum(r => r.RssMiB()), // front: both replicas + their Redis
                 async () => (await Task.WhenAll(replicas.Select(r => AllocatedBytesAsync(r, http)))).Sum(), instances));
         }
     }
