@@ -127,6 +127,21 @@ internal sealed class Participant : IAsyncDisposable
         return double.NaN;
     }
 
+    /// <summary>Kills the process and its children at once (the benchmark is being stopped).</summary>
+    public void Kill()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)

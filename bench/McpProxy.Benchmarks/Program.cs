@@ -30,6 +30,9 @@ Console.WriteLine(Machine());
 var loadBefore = LoadAverage();
 
 var participants = new List<Participant>();
+// Stopped from outside (SIGTERM, Ctrl+C): the servers it started go with it.
+AppDomain.CurrentDomain.ProcessExit += (_, _) => { foreach (var p in participants.ToArray()) { p.Kill(); } };
+Console.CancelKeyPress += (_, _) => { foreach (var p in participants.ToArray()) { p.Kill(); } };
 var results = new List<RunResult>();
 try
 {
@@ -241,7 +244,12 @@ static async Task<double> FrontAllocatedBytesAsync(Participant front, HttpClient
 static async Task<double> AllocatedBytesAsync(Participant proxy, HttpClient http)
 {
     var text = await http.GetStringAsync(new Uri(proxy.Endpoint, "/admin/metrics"));
-    var line = text.Split('\n').First(l => l.StartsWith("dotnet_gc_heap_total_allocated_bytes_total", StringComparison.Ordinal));
+    var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("dotnet_gc_heap_total_allocated_bytes_total", StringComparison.Ordinal));
+    if (line is null)
+    {
+        return double.NaN; // metrics off (e.g. --proxy-env OTEL_SDK_DISABLED=true)
+    }
+
     return double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
 }
 

@@ -12,6 +12,9 @@ internal static class Report
     public const string Yarp = "YARP → HTTP backend";
     public const string Forwarder = "byte forwarder → HTTP backend";
 
+    /// <summary>Below this many measured calls a row's per-call CPU and allocations are left blank (startup noise dominates).</summary>
+    private const int MinCallsForCpu = 100;
+
     public static string Markdown(
         IReadOnlyList<RunResult> results, double idleMiBPer1000, (double P50, double P99) listDirect, (double P50, double P99) listProxy, BenchOptions options, string machine)
     {
@@ -30,11 +33,11 @@ internal static class Report
             "\"× YARP\" and \"× fwd\" divide by the two floors of the same era and concurrency: YARP as a transparent hop and a minimal MCP-aware byte forwarder of ours, both in front of the same backend. " +
             "Front CPU is the CPU time (user + system, from `/proc/<pid>/stat`) of the process(es) the client talks to — the proxy, the floor or the peer — per 1,000 calls; " +
             "backend CPU is the backend's (the HTTP sample, or the front's stdio children); for direct rows the sample *is* the front. " +
-            "Allocations are the front's managed heap allocations per call (McpProxy: `dotnet_gc_heap_total_allocated_bytes` from its `/admin/metrics`; the floors: `GC.GetTotalAllocatedBytes`); blank where the front is not .NET.");
+            "Allocations are the front's managed heap allocations per call (McpProxy: `dotnet_gc_heap_total_allocated_bytes` from its `/admin/metrics`; the floors: `GC.GetTotalAllocatedBytes`); blank where the front is not .NET, and CPU and allocations are blank for rows with fewer than 100 calls measured.");
         md.AppendLine();
         md.AppendLine("| target | era | conc. | calls/s | × direct | × YARP | × fwd | p50 ms | × direct | p99 ms | front CPU ms/1k calls | × fwd | backend CPU ms/1k calls | RSS MiB | alloc KiB/call | errors |");
         md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        foreach (var r in results.Select(r => r.Calls == 0 ? r with { FrontCpuMsPer1k = double.NaN, BackendCpuMsPer1k = double.NaN, AllocatedKiBPerCall = double.NaN } : r))
+        foreach (var r in results.Select(r => r.Calls < MinCallsForCpu ? r with { FrontCpuMsPer1k = double.NaN, BackendCpuMsPer1k = double.NaN, AllocatedKiBPerCall = double.NaN } : r))
         {
             // A direct row's front is the backend itself: its CPU is not compared with a floor's front.
             var frontVsFloor = r.Target.StartsWith("direct", StringComparison.Ordinal) ? double.NaN : r.FrontCpuMsPer1k;
@@ -66,7 +69,7 @@ internal static class Report
     private static IEnumerable<string> Targets(IReadOnlyList<RunResult> results)
     {
         var c = CultureInfo.InvariantCulture;
-        results = [.. results.Where(r => r.Calls > 0)];
+        results = [.. results.Where(r => r.Calls >= MinCallsForCpu)];
         var low = results.Min(r => r.Concurrency);
         var high = results.Max(r => r.Concurrency);
         const string proxyHttp = "McpProxy → HTTP";
