@@ -26,7 +26,7 @@ internal static class Report
         md.AppendLine();
         md.AppendLine(c, $"Machine: {machine}. Load generator, servers and backends share these cores on loopback, so absolute figures are low and noisy; compare the ratios, all measured in this one run.");
         md.AppendLine();
-        md.AppendLine(string.Create(c, $"`tools/call` of the sample backend's `echo` over Streamable HTTP, closed loop, {options.Duration.TotalSeconds:0} s per row after {options.Warmup.TotalSeconds:0} s warm-up (short on purpose: the whole run takes a few minutes on this 2-core machine). ") +
+        md.AppendLine(string.Create(c, $"`tools/call` of the sample backend's `echo` over Streamable HTTP, closed loop, {options.Duration.TotalSeconds:0} s per row after {options.Warmup.TotalSeconds:0} s warm-up, every target pre-warmed for {options.Prewarm.TotalSeconds:0} s before the first row (short on purpose: the whole run takes about eight minutes on this 2-core machine). ") +
             "**Legacy** clients are the C# SDK's (`initialize`, then calls in their `Mcp-Session-Id` session, one session per concurrent client); " +
             "**modern** clients are raw 2026-07-28 POSTs (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`, `_meta` with version, client info and capabilities; no `initialize`, no session). " +
             "\"× direct\" divides by the direct call of the same era at the same concurrency (throughput: higher is better; latency: lower is better); " +
