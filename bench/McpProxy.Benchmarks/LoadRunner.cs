@@ -1,38 +1,78 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
 using ModelContextProtocol.Client;
-using ModelContextProtocol.Protocol;
 
 namespace McpProxy.Benchmarks;
 
-internal sealed record RunResult(
-    string Target, int Concurrency, double CallsPerSecond, double P50Ms, double P99Ms, long Calls, long Errors, double CpuPercent, double RssMiB,
-    double AllocatedKiBPerCall = double.NaN);
+/// <summary>The client's protocol era: legacy (≤ 2025-11-25, a session per client) or modern (2026-07-28, stateless).</summary>
+internal enum Era
+{
+    Legacy,
+    Modern,
+}
 
-/// <summary>Closed-loop load: N MCP sessions (real clients over Streamable HTTP), each calling one tool back to back.</summary>
+/// <summary>
+/// One row's subject: where the client sends its calls, which tool it names, and how to read the front's and the
+/// backend's CPU time and the front's managed allocations (where the front is .NET).
+/// </summary>
+internal sealed record Target(
+    string Name, Era Era, HttpClient Http, Uri Endpoint, string Tool, Func<CpuSnapshot> FrontCpu, Func<CpuSnapshot>? BackendCpu, Func<double> FrontRss,
+    Func<Task<double>>? AllocatedBytes = null, InstanceCounter? Instances = null);
+
+internal sealed record RunResult(
+    string Target, Era Era, int Concurrency, double CallsPerSecond, double P50Ms, double P99Ms, long Calls, long Errors,
+    double FrontCpuMsPer1k, double BackendCpuMsPer1k, double RssMiB, double AllocatedKiBPerCall = double.NaN, int Instances = 0)
+{
+    public static RunResult Failed(string target, Era era, int concurrency) =>
+        new(target, era, concurrency, 0, double.NaN, double.NaN, 0, -1, double.NaN, double.NaN, double.NaN);
+}
+
+/// <summary>
+/// Closed-loop load: N clients, each calling one tool back to back. Legacy clients are the C# SDK's (real sessions over
+/// Streamable HTTP); modern clients are raw POSTs with the 2026-07-28 headers and <c>_meta</c>, no initialize, no session.
+/// </summary>
 internal static class LoadRunner
 {
-    public static async Task<RunResult> RunAsync(
-        string target, Participant server, HttpClient http, string tool, int concurrency, TimeSpan warmup, TimeSpan duration,
-        Func<Task<double>>? allocatedBytes = null)
+    public const string Payload = "benchmark payload";
+    public const string ModernVersion = "2026-07-28";
+
+    public static async Task<RunResult> RunAsync(Target target, int concurrency, TimeSpan warmup, TimeSpan duration)
     {
+        var callers = new List<Func<Task<bool>>>();
         var clients = new List<McpClient>();
         try
         {
-            // Sessions are opened before the clock starts (peers that spawn a child per session pay for it here).
-            for (var i = 0; i < concurrency; i += 8)
+            if (target.Era == Era.Legacy)
             {
-                var batch = await Task.WhenAll(Enumerable.Range(i, Math.Min(8, concurrency - i)).Select(_ => ConnectAsync(server.Endpoint, http)));
-                clients.AddRange(batch);
+                // Sessions are opened before the clock starts (peers that spawn a child per session pay for it here).
+                var arguments = new Dictionary<string, object?> { ["message"] = Payload };
+                for (var i = 0; i < concurrency; i += 8)
+                {
+                    clients.AddRange(await Task.WhenAll(Enumerable.Range(i, Math.Min(8, concurrency - i)).Select(_ => ConnectAsync(target.Endpoint, target.Http))));
+                }
+
+                callers.AddRange(clients.Select(client => (Func<Task<bool>>)(async () =>
+                {
+                    var result = await client.CallToolAsync(target.Tool, arguments);
+                    return result.IsError != true && result.Content.Count == 1;
+                })));
+            }
+            else
+            {
+                var modern = new ModernCaller(target.Http, target.Endpoint, target.Tool);
+                callers.AddRange(Enumerable.Range(0, concurrency).Select(_ => (Func<Task<bool>>)modern.CallAsync));
             }
 
-            var arguments = new Dictionary<string, object?> { ["message"] = "benchmark payload" };
             var latencies = new List<double>[concurrency];
             long errors = 0;
             var measuring = false;
             var stopAt = DateTime.MaxValue;
             using var stop = new CancellationTokenSource();
 
-            var workers = clients.Select((client, index) => Task.Run(async () =>
+            var workers = callers.Select((call, index) => Task.Run(async () =>
             {
                 var mine = latencies[index] = new List<double>(4096);
                 while (!stop.IsCancellationRequested)
@@ -40,8 +80,7 @@ internal static class LoadRunner
                     var started = Stopwatch.GetTimestamp();
                     try
                     {
-                        var result = await client.CallToolAsync(tool, arguments);
-                        if (result.IsError == true || result.Content.Count != 1)
+                        if (!await call())
                         {
                             Interlocked.Increment(ref errors);
                         }
@@ -60,32 +99,40 @@ internal static class LoadRunner
 
             await Task.Delay(warmup);
             Interlocked.Exchange(ref errors, 0);
-            var allocatedBefore = allocatedBytes is null ? double.NaN : await allocatedBytes();
-            var cpuBefore = server.CpuTime();
+            target.Instances?.Clear();
+            var allocatedBefore = target.AllocatedBytes is null ? double.NaN : await target.AllocatedBytes();
+            var frontBefore = target.FrontCpu();
+            var backendBefore = target.BackendCpu?.Invoke();
             var clock = Stopwatch.StartNew();
             stopAt = DateTime.UtcNow + duration;
             Volatile.Write(ref measuring, true);
             await Task.Delay(duration);
             clock.Stop();
-            var cpuAfter = server.CpuTime();
-            var rss = server.RssMiB();
+            var frontCpu = target.FrontCpu().Since(frontBefore);
+            var backendCpu = target.BackendCpu is null || backendBefore is null ? TimeSpan.Zero : target.BackendCpu().Since(backendBefore);
+            var rss = target.FrontRss();
             var measuredErrors = Interlocked.Read(ref errors);
-            var allocatedAfter = allocatedBytes is null ? double.NaN : await allocatedBytes();
+            var allocatedAfter = target.AllocatedBytes is null ? double.NaN : await target.AllocatedBytes();
+            var instances = target.Instances?.Count ?? 0;
             stop.Cancel();
             await Task.WhenAll(workers);
 
             var all = latencies.SelectMany(l => l).Order().ToArray();
+            var calls = Math.Max(1, all.Length);
             return new RunResult(
-                target,
+                target.Name,
+                target.Era,
                 concurrency,
                 all.Length / clock.Elapsed.TotalSeconds,
                 Percentile(all, 0.50),
                 Percentile(all, 0.99),
                 all.Length,
                 measuredErrors,
-                100 * (cpuAfter - cpuBefore).TotalSeconds / clock.Elapsed.TotalSeconds,
+                frontCpu.TotalMilliseconds * 1000 / calls,
+                target.BackendCpu is null ? double.NaN : backendCpu.TotalMilliseconds * 1000 / calls,
                 rss,
-                (allocatedAfter - allocatedBefore) / 1024 / Math.Max(1, all.Length));
+                (allocatedAfter - allocatedBefore) / 1024 / calls,
+                instances);
         }
         finally
         {
@@ -101,4 +148,71 @@ internal static class LoadRunner
 
     public static double Percentile(double[] sorted, double p) =>
         sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+
+    /// <summary>
+    /// A 2026-07-28 client as the spec has it: one POST per call with <c>MCP-Protocol-Version</c>, <c>Mcp-Method</c> and
+    /// <c>Mcp-Name</c>, the version, client info and capabilities in the request's <c>_meta</c>; no initialize, no session.
+    /// The body is built once; a call succeeds when the answer is 200 and carries the echoed text (JSON or SSE).
+    /// </summary>
+    private sealed class ModernCaller(HttpClient http, Uri endpoint, string tool)
+    {
+        private static readonly MediaTypeHeaderValue Json = new("application/json");
+        private static readonly byte[] Expected = Encoding.UTF8.GetBytes("\"text\":\"" + Payload + "\"");
+
+        private readonly byte[] _body = Encoding.UTF8.GetBytes(
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"" + tool + "\",\"arguments\":{\"message\":\"" + Payload + "\"}," +
+            "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"" + ModernVersion + "\",\"io.modelcontextprotocol/clientCapabilities\":{}," +
+            "\"io.modelcontextprotocol/clientInfo\":{\"name\":\"mcp-proxy-bench\",\"version\":\"1.0\"}}}}");
+
+        public async Task<bool> CallAsync()
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = new ByteArrayContent(_body) };
+            request.Content.Headers.ContentType = Json;
+            request.Headers.TryAddWithoutValidation("Accept", "application/json, text/event-stream");
+            request.Headers.TryAddWithoutValidation("MCP-Protocol-Version", ModernVersion);
+            request.Headers.TryAddWithoutValidation("Mcp-Method", "tools/call");
+            request.Headers.TryAddWithoutValidation("Mcp-Name", tool);
+            using var response = await http.SendAsync(request);
+            var body = await response.Content.ReadAsByteArrayAsync();
+            return response.StatusCode == HttpStatusCode.OK && body.AsSpan().IndexOf(Expected) >= 0 && !response.Headers.Contains("Mcp-Session-Id");
+        }
+    }
+}
+
+/// <summary>
+/// The load balancer of the two-replica rows: a handler under the clients' HttpClient that sends each request to the next
+/// endpoint in turn (round robin, no affinity) and counts which replicas answered (<c>X-McpProxy-Instance</c>).
+/// </summary>
+internal sealed class RoundRobinHandler(IReadOnlyList<Uri> endpoints, InstanceCounter counter) : DelegatingHandler(new SocketsHttpHandler
+{
+    MaxConnectionsPerServer = int.MaxValue,
+    PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+})
+{
+    private int _next = -1;
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var to = endpoints[(int)((uint)Interlocked.Increment(ref _next) % (uint)endpoints.Count)];
+        request.RequestUri = new UriBuilder(request.RequestUri!) { Host = to.Host, Port = to.Port }.Uri;
+        var response = await base.SendAsync(request, cancellationToken);
+        if (response.Headers.TryGetValues("X-McpProxy-Instance", out var values))
+        {
+            counter.Add(values.First());
+        }
+
+        return response;
+    }
+}
+
+/// <summary>The distinct replicas that answered during a measurement.</summary>
+internal sealed class InstanceCounter
+{
+    private readonly ConcurrentDictionary<string, byte> _seen = new();
+
+    public int Count => _seen.Count;
+
+    public void Add(string instance) => _seen.TryAdd(instance, 0);
+
+    public void Clear() => _seen.Clear();
 }

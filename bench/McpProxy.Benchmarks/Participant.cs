@@ -64,14 +64,53 @@ internal sealed class Participant : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>User + system CPU time of the process so far.</summary>
-    public TimeSpan CpuTime()
+    /// <summary>User + system CPU time of the process so far, by pid.</summary>
+    public CpuSnapshot CpuTime() => new(new Dictionary<int, TimeSpan> { [Pid] = CpuTime(Pid) });
+
+    /// <summary>
+    /// User + system CPU time of the process's live descendants (a stdio backend, one child per session…), by pid, so
+    /// that children which come and go between two snapshots do not make the difference negative.
+    /// </summary>
+    public CpuSnapshot DescendantsCpuTime() => new(Descendants(Pid).Distinct().ToDictionary(pid => pid, CpuTime));
+
+    /// <summary>User + system CPU time of a process so far, from /proc (0 once it has gone).</summary>
+    public static TimeSpan CpuTime(int pid)
     {
         // /proc/<pid>/stat: fields 14 (utime) and 15 (stime), in clock ticks (100 per second on Linux).
-        var stat = File.ReadAllText($"/proc/{Pid}/stat");
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"/proc/{pid}/stat");
+        }
+        catch (IOException)
+        {
+            return TimeSpan.Zero;
+        }
+
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
         return TimeSpan.FromSeconds(ticks / 100.0);
+    }
+
+    private static IEnumerable<int> Descendants(int pid)
+    {
+        var children = new List<int>();
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                var text = File.ReadAllText(Path.Combine(task, "children"));
+                children.AddRange(text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(c => int.Parse(c, CultureInfo.InvariantCulture)));
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return children.Distinct().SelectMany(c => Descendants(c).Prepend(c));
     }
 
     /// <summary>Resident set size, in MiB.</summary>
@@ -88,6 +127,21 @@ internal sealed class Participant : IAsyncDisposable
         return double.NaN;
     }
 
+    /// <summary>Kills the process and its children at once (the benchmark is being stopped).</summary>
+    public void Kill()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
@@ -98,4 +152,18 @@ internal sealed class Participant : IAsyncDisposable
 
         _process.Dispose();
     }
+}
+
+/// <summary>CPU time so far of a set of processes, by pid.</summary>
+internal sealed record CpuSnapshot(IReadOnlyDictionary<int, TimeSpan> ByPid)
+{
+    public static CpuSnapshot Combine(IEnumerable<CpuSnapshot> snapshots) =>
+        new(snapshots.SelectMany(s => s.ByPid).GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.First().Value));
+
+    /// <summary>
+    /// The CPU spent since <paramref name="before"/> by the processes alive now (a process started in between counts
+    /// whole; one that exited in between is lost, which only under-counts).
+    /// </summary>
+    public TimeSpan Since(CpuSnapshot before) =>
+        ByPid.Aggregate(TimeSpan.Zero, (sum, p) => sum + p.Value - (before.ByPid.TryGetValue(p.Key, out var then) && then <= p.Value ? then : TimeSpan.Zero));
 }

@@ -6,14 +6,16 @@ using McpProxy.Benchmarks;
 using ModelContextProtocol.Client;
 
 // McpProxy benchmark: tools/call of the sample's echo over Streamable HTTP, direct vs. through McpProxy vs. the npm
-// peers, at several concurrencies, all in one run on loopback; figures reported as ratios to the direct call.
-//   dotnet run -c Release --project bench/McpProxy.Benchmarks -- [--duration 10] [--warmup 3] [--concurrency 1,16,64]
-//                                                                  [--out docs/benchmarks.md] [--no-peers]
+// peers, for legacy-era (sessions, the SDK's client) and modern-era (2026-07-28, stateless raw POSTs) clients, at
+// several concurrencies, all in one run on loopback; figures reported as ratios to the direct call.
+//   dotnet run -c Release --project bench/McpProxy.Benchmarks -- [--duration 4] [--warmup 1] [--prewarm 6] [--concurrency 1,16,64]
+//                                                                  [--out docs/benchmarks.md] [--no-peers] [--no-replicas] [--no-floors]
 var options = BenchOptions.Parse(args);
 var repo = FindRepoRoot();
 var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0
 var sampleDll = Path.Combine(repo, "McpProxy.Backends.Sample", "bin", configuration, "net10.0", "McpProxy.Backends.Sample.dll");
 var proxyDll = Path.Combine(repo, "McpProxy.Api", "bin", configuration, "net10.0", "McpProxy.Api.dll");
+var frontsDll = Path.Combine(repo, "bench", "McpProxy.Benchmarks.Fronts", "bin", configuration, "net10.0", "McpProxy.Benchmarks.Fronts.dll");
 var nodeModules = Path.Combine(repo, "node_modules");
 var work = Directory.CreateTempSubdirectory("mcp-proxy-bench-").FullName;
 var stdioCommand = $"dotnet {sampleDll} --stdio";
@@ -25,8 +27,12 @@ using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer
 
 Console.WriteLine($"McpProxy benchmark ({configuration}): {options.Duration.TotalSeconds:0} s per run after {options.Warmup.TotalSeconds:0} s warm-up, concurrency {string.Join(", ", options.Concurrency)}");
 Console.WriteLine(Machine());
+var loadBefore = LoadAverage();
 
 var participants = new List<Participant>();
+// Stopped from outside (SIGTERM, Ctrl+C): the servers it started go with it.
+AppDomain.CurrentDomain.ProcessExit += (_, _) => { foreach (var p in participants.ToArray()) { p.Kill(); } };
+Console.CancelKeyPress += (_, _) => { foreach (var p in participants.ToArray()) { p.Kill(); } };
 var results = new List<RunResult>();
 try
 {
@@ -63,12 +69,80 @@ try
     participants.Add(proxy);
     await WaitForToolsAsync(proxy.Endpoint, http, "stdio/echo");
 
-    var targets = new List<(string Name, Participant Server, string Tool)>
+    // Each row: a target (what the client calls, which tool, whose CPU is the front's and whose the backend's) and an era.
+    var targets = new List<Target>
     {
-        ("direct (sample HTTP)", sample, "echo"),
-        ("McpProxy → HTTP backend", proxy, "http/echo"),
-        ("McpProxy → stdio backend", proxy, "stdio/echo"),
+        Direct(Era.Legacy),
+        Direct(Era.Modern),
+        Proxied("McpProxy → HTTP backend", Era.Legacy, "http/echo", sample.CpuTime),
+        Proxied("McpProxy → HTTP backend", Era.Modern, "http/echo", sample.CpuTime),
+        Proxied("McpProxy → stdio backend", Era.Legacy, "stdio/echo", proxy.DescendantsCpuTime),
     };
+
+    Target Direct(Era era) => new("direct (sample HTTP)", era, http, sample.Endpoint, "echo", sample.CpuTime, null, sample.RssMiB);
+    Target Proxied(string name, Era era, string tool, Func<CpuSnapshot> backendCpu) =>
+        new(name, era, http, proxy.Endpoint, tool, proxy.CpuTime, backendCpu, proxy.RssMiB, () => AllocatedBytesAsync(proxy, http));
+
+    if (options.Floors)
+    {
+        // The two floors of issue 16, in front of the same backend: YARP (a transparent HTTP hop: the client names the
+        // backend's own tool) and our minimal MCP-aware byte forwarder (routes and splices "http/echo" like McpProxy).
+        var yarpPort = Participant.FreePort();
+        var yarp = await Participant.StartAsync("YARP", "dotnet", [frontsDll, "yarp", "--port", yarpPort.ToString(CultureInfo.InvariantCulture), "--backend", new Uri(sample.Endpoint, "/").ToString()], yarpPort);
+        participants.Add(yarp);
+        var fwdPort = Participant.FreePort();
+        var forwarder = await Participant.StartAsync("byte forwarder", "dotnet", [frontsDll, "forward", "--port", fwdPort.ToString(CultureInfo.InvariantCulture), "--route", $"http={sample.Endpoint}"], fwdPort);
+        participants.Add(forwarder);
+        foreach (var era in new[] { Era.Legacy, Era.Modern })
+        {
+            targets.Add(new(Report.Yarp, era, http, yarp.Endpoint, "echo", yarp.CpuTime, sample.CpuTime, yarp.RssMiB, () => FrontAllocatedBytesAsync(yarp, http)));
+            targets.Add(new(Report.Forwarder, era, http, forwarder.Endpoint, "http/echo", forwarder.CpuTime, sample.CpuTime, forwarder.RssMiB, () => FrontAllocatedBytesAsync(forwarder, http)));
+        }
+    }
+
+    if (options.Replicas)
+    {
+        // Two proxy replicas sharing one redis-server (legacy sessions migrate between them through it), behind a
+        // round-robin front with no affinity: the load generator's HTTP handler sends each request to the next replica.
+        var redisPort = Participant.FreePort();
+        var redis = await Participant.StartAsync("redis-server", "redis-server", ["--port", redisPort.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], redisPort);
+        participants.Add(redis);
+        var replicas = new List<Participant>();
+        for (var i = 0; i < 2; i++)
+        {
+            var port = Participant.FreePort();
+            var path = Path.Combine(work, $"replica{i}.toml");
+            await File.WriteAllTextAsync(path, $"""
+                [proxy]
+                name = "mcp-proxy-bench"
+                [proxy.listen]
+                port = {port}
+                [observability]
+                log_level = "warn"
+                [observability.metrics]
+                enabled = true
+
+                [[backends]]
+                name = "http"
+                transport = "http"
+                url = "{sample.Endpoint}"
+                """);
+            var replica = await Participant.StartAsync($"McpProxy replica {i + 1}", "dotnet", [proxyDll, "--config", path], port,
+                env: new Dictionary<string, string>(options.ProxyEnv) { ["ConnectionStrings__cache"] = $"127.0.0.1:{redisPort}" });
+            participants.Add(replica);
+            replicas.Add(replica);
+            await WaitForToolsAsync(replica.Endpoint, http, "http/echo");
+        }
+
+        var instances = new InstanceCounter();
+        var balanced = new HttpClient(new RoundRobinHandler([.. replicas.Select(r => r.Endpoint)], instances)) { Timeout = TimeSpan.FromSeconds(60) };
+        foreach (var era in new[] { Era.Legacy, Era.Modern })
+        {
+            targets.Add(new("McpProxy ×2 replicas (Redis, round robin) → HTTP backend", era, balanced, replicas[0].Endpoint, "http/echo",
+                () => CpuSnapshot.Combine(replicas.Select(r => r.CpuTime()).Append(redis.CpuTime())), sample.CpuTime, () => replicas.Sum(r => r.RssMiB()), // front: both replicas + their Redis
+                async () => (await Task.WhenAll(replicas.Select(r => AllocatedBytesAsync(r, http)))).Sum(), instances));
+        }
+    }
 
     if (options.Peers)
     {
@@ -77,44 +151,67 @@ try
             [Path.Combine(nodeModules, "supergateway", "dist", "index.js"), "--stdio", stdioCommand, "--outputTransport", "streamableHttp", "--stateful", "--port", sgPort.ToString(CultureInfo.InvariantCulture), "--logLevel", "none"],
             sgPort);
         participants.Add(supergateway);
-        targets.Add(("supergateway → stdio", supergateway, "echo"));
+        targets.Add(new("supergateway → stdio", Era.Legacy, http, supergateway.Endpoint, "echo", supergateway.CpuTime, supergateway.DescendantsCpuTime, supergateway.RssMiB));
 
         var mpPort = Participant.FreePort();
         var npmProxy = await Participant.StartAsync("mcp-proxy (npm)", "node",
             [Path.Combine(nodeModules, "mcp-proxy", "dist", "bin", "mcp-proxy.mjs"), "--port", mpPort.ToString(CultureInfo.InvariantCulture), "--host", "127.0.0.1", "--", "dotnet", sampleDll, "--stdio"],
             mpPort);
         participants.Add(npmProxy);
-        targets.Add(("mcp-proxy (npm) → stdio", npmProxy, "echo"));
+        targets.Add(new("mcp-proxy (npm) → stdio", Era.Legacy, http, npmProxy.Endpoint, "echo", npmProxy.CpuTime, npmProxy.DescendantsCpuTime, npmProxy.RssMiB));
     }
 
-    foreach (var concurrency in options.Concurrency)
+    // Rows: the direct call, the two floors, then McpProxy and the peers.
+    static int Rank(Target t) => t.Name.StartsWith("direct", StringComparison.Ordinal) ? 0 : t.Name is Report.Yarp or Report.Forwarder ? 1 : 2;
+
+    // Every front is warmed up once before any row is measured, so the runtime's tier-up compilation (which runs on a
+    // background thread and would be billed to the front's CPU) is done: a large process like the proxy needs longer.
+    if (options.Prewarm > TimeSpan.Zero)
     {
-        foreach (var (name, server, tool) in targets)
+        Console.WriteLine($"  pre-warming every target for {options.Prewarm.TotalSeconds:0} s at concurrency 16 ...");
+        foreach (var target in targets)
         {
-            Console.Write($"  {name,-26} c={concurrency,-3} ... ");
             try
             {
-                var result = await LoadRunner.RunAsync(name, server, http, tool, concurrency, options.Warmup, options.Duration,
-                    ReferenceEquals(server, proxy) ? () => AllocatedBytesAsync(proxy, http) : null);
-                results.Add(result);
-                Console.WriteLine($"{result.CallsPerSecond,9:0} calls/s  p50 {result.P50Ms,7:0.000} ms  p99 {result.P99Ms,7:0.000} ms  errors {result.Errors}" +
-                    (double.IsNaN(result.AllocatedKiBPerCall) ? "" : $"  alloc {result.AllocatedKiBPerCall:0.0} KiB/call"));
+                await LoadRunner.RunAsync(target, 16, options.Prewarm, TimeSpan.FromMilliseconds(100));
             }
             catch (Exception ex)
             {
-                Console.WriteLine($"failed: {ex.GetType().Name}: {ex.Message}");
-                results.Add(new RunResult(name, concurrency, 0, double.NaN, double.NaN, 0, -1, double.NaN, double.NaN));
+                Console.WriteLine($"  pre-warm of {target.Name} ({target.Era}) failed: {ex.GetType().Name}: {ex.Message}");
             }
         }
     }
 
-    var idle = await IdleSessionsAsync(proxy, http, 1000);
+    foreach (var concurrency in options.Concurrency)
+    {
+        // Legacy and modern rows of a target side by side.
+        foreach (var target in targets.OrderBy(Rank).ThenBy(t => targets.FindIndex(o => o.Name == t.Name)).ThenBy(t => t.Era))
+        {
+            Console.Write($"  {target.Name,-26} {target.Era,-6} c={concurrency,-3} ... ");
+            try
+            {
+                var result = await LoadRunner.RunAsync(target, concurrency, options.Warmup, options.Duration);
+                results.Add(result);
+                Console.WriteLine($"{result.CallsPerSecond,9:0} calls/s  p50 {result.P50Ms,7:0.000} ms  p99 {result.P99Ms,7:0.000} ms  front {result.FrontCpuMsPer1k,6:0} ms/1k  backend {result.BackendCpuMsPer1k,6:0} ms/1k  errors {result.Errors}" +
+                    (double.IsNaN(result.AllocatedKiBPerCall) ? "" : $"  alloc {result.AllocatedKiBPerCall:0.0} KiB/call") +
+                    (result.Instances > 0 ? $"  instances {result.Instances}" : ""));
+            }
+            catch (Exception ex)
+            {
+                Console.WriteLine($"failed: {ex.GetType().Name}: {ex.Message}");
+                results.Add(RunResult.Failed(target.Name, target.Era, concurrency));
+            }
+        }
+    }
+
+    var loadAfter = LoadAverage();
+    var idle = await IdleSessionsAsync(proxyDll, config, http, participants, options.ProxyEnv);
     Console.WriteLine($"  idle sessions: {idle:0.0} MiB per 1,000 sessions");
 
     var (listDirect, listProxy) = await ToolsListAsync(sampleDll, proxyDll, work, http, participants);
     Console.WriteLine($"  tools/list, 10 backends x 50 tools: p50 {listProxy.P50:0.000} ms / p99 {listProxy.P99:0.000} ms (one backend directly: p50 {listDirect.P50:0.000} ms)");
 
-    var table = Report.Markdown(results, idle, listDirect, listProxy, options, Machine());
+    var table = Report.Markdown(results, idle, listDirect, listProxy, options, Machine() + $"; load average (1 min) {loadBefore} before the rows, {loadAfter} after them");
     Console.WriteLine();
     Console.WriteLine(table);
     if (options.Out is { } outPath)
@@ -139,11 +236,20 @@ finally
 
 return 0;
 
+// A floor's managed allocations so far (its own GC.GetTotalAllocatedBytes).
+static async Task<double> FrontAllocatedBytesAsync(Participant front, HttpClient http) =>
+    double.Parse(await http.GetStringAsync(new Uri(front.Endpoint, "/_bench/allocated")), CultureInfo.InvariantCulture);
+
 // The proxy's managed allocations so far, from its own Prometheus endpoint (the runtime's dotnet.gc.heap.total_allocated).
 static async Task<double> AllocatedBytesAsync(Participant proxy, HttpClient http)
 {
     var text = await http.GetStringAsync(new Uri(proxy.Endpoint, "/admin/metrics"));
-    var line = text.Split('\n').First(l => l.StartsWith("dotnet_gc_heap_total_allocated_bytes_total", StringComparison.Ordinal));
+    var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("dotnet_gc_heap_total_allocated_bytes_total", StringComparison.Ordinal));
+    if (line is null)
+    {
+        return double.NaN; // metrics off (e.g. --proxy-env OTEL_SDK_DISABLED=true)
+    }
+
     return double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
 }
 
@@ -163,11 +269,18 @@ static async Task WaitForToolsAsync(Uri endpoint, HttpClient http, string tool)
     throw new InvalidOperationException($"{tool} never appeared at {endpoint}");
 }
 
-// RSS growth of the proxy for N open, idle client sessions.
-static async Task<double> IdleSessionsAsync(Participant proxy, HttpClient http, int sessions)
+// RSS growth of a fresh proxy (same config, nothing run through it before) for 1,000 open, idle client sessions.
+static async Task<double> IdleSessionsAsync(string proxyDll, string config, HttpClient http, List<Participant> participants, Dictionary<string, string> env)
 {
-    GC.Collect();
-    await Task.Delay(1000);
+    const int sessions = 1000;
+    var text = await File.ReadAllTextAsync(config);
+    var port = Participant.FreePort();
+    var path = Path.Combine(Path.GetDirectoryName(config)!, "idle.toml");
+    await File.WriteAllTextAsync(path, System.Text.RegularExpressions.Regex.Replace(text, @"(?m)^port = \d+$", $"port = {port}"));
+    var proxy = await Participant.StartAsync("McpProxy (idle sessions)", "dotnet", [proxyDll, "--config", path], port, env: env);
+    participants.Add(proxy);
+    await WaitForToolsAsync(proxy.Endpoint, http, "stdio/echo");
+    await Task.Delay(2000);
     var before = proxy.RssMiB();
     var clients = new List<McpClient>();
     for (var i = 0; i < sessions; i += 50)
@@ -180,6 +293,9 @@ static async Task<double> IdleSessionsAsync(Participant proxy, HttpClient http, 
     await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask()));
     return (after - before) * 1000.0 / sessions;
 }
+
+// The 1-minute load average: how busy the machine was (other work shares these cores).
+static string LoadAverage() => File.ReadAllText("/proc/loadavg").Split(' ')[0];
 
 // tools/list through a proxy with 10 backends of 50 extra tools each (one sample HTTP server, ten sessions to it).
 static async Task<((double P50, double P99) Direct, (double P50, double P99) Proxy)> ToolsListAsync(
@@ -248,14 +364,17 @@ static string Machine()
     return $"{Environment.ProcessorCount} cores ({cpu}), {long.Parse(memory, CultureInfo.InvariantCulture) / 1024 / 1024} GiB, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, Node {node}";
 }
 
-internal sealed record BenchOptions(TimeSpan Duration, TimeSpan Warmup, int[] Concurrency, string? Out, bool Peers)
+internal sealed record BenchOptions(TimeSpan Duration, TimeSpan Warmup, int[] Concurrency, string? Out, bool Peers, bool Replicas = true, bool Floors = true)
 {
+    /// <summary>Unmeasured load on every target before the rows (<c>--prewarm</c> seconds): the runtime's tier-up is done by then.</summary>
+    public TimeSpan Prewarm { get; init; } = TimeSpan.FromSeconds(6);
+
     /// <summary>Extra environment for the proxy process (<c>--proxy-env KEY=VALUE</c>), for A/B experiments.</summary>
     public Dictionary<string, string> ProxyEnv { get; init; } = [];
 
     public static BenchOptions Parse(string[] args)
     {
-        var o = new BenchOptions(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(3), [1, 16, 64], null, true);
+        var o = new BenchOptions(TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(1), [1, 16, 64], null, true);
         for (var i = 0; i < args.Length; i++)
         {
             o = args[i] switch
@@ -265,6 +384,9 @@ internal sealed record BenchOptions(TimeSpan Duration, TimeSpan Warmup, int[] Co
                 "--concurrency" => o with { Concurrency = [.. args[++i].Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture))] },
                 "--out" => o with { Out = args[++i] },
                 "--no-peers" => o with { Peers = false },
+                "--no-replicas" => o with { Replicas = false },
+                "--no-floors" => o with { Floors = false },
+                "--prewarm" => o with { Prewarm = TimeSpan.FromSeconds(double.Parse(args[++i], CultureInfo.InvariantCulture)) },
                 "--proxy-env" => o with { ProxyEnv = new(o.ProxyEnv) { [args[++i].Split('=', 2)[0]] = args[i].Split('=', 2)[1] } },
                 _ => throw new ArgumentException($"unknown option {args[i]}"),
             };
