@@ -1,4 +1,5 @@
 using System.Text.Json;
+using McpProxy.Eras;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 
@@ -13,7 +14,7 @@ namespace McpProxy.Backends;
 internal static class BackendEra
 {
     /// <summary>The modern revision: per-request <c>_meta</c>, no session, no <c>initialize</c>.</summary>
-    public const string Modern = "2026-07-28";
+    public const string Modern = ModernEra.Version;
 
     /// <summary>The newest initialize-handshake revision.</summary>
     public const string Legacy = "2025-11-25";
@@ -25,8 +26,7 @@ internal static class BackendEra
     public static string? Requested(string protocol) => protocol is "auto" or "" ? null : protocol;
 
     /// <summary>Revisions are dates: the modern era is 2026-07-28 and later.</summary>
-    public static bool IsModern(string? negotiated) =>
-        negotiated is not null && string.CompareOrdinal(negotiated, Modern) >= 0;
+    public static bool IsModern(string? negotiated) => ModernEra.IsModernVersion(negotiated);
 
     /// <summary>
     /// A modern backend emits log notifications for a request only when its <c>_meta</c> names a level: the level the

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using McpProxy.Eras;
 
 namespace McpProxy.Backends;
 
@@ -54,7 +55,7 @@ internal sealed class ModernErrorStatusHandler : DelegatingHandler
     /// </summary>
     private static bool IsModern(HttpRequestMessage request) =>
         request.Headers.TryGetValues("MCP-Protocol-Version", out var versions)
-        && versions.FirstOrDefault() is { } version && string.CompareOrdinal(version, "2026-07-28") >= 0;
+        && ModernEra.IsModernVersion(versions.FirstOrDefault()?.Trim());
 
     /// <summary>The body, or its first <see cref="MaxErrorBody"/> + 1 bytes when it is longer (then it is not an error to rewrite).</summary>
     private static async Task<byte[]> ReadBoundedAsync(HttpContent content, CancellationToken cancellationToken)

@@ -12,10 +12,6 @@ namespace McpProxy.Mrtr;
 /// </summary>
 internal sealed class MrtrBridge(RequestStateProtector states, BridgeRegistry registry, OwnerRouting routing, TimeProvider time)
 {
-    /// <summary>A request in the modern era: it carries the per-request protocol version in <c>_meta</c>.</summary>
-    public static bool IsModern(JsonRpcRequest? request) =>
-        request?.Params is JsonObject p && p["_meta"] is JsonObject meta && meta.ContainsKey("io.modelcontextprotocol/protocolVersion");
-
     /// <summary>The retry's state, verified and bound to the method, item and caller; null when the request has none.</summary>
     public MrtrState? Open(RequestParams? request, string method, string item, string caller) =>
         request?.RequestState is { } value ? states.Open(value, method, item, caller) : null;

@@ -68,7 +68,7 @@ internal sealed class ProxyHandlers(
 
     public async ValueTask<CallToolResult> CallToolAsync(RequestContext<CallToolRequestParams> context, CancellationToken ct)
     {
-        if (MrtrBridge.IsModern(context.JsonRpcRequest))
+        if (ModernEra.IsModern(context.Server))
         {
             return (CallToolResult)await ModernAsync(context, RequestMethods.ToolsCall, context.Params?.Name, () => (router.Tool(context, out var c), c), ct);
         }
@@ -79,7 +79,7 @@ internal sealed class ProxyHandlers(
 
     public async ValueTask<GetPromptResult> GetPromptAsync(RequestContext<GetPromptRequestParams> context, CancellationToken ct)
     {
-        if (MrtrBridge.IsModern(context.JsonRpcRequest))
+        if (ModernEra.IsModern(context.Server))
         {
             return (GetPromptResult)await ModernAsync(context, RequestMethods.PromptsGet, context.Params?.Name, () => (router.Prompt(context, out var c), c), ct);
         }
@@ -90,7 +90,7 @@ internal sealed class ProxyHandlers(
 
     public async ValueTask<ReadResourceResult> ReadResourceAsync(RequestContext<ReadResourceRequestParams> context, CancellationToken ct)
     {
-        if (MrtrBridge.IsModern(context.JsonRpcRequest))
+        if (ModernEra.IsModern(context.Server))
         {
             return (ReadResourceResult)await ModernAsync(context, RequestMethods.ResourcesRead, context.Params?.Uri, () => (router.Read(context, out var c), c), ct);
         }
