@@ -2,6 +2,7 @@ using McpProxy.Admin;
 using McpProxy.Backends;
 using McpProxy.Caching;
 using McpProxy.Configuration;
+using McpProxy.Eras;
 using McpProxy.Observability;
 using McpProxy.Reload;
 using McpProxy.Resilience;
@@ -72,6 +73,7 @@ public static class McpProxyExtensions
         app.UseProxySecurity(config);
         app.UseProxyReplicas(); // shared legacy sessions: tombstones and expiry, judged by the authenticated caller
         app.UseMiddleware<SessionLimitMiddleware>(); // after authentication: the per-caller cap needs the caller
+        app.UseEraMismatchCheck(config.Proxy.Listen.Path); // a legacy header over a modern _meta: -32020, as the SDK does for the rest
         app.Explain(config); // after authorization: a caller without a token still gets 401 first
         app.MapDefaultEndpoints(); // /health and /alive stay open
         app.MapProxyAdmin().RequireAuthorization(SecurityServices.AdminPolicy);

@@ -140,6 +140,13 @@ public sealed class ModernEraTests
         var versionMismatch = await SendAsync(http, Request(proxy.McpEndpoint, "tools/list", new() { ["_meta"] = Meta(version: "2025-11-25") }), Ct);
         Assert.Equal((HttpStatusCode.BadRequest, -32020), (versionMismatch.Status, versionMismatch.ErrorCode));
 
+        // The other way round — a legacy header over a modern _meta — is a mismatch too (the SDK alone answered -32000).
+        var legacyHeader = Request(proxy.McpEndpoint, "tools/list");
+        legacyHeader.Headers.Remove("MCP-Protocol-Version");
+        legacyHeader.Headers.Add("MCP-Protocol-Version", "2025-11-25");
+        var legacyOverModern = await SendAsync(http, legacyHeader, Ct);
+        Assert.Equal((HttpStatusCode.BadRequest, -32020), (legacyOverModern.Status, legacyOverModern.ErrorCode));
+
         var missingMeta = Request(proxy.McpEndpoint, "tools/list");
         missingMeta.Content = new StringContent("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/list\",\"params\":{}}", System.Text.Encoding.UTF8, "application/json");
         var noMeta = await SendAsync(http, missingMeta, Ct);
