@@ -14,7 +14,7 @@ internal sealed class CacheFilter(ResponseCache cache) : ICallFilter
 {
     public ValueTask<object> InvokeAsync(CallContext call, CallDelegate next, CancellationToken cancellationToken)
     {
-        if (call.CacheTtl is not { } ttl || CacheHints.IsRetry(call.Forwarded))
+        if (call.CacheTtl is not { } ttl)
         {
             return next(call, cancellationToken);
         }

@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using McpProxy.Backends;
+using McpProxy.Caching;
 using McpProxy.Calls;
 using McpProxy.Configuration;
 using McpProxy.Eras;
@@ -190,8 +191,9 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
         RequestParams forwarded, SessionHub.CallScope scope, IDictionary<string, System.Text.Json.JsonElement>? arguments = null,
         bool repeatable = true, TimeSpan? cacheTtl = null)
     {
-        // A Multi Round-Trip retry (inputResponses, requestState) is never cached, coalesced or repeated (spec: caching).
-        var retry = context.Params is RequestParams { RequestState: not null } or RequestParams { InputResponses: not null };
+        // A Multi Round-Trip retry (inputResponses, requestState) is never cached, coalesced or repeated (spec: caching):
+        // decided here, once, for every filter (the cache and the coalescer read CacheTtl and Repeatable).
+        var retry = context.Params is RequestParams request && CacheHints.IsRetry(request);
         return new()
         {
             Session = context.Server,
