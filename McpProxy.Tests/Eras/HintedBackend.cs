@@ -80,15 +80,7 @@ internal sealed class HintedBackend : IAsyncDisposable
         return self = new HintedBackend(app, new Uri(address));
     }
 
-    public string Backend(string name, string extra = "") =>
-        $"""
-        [[backends]]
-        name = "{name}"
-        transport = "http"
-        url = "{McpEndpoint}"
-        {extra}
-
-        """;
+    public string Backend(string name, string extra = "") => Infrastructure.TestPaths.HttpBackend(name, McpEndpoint, extra);
 
     public async ValueTask DisposeAsync()
     {

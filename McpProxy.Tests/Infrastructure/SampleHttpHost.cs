@@ -42,15 +42,7 @@ internal sealed class SampleHttpHost : IAsyncDisposable
     }
 
     /// <summary>A <c>[[backends]]</c> block pointing the proxy at this server.</summary>
-    public string Backend(string name, string extra = "") =>
-        $"""
-        [[backends]]
-        name = "{name}"
-        transport = "http"
-        url = "{McpEndpoint}"
-        {extra}
-
-        """;
+    public string Backend(string name, string extra = "") => TestPaths.HttpBackend(name, McpEndpoint, extra);
 
     public async ValueTask DisposeAsync()
     {

@@ -17,6 +17,17 @@ internal static class TestPaths
     /// <summary>TOML string literal (basic string, escaped).</summary>
     public static string Toml(string value) => "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 
+    /// <summary>A <c>[[backends]]</c> block pointing the proxy at an HTTP MCP endpoint, with extra keys.</summary>
+    public static string HttpBackend(string name, Uri endpoint, string extra = "") =>
+        $"""
+        [[backends]]
+        name = "{name}"
+        transport = "http"
+        url = "{endpoint}"
+        {extra}
+
+        """;
+
     /// <summary>A <c>[[backends]]</c> block running <c>@modelcontextprotocol/server-everything</c> (a legacy-era peer) over stdio, with extra keys.</summary>
     public static string EverythingStdioBackend(string name, string extra = "") =>
         $"""
