@@ -3,6 +3,7 @@ using McpProxy.Backends;
 using McpProxy.Caching;
 using McpProxy.Configuration;
 using McpProxy.Eras;
+using McpProxy.FastPath;
 using McpProxy.Observability;
 using McpProxy.Reload;
 using McpProxy.Resilience;
@@ -55,6 +56,7 @@ public static class McpProxyExtensions
         services.AddProxySessions();
         services.AddProxyListen();
         services.AddProxyPipeline();
+        services.AddProxyFastPath();
         services.AddProxyAdmin();
         builder.AddProxyMcpServer(config);
         return builder;
@@ -75,6 +77,7 @@ public static class McpProxyExtensions
         app.UseMiddleware<SessionLimitMiddleware>(); // after authentication: the per-caller cap needs the caller
         app.UseEraMismatchCheck(config.Proxy.Listen.Path); // a legacy header over a modern _meta: -32020, as the SDK does for the rest
         app.Explain(config); // after authorization: a caller without a token still gets 401 first
+        app.UseProxyFastPath(); // after authorization, before the MCP endpoint: modern calls to modern HTTP backends as bytes
         app.MapDefaultEndpoints(); // /health and /alive stay open
         app.MapProxyAdmin().RequireAuthorization(SecurityServices.AdminPolicy);
         if (config.Observability.Metrics.Enabled)

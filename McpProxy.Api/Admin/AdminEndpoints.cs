@@ -99,7 +99,9 @@ internal static class AdminEndpoints
         b.Resilience.Breaker is { } breaker
             ? new CircuitStatus(breaker.State.ToString().ToLowerInvariant(), breaker.State == CircuitState.Open ? breaker.OpenUntil : null)
             : null,
-        b.Resilience.Outlier is { } outlier ? new EjectionStatus(outlier.IsEjected, outlier.IsEjected ? outlier.EjectedUntil : null, outlier.Ejections) : null);
+        b.Resilience.Outlier is { } outlier ? new EjectionStatus(outlier.IsEjected, outlier.IsEjected ? outlier.EjectedUntil : null, outlier.Ejections) : null,
+        b.FastWire is not null,
+        b.FastPathCalls);
 
     private static Results<Ok<HealthStatus>, JsonHttpResult<HealthStatus>> Health(BackendRegistry registry, ProxyConfig config)
     {
@@ -134,7 +136,7 @@ internal static class AdminEndpoints
 
     internal sealed record BackendStatus(
         string Name, string Transport, string State, string? Protocol, string? MirrorOf, string? LastError, DateTimeOffset? ReadySince, int Restarts,
-        int Tools, int Prompts, int Resources, CircuitStatus? Circuit, EjectionStatus? Ejection);
+        int Tools, int Prompts, int Resources, CircuitStatus? Circuit, EjectionStatus? Ejection, bool FastPath, long FastPathCalls);
 
     internal sealed record CircuitStatus(string State, DateTimeOffset? OpenUntil);
 

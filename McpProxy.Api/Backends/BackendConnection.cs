@@ -34,6 +34,9 @@ internal sealed partial class BackendConnection(
     private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _supervisor;
     private volatile McpClient? _client;
+    private volatile BackendWire? _wire;
+    private BackendWire? _connectingWire;
+    private long _fastPathCalls;
     private volatile BackendCatalog _catalog = BackendCatalog.Empty;
     private TaskCompletionSource<string> _transportFailure = NewSignal();
     private BackendListen? _listen;
@@ -70,6 +73,17 @@ internal sealed partial class BackendConnection(
 
     /// <summary>The backend speaks the modern (2026-07-28) era: no session, no <c>logging/setLevel</c>, list changes on <c>subscriptions/listen</c>.</summary>
     public bool IsModern => BackendEra.IsModern(Era);
+
+    /// <summary>
+    /// The fast path's way to this backend (<see cref="BackendRawSend"/>): set while it is a ready modern-era HTTP backend
+    /// with <c>fast_path</c> on; null otherwise (stdio, legacy era, not connected), and its calls take the typed path.
+    /// </summary>
+    /// <summary>Backend requests sent on the fast path since start (<c>/admin/backends</c> <c>fastPathCalls</c>).</summary>
+    public long FastPathCalls => Interlocked.Read(ref _fastPathCalls);
+
+    internal void CountFastPathCall() => Interlocked.Increment(ref _fastPathCalls);
+
+    public BackendWire? FastWire => Config.FastPath && State == BackendState.Ready && IsModern ? _wire : null;
 
     /// <summary>Timeout applied to each call routed to this backend (<c>[backends.timeout] seconds</c>, default 30 s).</summary>
     public TimeSpan CallTimeout => model.CallTimeout;
@@ -285,6 +299,7 @@ internal sealed partial class BackendConnection(
                 Interlocked.Exchange(ref _transportFailure, NewSignal());
                 _client = client;
                 Era = client.NegotiatedProtocolVersion;
+                _wire = _connectingWire;
                 if (IsModern)
                 {
                     // List changes of a modern backend arrive only on a subscriptions/listen stream: opened (and
@@ -327,6 +342,7 @@ internal sealed partial class BackendConnection(
 
             State = BackendState.Unavailable;
             _client = null;
+            _wire = null;
             if (Interlocked.Exchange(ref _listen, null) is { } listen)
             {
                 await listen.DisposeAsync();
@@ -448,8 +464,10 @@ internal sealed partial class BackendConnection(
     private async Task<McpClient> ConnectAsync(CancellationToken cancellationToken)
     {
         // Every message is seen in read order before the client dispatches it (progress before its result).
+        var created = await transports.CreateAsync(model, OnTransportFailure, cancellationToken);
+        _connectingWire = created is WiredHttpTransport wired ? wired.Wire : null;
         IClientTransport transport = new ObservedClientTransport(
-            await transports.CreateAsync(model, OnTransportFailure, cancellationToken),
+            created,
             message => events.OnMessageRead(this, message),
             Name);
 
@@ -624,6 +642,7 @@ internal sealed partial class BackendConnection(
         if (_client is { } client)
         {
             _client = null;
+            _wire = null;
             await DisposeQuietlyAsync(client);
         }
 

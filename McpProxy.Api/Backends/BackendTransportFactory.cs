@@ -66,21 +66,25 @@ internal sealed partial class BackendTransportFactory(ProxyConfig config, Backen
         return headers;
     }
 
-    private async ValueTask<HttpClientTransport> CreateHttpTransportAsync(BackendModel backend, Action<string> onTransportFailure, CancellationToken cancellationToken)
+    private async ValueTask<IClientTransport> CreateHttpTransportAsync(BackendModel backend, Action<string> onTransportFailure, CancellationToken cancellationToken)
     {
         var endpoint = await http.ResolveAsync(new Uri(backend.Config.Url!), cancellationToken);
         await EnsureReachableAsync(endpoint, backend.CallTimeout, cancellationToken);
-        return new HttpClientTransport(
+        var headers = HttpHeaders(backend.Config);
+        var transport = new HttpClientTransport(
             new HttpClientTransportOptions
             {
                 Name = backend.Name,
                 Endpoint = endpoint,
-                AdditionalHeaders = HttpHeaders(backend.Config),
+                AdditionalHeaders = headers,
                 ConnectionTimeout = backend.CallTimeout,
             },
             http.CreateClient(backend.Name, config.Security.MaxResultSize, _logger, onTransportFailure),
             loggerFactory,
             ownsHttpClient: true);
+
+        // The fast path's way to the same endpoint, with the same handlers (BackendRawSend).
+        return new WiredHttpTransport(transport, new BackendWire(endpoint, http.CreateClient(backend.Name, config.Security.MaxResultSize, _logger, onTransportFailure), headers));
     }
 
     /// <summary>

@@ -23,6 +23,7 @@ internal sealed class CacheFilter(ResponseCache cache) : ICallFilter
         // The cache stores JSON: it needs the result's own type to read it back.
         return call.Method switch
         {
+            _ when call.Raw is not null => CacheAsync<RawResult>(call, next, key, ttl, cancellationToken),
             RequestMethods.ToolsCall => CacheAsync<CallToolResult>(call, next, key, ttl, cancellationToken),
             RequestMethods.ResourcesRead => CacheAsync<ReadResourceResult>(call, next, key, ttl, cancellationToken),
             RequestMethods.PromptsGet => CacheAsync<GetPromptResult>(call, next, key, ttl, cancellationToken),
@@ -33,5 +34,9 @@ internal sealed class CacheFilter(ResponseCache cache) : ICallFilter
     private async ValueTask<object> CacheAsync<T>(CallContext call, CallDelegate next, string key, TimeSpan ttl, CancellationToken cancellationToken)
         where T : class =>
         await cache.GetOrCallAsync(
-            call.BackendName, key, CacheKeys.Shared(call), ttl, call.BackendConfig.Cache!.MaxEntries, async c => (T)await next(call, c), static r => CallContext.Succeeded(r), cancellationToken);
+            call.BackendName, key, CacheKeys.Shared(call), ttl, call.BackendConfig.Cache!.MaxEntries, async c => As<T>(await next(call, c)), static r => CallContext.Storable(r), cancellationToken);
+
+    /// <summary>A fast-path call answered on the typed path (its backend changed era under it) is cached as the same JSON.</summary>
+    private static T As<T>(object result) =>
+        result is T typed ? typed : typeof(T) == typeof(RawResult) ? (T)(object)RawResult.FromTyped(result) : (T)result;
 }

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using McpProxy.Calls;
 using Microsoft.Extensions.Caching.Hybrid;
 using ModelContextProtocol;
 
@@ -64,7 +65,7 @@ internal sealed partial class ResponseCache(HybridCache cache, TimeProvider time
         if (sharedKey is not null && _sharesPublic.ContainsKey(backend) && await TryGetAsync(sharedKey, cancellationToken) is { } shared)
         {
             Interlocked.Increment(ref counters.Hits);
-            return JsonSerializer.Deserialize<T>(shared, McpJsonUtilities.DefaultOptions)!;
+            return Read<T>(shared);
         }
 
         var missed = false;
@@ -102,7 +103,7 @@ internal sealed partial class ResponseCache(HybridCache cache, TimeProvider time
                         throw new NotStorableException(result, hinted, scope == ModelContextProtocol.Protocol.CacheScope.Public && sharedKey is not null ? sharedKey : key);
                     }
 
-                    return JsonSerializer.Serialize(result, McpJsonUtilities.DefaultOptions);
+                    return Write(result);
                 },
                 new HybridCacheEntryOptions { Expiration = ttl, LocalCacheExpiration = ttl },
                 [AllTag, "backend:" + backend],
@@ -120,7 +121,7 @@ internal sealed partial class ResponseCache(HybridCache cache, TimeProvider time
 
                 await cache.SetAsync(
                     target,
-                    JsonSerializer.Serialize(notStorable.Result, McpJsonUtilities.DefaultOptions),
+                    Write((T)notStorable.Result),
                     new HybridCacheEntryOptions { Expiration = notStorable.Ttl, LocalCacheExpiration = notStorable.Ttl },
                     [AllTag, "backend:" + backend],
                     cancellationToken);
@@ -145,8 +146,15 @@ internal sealed partial class ResponseCache(HybridCache cache, TimeProvider time
             Interlocked.Increment(ref counters.Hits);
         }
 
-        return JsonSerializer.Deserialize<T>(json, McpJsonUtilities.DefaultOptions)!;
+        return Read<T>(json);
     }
+
+    /// <summary>A result as the cache stores it: its JSON (a fast-path result already is; the same JSON either way).</summary>
+    private static string Write<T>(T result) =>
+        result is RawResult raw ? Encoding.UTF8.GetString(raw.Json.Span) : JsonSerializer.Serialize(result, McpJsonUtilities.DefaultOptions);
+
+    private static T Read<T>(string json) =>
+        typeof(T) == typeof(RawResult) ? (T)(object)RawResult.FromCached(json) : JsonSerializer.Deserialize<T>(json, McpJsonUtilities.DefaultOptions)!;
 
     /// <summary>Drops every cached entry (all backends, both layers).</summary>
     public async ValueTask ClearAsync(CancellationToken cancellationToken)

@@ -19,8 +19,14 @@ namespace McpProxy.Calls;
 /// </remarks>
 internal sealed class CallContext
 {
-    /// <summary>The caller's MCP session (the request-bound server).</summary>
-    public required McpServer Session { get; init; }
+    /// <summary>The caller's MCP session (the request-bound server); none for a call taken on the fast path (<see cref="Raw"/>).</summary>
+    public McpServer? Session { get; init; }
+
+    /// <summary>
+    /// The caller's request as it arrived, for a call taken on the fast path (<c>FastPath/</c>): routed from its bytes,
+    /// sent to the backend as bytes (<c>Backends.BackendRawSend</c>). Null on the typed path.
+    /// </summary>
+    public RawCall? Raw { get; init; }
 
     /// <summary>The JSON-RPC method sent to the backend (<c>tools/call</c>, <c>resources/read</c>…).</summary>
     public required string Method { get; init; }
@@ -49,8 +55,15 @@ internal sealed class CallContext
     /// <summary>The caller's identity as keys and logs name it (computed once per call).</summary>
     public required string Caller { get; init; }
 
-    /// <summary>The arguments the backend gets, after injection (tools only).</summary>
-    public IDictionary<string, JsonElement>? Arguments { get; init; }
+    /// <summary>
+    /// The arguments the backend gets, after injection (tools only). On the fast path they are read from the request's
+    /// bytes only when a filter asks (the audit line, a cache or coalescing key).
+    /// </summary>
+    public IDictionary<string, JsonElement>? Arguments
+    {
+        get => _arguments ??= Raw?.Arguments();
+        init => _arguments = value;
+    }
 
     /// <summary>Safe to repeat: retries, hedging and coalescing may run it more than once (the rule: <c>Routing.BackendRoute</c>).</summary>
     public bool Repeatable { get; init; }
@@ -58,8 +71,15 @@ internal sealed class CallContext
     /// <summary>How long a successful result is cached; <see langword="null"/>: not cached (the rule: <c>Routing.BackendRoute</c>).</summary>
     public TimeSpan? CacheTtl { get; init; }
 
-    /// <summary>The request params the backend gets (original name or URI, injected arguments, forwarded <c>_meta</c>).</summary>
-    public required RequestParams Forwarded { get; init; }
+    /// <summary>
+    /// The request params the backend gets (original name or URI, injected arguments, forwarded <c>_meta</c>). On the
+    /// fast path they are built from the request's bytes only when something needs the typed model (a mirror's copy).
+    /// </summary>
+    public RequestParams Forwarded
+    {
+        get => _forwarded ??= Raw?.ToTyped(Method, OriginalItem) ?? throw new InvalidOperationException("A call has no forwarded params.");
+        init => _forwarded = value;
+    }
 
     /// <summary>The caller's <c>Sessions.ClientSession</c>, when it is a tracked session (read by <c>Sessions.ProgressFilter</c>).</summary>
     public object? ClientSession { get; init; }
@@ -70,6 +90,15 @@ internal sealed class CallContext
     /// <summary>The call's cache and coalescing key, computed by the first filter that needs it (<c>Caching.CacheKeys</c>).</summary>
     public string? CacheKey { get; set; }
 
+    private IDictionary<string, JsonElement>? _arguments;
+    private RequestParams? _forwarded;
+
     /// <summary>Whether the result counts as a success (a tool's <c>isError</c> result does not: not cached, counted as <c>tool_error</c>).</summary>
-    public static bool Succeeded(object result) => result is not CallToolResult { IsError: true };
+    public static bool Succeeded(object result) => result is not (CallToolResult { IsError: true } or RawResult { IsError: true });
+
+    /// <summary>
+    /// Whether a result may be stored or shared: a success that is final (a raw <c>input_required</c> answer is not: the
+    /// fast path hands that call to the typed path, which runs its rounds).
+    /// </summary>
+    public static bool Storable(object result) => Succeeded(result) && result is not RawResult { InputRequired: true };
 }

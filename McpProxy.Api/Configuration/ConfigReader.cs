@@ -11,7 +11,7 @@ namespace McpProxy.Configuration;
 internal sealed class ConfigReader(ConfigErrors errors)
 {
     internal static readonly string[] StdioOnlyKeys = ["command", "args", "env", "inherit_env", "cwd"];
-    internal static readonly string[] HttpOnlyKeys = ["url", "bearer_token", "forward_auth"];
+    internal static readonly string[] HttpOnlyKeys = ["url", "bearer_token", "forward_auth", "fast_path"];
     internal static readonly string[] BearerOnlyKeys = ["tokens"];
     internal static readonly string[] JwtOnlyKeys = ["issuer", "audience", "jwks_uri"];
     internal static readonly string[] LogLevels = ["trace", "debug", "info", "warn", "error"];
@@ -333,6 +333,7 @@ private List<BackendConfig> ReadBackends(ConfigSection root)
             MirrorOf = mirrorOf,
             MirrorPercent = s.Number("mirror_percent", v => v is >= 0 and <= 100, Percent) ?? d.MirrorPercent,
             Namespaced = s.Bool("namespaced") ?? true,
+            FastPath = s.Bool("fast_path") ?? d.FastPath,
             Protocol = s.String("protocol")?.ToLowerInvariant() ?? d.Protocol,
             DiscoverTimeoutMs = AtMost(s, "discover_timeout_ms", s.Int("discover_timeout_ms", v => v >= 1, ">= 1"), DayMs, OneDayMs) ?? d.DiscoverTimeoutMs,
             IdempotentTools = s.StringList("idempotent_tools"),

@@ -206,6 +206,13 @@ public sealed record BackendConfig
     /// </summary>
     public int DiscoverTimeoutMs { get; init; } = 5000;
 
+    /// <summary>
+    /// The fast path for this HTTP backend (extension; default <see langword="true"/>): a 2026-07-28 caller's
+    /// <c>tools/call</c>, <c>prompts/get</c> and <c>resources/read</c> to it are routed and forwarded as bytes, without the
+    /// SDK's message model, with every policy still applied (README "Fast path"). <see langword="false"/>: every call takes the typed path.
+    /// </summary>
+    public bool FastPath { get; init; } = true;
+
     public bool Equals(BackendConfig? other) => StructuralEquality.Equal(this, other);
 
     public override int GetHashCode() => StructuralEquality.Hash(this);

@@ -18,6 +18,13 @@ internal static class McpParamHeaders
 {
     public const string Prefix = "Mcp-Param-";
 
+    /// <summary>Whether a tool's schema annotates any argument with <c>x-mcp-header</c> (its calls carry <c>Mcp-Param-*</c> headers).</summary>
+    public static bool Annotates(JsonElement inputSchema) =>
+        inputSchema.ValueKind == JsonValueKind.Object
+        && inputSchema.TryGetProperty("properties", out var properties)
+        && properties.ValueKind == JsonValueKind.Object
+        && properties.EnumerateObject().Any(p => p.Value.ValueKind == JsonValueKind.Object && p.Value.TryGetProperty("x-mcp-header", out _));
+
     public static void Validate(string tool, JsonElement inputSchema, IDictionary<string, JsonElement>? arguments, IHeaderDictionary headers)
     {
         if (inputSchema.ValueKind != JsonValueKind.Object

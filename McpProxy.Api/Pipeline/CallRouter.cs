@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using System.Text.Json;
 using McpProxy.Backends;
 using McpProxy.Caching;
 using McpProxy.Calls;
@@ -78,6 +79,72 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
         call = Call(context, RequestMethods.ResourcesRead, route.Backend, "resource", namespacedUri, originalUri, forwarded, scope, cacheTtl: route.ResourceCacheTtl);
         return scope;
     }
+
+    /// <summary>
+    /// The fast path's routing step (README "Fast path"): the same decisions as <see cref="Tool"/>, <see cref="Prompt"/>
+    /// and <see cref="Read"/> — size, role access on the canonical name, the owning backend, hidden and unknown items —
+    /// made on the name or URI read from the request's bytes. Null when the call is to take the typed path: anything
+    /// refused (the typed path gives the refusal, word for word), a backend without a fast way (stdio, legacy era, not
+    /// ready, <c>fast_path = false</c>), a tool with injected or header-carried arguments.
+    /// </summary>
+    /// <param name="paramsLength">The length of the request's <c>params</c> as sent: far enough within <c>max_argument_size</c>
+    /// that the exact measure cannot exceed it (an escaped character measures at most six bytes); else the typed path measures.</param>
+    public CallContext? Fast(string method, string item, JsonElement parameters, int paramsLength, ClaimsPrincipal? user)
+    {
+        if ((long)paramsLength * 6 > config.Security.MaxArgumentSize || access.For(user) is not { } caller)
+        {
+            return null;
+        }
+
+        try
+        {
+            switch (method)
+            {
+                case RequestMethods.ToolsCall:
+                    var listed = catalog.Current.ToolsByName.TryGetValue(item, out var tool);
+                    if (!caller.CanUseTool(listed ? tool!.CanonicalName : item) || (!listed && !catalog.TryPassthroughTool(item, out tool))
+                        || !tool!.SendsArgumentsAsIs || tool.Backend.FastWire is null)
+                    {
+                        return null;
+                    }
+
+                    return Fast(method, tool.Backend, "tool", item, tool.OriginalName, parameters, user, tool.Repeatable, tool.CacheTtl);
+
+                case RequestMethods.PromptsGet:
+                    var prompt = RoutePrompt(item, caller, user);
+                    return prompt.Backend.FastWire is null ? null : Fast(method, prompt.Backend, "prompt", item, prompt.OriginalName, parameters, user, true, null);
+
+                case RequestMethods.ResourcesRead:
+                    var (route, originalUri, namespacedUri) = ResolveResource(caller, user, item);
+                    return route.Backend.FastWire is null ? null : Fast(method, route.Backend, "resource", namespacedUri, originalUri, parameters, user, true, route.ResourceCacheTtl);
+
+                default:
+                    return null;
+            }
+        }
+        catch (McpProtocolException)
+        {
+            return null; // refused: the typed path says why
+        }
+    }
+
+    private static CallContext Fast(
+        string method, BackendConnection backend, string kind, string item, string originalItem, JsonElement parameters, ClaimsPrincipal? user, bool repeatable, TimeSpan? cacheTtl) =>
+        new()
+        {
+            Method = method,
+            Kind = kind,
+            Item = item,
+            OriginalItem = originalItem,
+            BackendName = backend.Name,
+            BackendConfig = backend.Config,
+            Backend = backend,
+            User = user,
+            Caller = CallerIdentity.Of(user),
+            Repeatable = repeatable,
+            CacheTtl = cacheTtl,
+            Raw = RawCall.Create(method, parameters, originalItem),
+        };
 
     /// <summary>Contents carry the backend's URIs; gives them back namespaced so they round-trip through the proxy.</summary>
     public void NamespaceContents(CallContext call, ReadResourceResult result)

@@ -23,6 +23,9 @@ internal sealed class ArgumentInjector
 
     public bool IsEmpty => _defaults.Length == 0 && _perTool.Count == 0;
 
+    /// <summary>Whether calls of <paramref name="tool"/> (the backend's original name) get arguments injected.</summary>
+    public bool AppliesTo(string tool) => _defaults.Length > 0 || _perTool.ContainsKey(tool);
+
     /// <summary>Returns the arguments to send for <paramref name="tool"/> (the backend's original name).</summary>
     public IDictionary<string, JsonElement>? Apply(string tool, IDictionary<string, JsonElement>? arguments)
     {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using McpProxy.Backends;
 using McpProxy.Configuration;
+using McpProxy.Eras;
 using McpProxy.Security;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol;
@@ -42,6 +43,12 @@ internal sealed record RoutedTool(BackendRoute Route, string OriginalName, Tool 
         && (Route.CacheTools is { } listed ? listed.IsAllowed(OriginalName) : Tool.Annotations?.ReadOnlyHint == true)
             ? TimeSpan.FromSeconds(cache.ToolTtlSeconds)
             : null;
+
+    /// <summary>
+    /// Whether a call may take the fast path (README "Fast path"): its arguments go to the backend as the caller sent
+    /// them — no argument is injected and none is carried in an <c>Mcp-Param-*</c> header — so the typed model is not needed.
+    /// </summary>
+    public bool SendsArgumentsAsIs { get; } = !Route.Injector.AppliesTo(OriginalName) && !McpParamHeaders.Annotates(Tool.InputSchema);
 }
 
 /// <summary>A namespaced prompt and where it routes.</summary>

@@ -14,6 +14,12 @@ internal sealed class CallerContextFilter : ICallFilter
     public async ValueTask<object> InvokeAsync(CallContext call, CallDelegate next, CancellationToken cancellationToken)
     {
         using var forwarded = ForwardAuthHandler.Use(call.BackendConfig.ForwardAuth ? BearerToken.Of(call.User) : null);
+        if (call.Session is null)
+        {
+            // The fast path: a modern backend sends no requests of its own, so there is no session to track.
+            return await next(call, cancellationToken);
+        }
+
         using var caller = call.Connection().ClientRequests.Track(call.Session);
         return await next(call, cancellationToken);
     }

@@ -167,12 +167,7 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
     }
 
     /// <summary>MCP's reserved <c>_meta</c> prefixes: any label of the prefix before <c>/</c> is <c>modelcontextprotocol</c> or <c>mcp</c>.</summary>
-    internal static bool IsReservedMetaKey(string key)
-    {
-        var slash = key.IndexOf('/', StringComparison.Ordinal);
-        return slash > 0 && key[..slash].Split('.').Any(label =>
-            label.Equals("modelcontextprotocol", StringComparison.OrdinalIgnoreCase) || label.Equals("mcp", StringComparison.OrdinalIgnoreCase));
-    }
+    internal static bool IsReservedMetaKey(string key) => ModernEra.IsReservedMetaKey(key);
 
     /// <summary>128 random bits: a backend or client cannot guess the token of another caller's call.</summary>
     private static string NewProgressToken() => "mcp-proxy-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));

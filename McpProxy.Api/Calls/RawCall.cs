@@ -1,0 +1,186 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using McpProxy.Eras;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+
+namespace McpProxy.Calls;
+
+/// <summary>
+/// A call taken on the fast path (README "Fast path"): the caller's <c>params</c> as parsed JSON (no SDK message model)
+/// and the request the backend gets, built once from them so that every attempt (retries, hedging) sends the same
+/// bytes: the caller's params with the backend's own name or URI spliced in, a request id of the proxy's, and the
+/// per-request <c>_meta</c> of the 2026-07-28 era — the proxy's protocol version and client info, the caller's own
+/// client capabilities (a backend asks only for what the caller can give), the call's trace context, and the caller's
+/// other, non-reserved <c>_meta</c> keys.
+/// </summary>
+internal sealed class RawCall
+{
+    private static long s_ids;
+
+    // The proxy's client info, as the typed path's MCP client gives it (Backends.BackendConnection).
+    private static readonly byte[] ClientInfo = JsonSerializer.SerializeToUtf8Bytes(
+        new Implementation { Name = "mcp-proxy", Version = typeof(RawCall).Assembly.GetName().Version?.ToString() ?? "0.1.0" },
+        McpJsonUtilities.DefaultOptions);
+
+    private RawCall(JsonElement parameters, ReadOnlyMemory<byte> body, string backendItem)
+    {
+        Params = parameters;
+        Body = body;
+        BackendItem = backendItem;
+    }
+
+    /// <summary>The caller's <c>params</c> (its document is owned by the fast path's front and lives as long as the call).</summary>
+    public JsonElement Params { get; }
+
+    /// <summary>The JSON-RPC request the backend gets.</summary>
+    public ReadOnlyMemory<byte> Body { get; }
+
+    /// <summary>The item as the backend names it: its <c>Mcp-Name</c>.</summary>
+    public string BackendItem { get; }
+
+    /// <summary>
+    /// Builds the backend's request for <paramref name="method"/> on <paramref name="backendItem"/> from the caller's
+    /// <paramref name="parameters"/> (already checked by the front: only <c>name</c>/<c>uri</c>, <c>arguments</c> and
+    /// <c>_meta</c>, and a <c>_meta</c> with the era's keys).
+    /// </summary>
+    public static RawCall Create(string method, JsonElement parameters, string backendItem)
+    {
+        var buffer = new ArrayBufferWriter<byte>(JsonMarshal.GetRawUtf8Value(parameters).Length + 512);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("jsonrpc"u8, "2.0"u8);
+            writer.WriteString("id"u8, "mcp-proxy-fast-" + Interlocked.Increment(ref s_ids).ToString(CultureInfo.InvariantCulture));
+            writer.WriteString("method"u8, method);
+            writer.WriteStartObject("params"u8);
+            JsonElement meta = default;
+            foreach (var property in parameters.EnumerateObject())
+            {
+                if (property.NameEquals("name"u8) || property.NameEquals("uri"u8))
+                {
+                    writer.WriteString(property.NameEquals("name"u8) ? "name"u8 : "uri"u8, backendItem);
+                }
+                else if (property.NameEquals("_meta"u8))
+                {
+                    meta = property.Value;
+                }
+                else
+                {
+                    writer.WritePropertyName(property.Name);
+                    writer.WriteRawValue(JsonMarshal.GetRawUtf8Value(property.Value), skipInputValidation: true);
+                }
+            }
+
+            WriteMeta(writer, meta);
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+
+        return new RawCall(parameters, buffer.WrittenMemory, backendItem);
+    }
+
+    private static void WriteMeta(Utf8JsonWriter writer, JsonElement meta)
+    {
+        writer.WriteStartObject("_meta"u8);
+        var activity = Activity.Current;
+        if (meta.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var property in meta.EnumerateObject())
+            {
+                if (property.NameEquals("progressToken"u8)
+                    || (activity is not null && (property.NameEquals("traceparent"u8) || property.NameEquals("tracestate"u8)))
+                    || property.NameEquals("io.modelcontextprotocol/clientCapabilities"u8))
+                {
+                    continue;
+                }
+
+                var name = property.Name;
+                if (ModernEra.IsReservedMetaKey(name))
+                {
+                    continue; // the client↔proxy hop's own keys
+                }
+
+                writer.WritePropertyName(name);
+                writer.WriteRawValue(JsonMarshal.GetRawUtf8Value(property.Value), skipInputValidation: true);
+            }
+        }
+
+        if (activity is not null)
+        {
+            // The backend's work joins the proxy's span, as the typed path's MCP client does.
+            writer.WriteString("traceparent"u8, activity.Id);
+            if (activity.TraceStateString is { Length: > 0 } state)
+            {
+                writer.WriteString("tracestate"u8, state);
+            }
+        }
+
+        writer.WriteString("io.modelcontextprotocol/protocolVersion"u8, ModernEra.Version);
+        writer.WritePropertyName("io.modelcontextprotocol/clientInfo"u8);
+        writer.WriteRawValue(ClientInfo, skipInputValidation: true);
+        writer.WritePropertyName("io.modelcontextprotocol/clientCapabilities"u8);
+        if (meta.ValueKind == JsonValueKind.Object && meta.TryGetProperty("io.modelcontextprotocol/clientCapabilities"u8, out var capabilities))
+        {
+            writer.WriteRawValue(JsonMarshal.GetRawUtf8Value(capabilities), skipInputValidation: true);
+        }
+        else
+        {
+            writer.WriteRawValue("{}"u8, skipInputValidation: true);
+        }
+
+        writer.WriteEndObject();
+    }
+
+    /// <summary>The tool's arguments as the typed path holds them (read when a filter asks: audit, cache key).</summary>
+    public IDictionary<string, JsonElement>? Arguments()
+    {
+        if (!Params.TryGetProperty("arguments"u8, out var arguments) || arguments.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        var result = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (var property in arguments.EnumerateObject())
+        {
+            result[property.Name] = property.Value.Clone();
+        }
+
+        return result;
+    }
+
+    /// <summary>The typed params the backend gets, for what needs the SDK's model (a mirror's copy).</summary>
+    public RequestParams ToTyped(string method, string originalItem)
+    {
+        RequestParams typed = method switch
+        {
+            RequestMethods.ToolsCall => Deserialize<CallToolRequestParams>() is var tool ? new CallToolRequestParams { Name = originalItem, Arguments = tool.Arguments } : null!,
+            RequestMethods.PromptsGet => Deserialize<GetPromptRequestParams>() is var prompt ? new GetPromptRequestParams { Name = originalItem, Arguments = prompt.Arguments } : null!,
+            RequestMethods.ResourcesRead => new ReadResourceRequestParams { Uri = originalItem },
+            _ => throw new InvalidOperationException($"{method} is not taken on the fast path."),
+        };
+
+        if (Params.TryGetProperty("_meta"u8, out var meta) && meta.ValueKind == JsonValueKind.Object)
+        {
+            var forwarded = new JsonObject();
+            foreach (var property in meta.EnumerateObject())
+            {
+                if (!property.NameEquals("progressToken"u8) && !ModernEra.IsReservedMetaKey(property.Name))
+                {
+                    forwarded[property.Name] = JsonNode.Parse(JsonMarshal.GetRawUtf8Value(property.Value));
+                }
+            }
+
+            typed.Meta = forwarded.Count == 0 ? null : forwarded;
+        }
+
+        return typed;
+
+        T Deserialize<T>() where T : class =>
+            (T)(Params.Deserialize(McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(T))) ?? throw new JsonException($"Empty {method} params."));
+    }
+}

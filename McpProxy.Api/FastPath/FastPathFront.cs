@@ -1,0 +1,354 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using McpProxy.Calls;
+using McpProxy.Configuration;
+using McpProxy.Eras;
+using McpProxy.Pipeline;
+using McpProxy.Routing;
+using Microsoft.Extensions.Primitives;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+
+namespace McpProxy.FastPath;
+
+/// <summary>
+/// The fast path's front (README "Fast path"): a 2026-07-28 <c>tools/call</c>, <c>prompts/get</c> or <c>resources/read</c>
+/// to a modern-era HTTP backend is taken without the SDK's message model. The request is recognised by its
+/// <c>Mcp-Method</c>/<c>Mcp-Name</c> headers — the spec added them for exactly this — and checked against its body, read
+/// once with <see cref="JsonDocument"/> over a pooled buffer; it is routed by <see cref="CallRouter.Fast"/>, runs through
+/// the same pipeline as every call (<see cref="ProxyPipeline"/>: mirror, telemetry and audit, cache, coalescing, drain,
+/// resilience), reaches the backend as bytes with its name spliced in (<c>Backends.BackendRawSend</c>), and its result
+/// goes back as the backend's bytes under the caller's id (a resource's URIs namespaced).
+/// </summary>
+/// <remarks>
+/// Anything else takes the typed path, unchanged and with its own answers: a legacy session's requests (the SDK keeps
+/// their session: idle timer, owner, resumable stream), a request the SDK would refuse (headers that do not match the
+/// body, missing per-request <c>_meta</c>, a batch, unknown params), a call that asks for progress or a log level, a
+/// Multi Round-Trip retry, an item the caller may not use or that does not exist, a backend without a fast way. A
+/// backend that answers <c>input_required</c> hands the call to the typed path, which runs its rounds (a new request for
+/// the backend: a client may always start over, spec "Multi Round-Trip Requests").
+/// </remarks>
+internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, ProxyCatalog catalog, ProxyConfig config)
+{
+    private static ReadOnlySpan<byte> Prefix => "{\"jsonrpc\":\"2.0\",\"id\":"u8;
+
+    // The proxy as the server of every result, as the SDK's server names itself on modern results.
+    private readonly byte[] _serverInfo = JsonSerializer.SerializeToUtf8Bytes(
+        new Implementation { Name = config.Proxy.Name, Version = config.Proxy.Version }, McpJsonUtilities.DefaultOptions);
+
+    private readonly string _path = config.Proxy.Listen.Path;
+
+    public async Task InvokeAsync(HttpContext http, RequestDelegate next)
+    {
+        if (!IsCandidate(http.Request, out var method, out var name, out var length))
+        {
+            await next(http);
+            return;
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        JsonDocument? document = null;
+        try
+        {
+            var body = buffer.AsMemory(0, length);
+            await http.Request.Body.ReadExactlyAsync(body, http.RequestAborted);
+            try
+            {
+                document = JsonDocument.Parse(body);
+            }
+            catch (JsonException)
+            {
+                // Not ours to judge: the SDK answers a malformed body.
+            }
+
+            if (document is null || !TryRead(document.RootElement, method, name, out var id, out var parameters)
+                || router.Fast(method, name, parameters, JsonMarshal.GetRawUtf8Value(parameters).Length, http.User) is not { } call)
+            {
+                await TypedAsync(http, next, body);
+                return;
+            }
+
+            object result;
+            try
+            {
+                result = await pipeline.CallAsync(call, http.RequestAborted);
+            }
+            catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+            {
+                return; // the caller closed its stream: that is how a modern call is cancelled, and the backend's was closed too
+            }
+            catch (Exception ex)
+            {
+                await WriteAsync(http, id, Error(ex), ErrorStatus(ex), isError: true);
+                return;
+            }
+
+            if (result is RawResult { InputRequired: true })
+            {
+                await TypedAsync(http, next, body);
+                return;
+            }
+
+            var (json, edits) = Result(call, result);
+            await WriteAsync(http, id, json, StatusCodes.Status200OK, edits: edits);
+        }
+        finally
+        {
+            document?.Dispose();
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>The headers say it is a modern call the fast path may take; the body is read only then.</summary>
+    private bool IsCandidate(HttpRequest request, out string method, out string name, out int length)
+    {
+        method = name = "";
+        length = 0;
+        var headers = request.Headers;
+        if (!HttpMethods.IsPost(request.Method)
+            || !request.Path.Equals(_path, StringComparison.OrdinalIgnoreCase)
+            || request.ContentLength is not ({ } declared and > 0)
+            || declared > config.Security.MaxArgumentSize
+            || headers["MCP-Protocol-Version"] is not [ModernEra.Version]
+            || headers.ContainsKey("Mcp-Session-Id")
+            || headers["Mcp-Method"] is not [{ } methodHeader]
+            || methodHeader is not (RequestMethods.ToolsCall or RequestMethods.PromptsGet or RequestMethods.ResourcesRead)
+            || headers["Mcp-Name"] is not [{ Length: > 0 } nameHeader]
+            || request.ContentType is not { } contentType || !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase)
+            || !Accepts(headers.Accept))
+        {
+            return false;
+        }
+
+        foreach (var header in headers.Keys)
+        {
+            if (header.StartsWith(McpParamHeaders.Prefix, StringComparison.OrdinalIgnoreCase))
+            {
+                return false; // header-carried arguments are checked on the typed path
+            }
+        }
+
+        method = methodHeader;
+        name = McpHeaderEncoder.DecodeValue(nameHeader) ?? nameHeader;
+        length = (int)declared;
+        return true;
+    }
+
+    /// <summary>The SDK answers 406 unless a POST accepts both JSON and SSE; the fast path answers JSON.</summary>
+    private static bool Accepts(StringValues accept)
+    {
+        bool json = false, sse = false;
+        foreach (var value in accept)
+        {
+            json |= value?.Contains("application/json", StringComparison.OrdinalIgnoreCase) == true;
+            sse |= value?.Contains("text/event-stream", StringComparison.OrdinalIgnoreCase) == true;
+        }
+
+        return json && sse;
+    }
+
+    /// <summary>
+    /// The body is one request exactly as the headers say (method and name), with the era's per-request <c>_meta</c>
+    /// (protocol version, client capabilities), no progress token or log level (a fast-path answer is one message),
+    /// no Multi Round-Trip retry, and nothing the typed model would read that the fast path does not.
+    /// </summary>
+    private static bool TryRead(JsonElement root, string method, string name, out JsonElement id, out JsonElement parameters)
+    {
+        id = parameters = default;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return false;
+        }
+
+        var seen = 0;
+        foreach (var property in root.EnumerateObject())
+        {
+            seen++;
+            if (property.NameEquals("jsonrpc"u8))
+            {
+                if (!property.Value.ValueEquals("2.0"u8))
+                {
+                    return false;
+                }
+            }
+            else if (property.NameEquals("id"u8))
+            {
+                id = property.Value;
+            }
+            else if (property.NameEquals("method"u8))
+            {
+                if (property.Value.ValueKind != JsonValueKind.String || !property.Value.ValueEquals(method))
+                {
+                    return false;
+                }
+            }
+            else if (property.NameEquals("params"u8))
+            {
+                parameters = property.Value;
+            }
+            else
+            {
+                return false;
+            }
+        }
+
+        return seen == 4
+            && id.ValueKind is JsonValueKind.String or JsonValueKind.Number
+            && parameters.ValueKind == JsonValueKind.Object
+            && IsPlainCall(parameters, method, name);
+    }
+
+    private static bool IsPlainCall(JsonElement parameters, string method, string name)
+    {
+        var itemKey = method == RequestMethods.ResourcesRead ? "uri"u8 : "name"u8;
+        bool item = false, meta = false;
+        foreach (var property in parameters.EnumerateObject())
+        {
+            if (property.NameEquals(itemKey))
+            {
+                if (item || property.Value.ValueKind != JsonValueKind.String || !property.Value.ValueEquals(name))
+                {
+                    return false;
+                }
+
+                item = true;
+            }
+            else if (property.NameEquals("arguments"u8) && method != RequestMethods.ResourcesRead)
+            {
+                if (property.Value.ValueKind != JsonValueKind.Object
+                    || (method == RequestMethods.PromptsGet && property.Value.EnumerateObject().Any(a => a.Value.ValueKind != JsonValueKind.String)))
+                {
+                    return false;
+                }
+            }
+            else if (property.NameEquals("_meta"u8))
+            {
+                if (meta || !IsPlainMeta(property.Value))
+                {
+                    return false;
+                }
+
+                meta = true;
+            }
+            else
+            {
+                return false;
+            }
+        }
+
+        return item && meta;
+    }
+
+    private static bool IsPlainMeta(JsonElement meta) =>
+        meta.ValueKind == JsonValueKind.Object
+        && meta.TryGetProperty("io.modelcontextprotocol/protocolVersion"u8, out var version) && version.ValueKind == JsonValueKind.String && version.ValueEquals(ModernEra.Version)
+        && meta.TryGetProperty("io.modelcontextprotocol/clientCapabilities"u8, out var capabilities) && capabilities.ValueKind == JsonValueKind.Object
+        && !meta.TryGetProperty("progressToken"u8, out _)
+        && !meta.TryGetProperty("io.modelcontextprotocol/logLevel"u8, out _);
+
+    /// <summary>Hands the request to the typed path (the SDK) with its body as it was sent.</summary>
+    private static Task TypedAsync(HttpContext http, RequestDelegate next, ReadOnlyMemory<byte> body)
+    {
+        http.Request.Body = new MemoryStream(body.ToArray(), writable: false);
+        return next(http);
+    }
+
+    /// <summary>
+    /// The result as the caller gets it: the backend's bytes (or a typed result's JSON, when its backend changed era under
+    /// the call) and the splices that name the proxy as the server and namespace a resource's URIs (<see cref="ResultEdits"/>).
+    /// </summary>
+    private (ReadOnlyMemory<byte> Json, List<ResultEdit> Edits) Result(CallContext call, object result)
+    {
+        var json = result is RawResult raw ? raw.Json : JsonSerializer.SerializeToUtf8Bytes(result, result.GetType(), McpJsonUtilities.DefaultOptions);
+        var backend = call.BackendName;
+        return (json, ResultEdits.Of(json, _serverInfo, call.Method == RequestMethods.ResourcesRead ? uri => catalog.Namespace(backend, uri) : null));
+    }
+
+    /// <summary>The error as the SDK's server writes it for the same exception (code, message, data).</summary>
+    private static ReadOnlyMemory<byte> Error(Exception exception)
+    {
+        var detail = exception switch
+        {
+            MissingRequiredClientCapabilityException missing => new JsonRpcErrorDetail
+            {
+                Code = (int)missing.ErrorCode,
+                Message = missing.Message,
+                Data = JsonSerializer.SerializeToElement(
+                    new Dictionary<string, ClientCapabilities> { ["requiredCapabilities"] = missing.RequiredCapabilities }, McpJsonUtilities.DefaultOptions),
+            },
+            McpProtocolException protocol => new JsonRpcErrorDetail { Code = (int)protocol.ErrorCode, Message = protocol.Message, Data = Data(protocol.Data) },
+            McpException mcp => new JsonRpcErrorDetail { Code = (int)McpErrorCode.InternalError, Message = mcp.Message },
+            _ => new JsonRpcErrorDetail { Code = (int)McpErrorCode.InternalError, Message = "An error occurred." },
+        };
+
+        return JsonSerializer.SerializeToUtf8Bytes(detail, McpJsonUtilities.DefaultOptions);
+    }
+
+    private static Dictionary<string, JsonElement>? Data(System.Collections.IDictionary data)
+    {
+        Dictionary<string, JsonElement>? result = null;
+        foreach (System.Collections.DictionaryEntry entry in data)
+        {
+            if (entry.Key is string key)
+            {
+                try
+                {
+                    (result ??= [])[key] = JsonSerializer.SerializeToElement(entry.Value, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(object)));
+                }
+                catch (Exception ex) when (ex is NotSupportedException or JsonException)
+                {
+                    // not serializable: left out, as the SDK does
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>The HTTP status the SDK gives a modern request's error (SEP-2575).</summary>
+    private static int ErrorStatus(Exception exception) => exception is McpProtocolException protocol
+        ? protocol.ErrorCode switch
+        {
+            McpErrorCode.MethodNotFound => StatusCodes.Status404NotFound,
+            McpErrorCode.MissingRequiredClientCapability or McpErrorCode.UnsupportedProtocolVersion or McpErrorCode.HeaderMismatch => StatusCodes.Status400BadRequest,
+            _ => StatusCodes.Status200OK,
+        }
+        : StatusCodes.Status200OK;
+
+    /// <summary>One JSON-RPC message: <c>{"jsonrpc":"2.0","id":…,"result"|"error":…}</c>, the id as the caller wrote it, the payload spliced.</summary>
+    private static Task WriteAsync(HttpContext http, JsonElement id, ReadOnlyMemory<byte> payload, int status, bool isError = false, List<ResultEdit>? edits = null)
+    {
+        Write(http.Response, id, payload.Span, status, isError, edits);
+        return http.Response.BodyWriter.FlushAsync(http.RequestAborted).AsTask();
+    }
+
+    private static void Write(HttpResponse response, JsonElement id, ReadOnlySpan<byte> payload, int status, bool isError, List<ResultEdit>? edits)
+    {
+        var key = isError ? ",\"error\":"u8 : ",\"result\":"u8;
+        var rawId = JsonMarshal.GetRawUtf8Value(id);
+        var length = Prefix.Length + rawId.Length + key.Length + payload.Length + 1;
+        foreach (var edit in edits ?? [])
+        {
+            length += edit.Replacement.Length - edit.Length;
+        }
+
+        response.StatusCode = status;
+        response.ContentType = "application/json";
+        response.ContentLength = length;
+        var writer = response.BodyWriter;
+        writer.Write(Prefix);
+        writer.Write(rawId);
+        writer.Write(key);
+        var at = 0;
+        foreach (var edit in edits ?? [])
+        {
+            writer.Write(payload[at..edit.Start]);
+            writer.Write(edit.Replacement.Span);
+            at = edit.Start + edit.Length;
+        }
+
+        writer.Write(payload[at..]);
+        writer.Write("}"u8);
+    }
+}

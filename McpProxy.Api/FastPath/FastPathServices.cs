@@ -1,0 +1,17 @@
+namespace McpProxy.FastPath;
+
+/// <summary>The fast path (README "Fast path"): its front, placed after authentication and authorization, before the MCP endpoint.</summary>
+internal static class FastPathServices
+{
+    public static IServiceCollection AddProxyFastPath(this IServiceCollection services) => services.AddSingleton<FastPathFront>();
+
+    /// <summary>
+    /// After <c>UseAuthorization</c>: the MCP endpoint's policy has admitted the caller before the fast path reads a byte.
+    /// Always in place (a hot reload may add a backend); a request it does not take costs a few header reads.
+    /// </summary>
+    public static IApplicationBuilder UseProxyFastPath(this IApplicationBuilder app)
+    {
+        var front = app.ApplicationServices.GetRequiredService<FastPathFront>();
+        return app.Use((http, next) => front.InvokeAsync(http, next));
+    }
+}
