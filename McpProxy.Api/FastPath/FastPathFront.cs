@@ -47,12 +47,28 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
             return;
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        var buffer = ArrayPool<byte>.Shared.Rent(length > 0 ? length : 4096);
         JsonDocument? document = null;
         try
         {
+            if (length > 0)
+            {
+                await http.Request.Body.ReadExactlyAsync(buffer.AsMemory(0, length), http.RequestAborted);
+            }
+            else
+            {
+                // No Content-Length (the SDK's client streams its JSON): read to the end, within the body limit the
+                // server enforces on every request ([security] max_request_body).
+                (buffer, length) = await ReadToEndAsync(http.Request.Body, buffer, http.RequestAborted);
+            }
+
             var body = buffer.AsMemory(0, length);
-            await http.Request.Body.ReadExactlyAsync(body, http.RequestAborted);
+            if (length > config.Security.MaxArgumentSize)
+            {
+                await TypedAsync(http, next, body);
+                return;
+            }
+
             try
             {
                 document = JsonDocument.Parse(body);
@@ -108,8 +124,7 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
         var headers = request.Headers;
         if (!HttpMethods.IsPost(request.Method)
             || !request.Path.Equals(_path, StringComparison.OrdinalIgnoreCase)
-            || request.ContentLength is not ({ } declared and > 0)
-            || declared > config.Security.MaxArgumentSize
+            || request.ContentLength is { } declared && (declared <= 0 || declared > config.Security.MaxArgumentSize)
             || headers["MCP-Protocol-Version"] is not [ModernEra.Version]
             || headers.ContainsKey("Mcp-Session-Id")
             || headers["Mcp-Method"] is not [{ } methodHeader]
@@ -131,8 +146,32 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
 
         method = methodHeader;
         name = McpHeaderEncoder.DecodeValue(nameHeader) ?? nameHeader;
-        length = (int)declared;
+        length = (int)(request.ContentLength ?? 0);
         return true;
+    }
+
+    /// <summary>Reads a body of unknown length into a pooled buffer that grows as needed (bodies this path takes fit the first).</summary>
+    private static async Task<(byte[] Buffer, int Length)> ReadToEndAsync(Stream body, byte[] buffer, CancellationToken cancellationToken)
+    {
+        var length = 0;
+        while (true)
+        {
+            if (length == buffer.Length)
+            {
+                var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                buffer.AsSpan(0, length).CopyTo(larger);
+                buffer = larger; // the smaller one is left to the GC: the caller returns whichever it holds when it ends
+
+            }
+
+            var read = await body.ReadAsync(buffer.AsMemory(length), cancellationToken);
+            if (read == 0)
+            {
+                return (buffer, length);
+            }
+
+            length += read;
+        }
     }
 
     /// <summary>The SDK answers 406 unless a POST accepts both JSON and SSE; the fast path answers JSON.</summary>
