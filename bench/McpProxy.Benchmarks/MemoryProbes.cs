@@ -24,6 +24,9 @@ internal sealed record IdleSessionsResult(int Sessions, double RssMiB, double He
 /// </summary>
 internal sealed record LargeResultResult(Era Era, long ResultBytes, double PeakRssIncreaseBytes, double AllocatedBytes, bool PeakExact, string? Error = null)
 {
+    /// <summary>Measured with <c>fast_path = false</c> on the backend (<c>--fast-path-ab</c>).</summary>
+    public bool FastPathOff { get; init; }
+
     public double PeakRatio => PeakRssIncreaseBytes / ResultBytes;
 
     public double AllocatedRatio => AllocatedBytes / ResultBytes;
@@ -105,13 +108,15 @@ internal static class MemoryProbes
     /// One <c>tools/call</c> of the sample's <c>large</c> tool (<paramref name="sizeKb"/> KiB of text) through a fresh
     /// proxy to the HTTP <paramref name="backend"/>, after a few small calls of the same tool: the proxy's peak RSS during
     /// the call (its kernel high-water mark, reset just before; also polled every few ms) minus its RSS before it.
+    /// With <paramref name="fastPathOff"/> the backend has <c>fast_path = false</c>.
     /// </summary>
     public static async Task<LargeResultResult> LargeResultAsync(
-        Era era, string proxyDll, Uri backend, string work, HttpClient http, List<Participant> participants, IDictionary<string, string> env, int sizeKb = 20 * 1024)
+        Era era, string proxyDll, Uri backend, string work, HttpClient http, List<Participant> participants, IDictionary<string, string> env,
+        bool fastPathOff = false, int sizeKb = 20 * 1024)
     {
         var bytes = sizeKb * 1024L;
         var port = Participant.FreePort();
-        var path = Path.Combine(work, $"large-{era}.toml");
+        var path = Path.Combine(work, $"large-{era}{(fastPathOff ? "-off" : "")}.toml");
         await File.WriteAllTextAsync(path, $"""
             [proxy]
             name = "mcp-proxy-bench-large"
@@ -128,8 +133,18 @@ internal static class MemoryProbes
             name = "http"
             transport = "http"
             url = "{backend}"
+            {(fastPathOff ? "fast_path = false" : "")}
             """);
-        var proxy = await Participant.StartAsync($"McpProxy (large result, {era})", "dotnet", [proxyDll, "--config", path], port, env: env);
+        Participant proxy;
+        try
+        {
+            proxy = await Participant.StartAsync($"McpProxy (large result, {era})", "dotnet", [proxyDll, "--config", path], port, env: env);
+        }
+        catch (InvalidOperationException ex)
+        {
+            return new LargeResultResult(era, bytes, double.NaN, double.NaN, false, ex.Message) { FastPathOff = fastPathOff };
+        }
+
         participants.Add(proxy);
         McpClient? client = null;
         try
@@ -172,7 +187,7 @@ internal static class MemoryProbes
             var peak = Math.Max(await polled, exact ? proxy.PeakRssMiB() : 0);
             await Task.Delay(1000); // the proxy's Prometheus exporter answers from a short-lived cache of its last scrape
             var allocated = await ProxyMetrics.AllocatedBytesAsync(proxy, http) - allocatedBefore;
-            return new LargeResultResult(era, bytes, (peak - baseline) * MiB, allocated, exact, error);
+            return new LargeResultResult(era, bytes, (peak - baseline) * MiB, allocated, exact, error) { FastPathOff = fastPathOff };
         }
         finally
         {

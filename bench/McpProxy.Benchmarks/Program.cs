@@ -37,6 +37,7 @@ var participants = new List<Participant>();
 AppDomain.CurrentDomain.ProcessExit += (_, _) => { foreach (var p in participants.ToArray()) { p.Kill(); } };
 Console.CancelKeyPress += (_, _) => { foreach (var p in participants.ToArray()) { p.Kill(); } };
 var results = new List<RunResult>();
+var fastPathOffRuns = false;
 try
 {
     var samplePort = Participant.FreePort();
@@ -114,6 +115,7 @@ try
             var off = await Participant.StartAsync("McpProxy (fast path off)", "dotnet", [proxyDll, "--config", offConfig], offPort, env: options.ProxyEnv);
             participants.Add(off);
             await LoadRunner.WaitForToolsAsync(off.Endpoint, http, "http/echo");
+            fastPathOffRuns = true;
             foreach (var era in new[] { Era.Legacy, Era.Modern })
             {
                 targets.Insert(targets.FindLastIndex(t => t.Name == "McpProxy → HTTP backend") + 1,
@@ -261,11 +263,11 @@ try
         var idle = await MemoryProbes.IdleSessionsAsync(proxyDll, config, http, participants, options.ProxyEnv);
         Console.WriteLine($"  idle sessions: {idle.RssMiBPer1000:0.0} MiB RSS, {idle.HeapMiBPer1000:0.0} MiB GC heap per 1,000 sessions");
         var large = new List<LargeResultResult>();
-        foreach (var era in new[] { Era.Legacy, Era.Modern })
+        foreach (var (era, off) in new[] { (Era.Legacy, false), (Era.Modern, false) }.Concat(fastPathOffRuns ? [(Era.Legacy, true), (Era.Modern, true)] : []))
         {
-            var l = await MemoryProbes.LargeResultAsync(era, proxyDll, sample.Endpoint, work, http, participants, options.ProxyEnv);
+            var l = await MemoryProbes.LargeResultAsync(era, proxyDll, sample.Endpoint, work, http, participants, options.ProxyEnv, fastPathOff: off);
             large.Add(l);
-            Console.WriteLine($"  {l.ResultBytes / 1048576} MiB result, {era}: peak RSS +{l.PeakRssIncreaseBytes / 1048576:0.0} MiB ({l.PeakRatio:0.00}x), allocated {l.AllocatedBytes / 1048576:0.0} MiB ({l.AllocatedRatio:0.00}x){(l.Error is null ? "" : " — " + l.Error)}");
+            Console.WriteLine($"  {l.ResultBytes / 1048576} MiB result, {era}{(off ? ", fast path off" : "")}: peak RSS +{l.PeakRssIncreaseBytes / 1048576:0.0} MiB ({l.PeakRatio:0.00}x), allocated {l.AllocatedBytes / 1048576:0.0} MiB ({l.AllocatedRatio:0.00}x){(l.Error is null ? "" : " — " + l.Error)}");
         }
 
         var (listDirect, listProxy) = await ToolsListAsync(sampleDll, proxyDll, work, http, participants);

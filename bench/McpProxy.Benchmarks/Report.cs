@@ -72,7 +72,7 @@ internal static class Report
             md.AppendLine(c, $"| {t.What} | {t.Era} | {t.Measured} | {t.Required} | {(t.Met switch { true => "met", false => "**not met**", null => "not measured" })} |");
         }
 
-        if (FastPathAb(results).ToList() is { Count: > 0 } ab)
+        if (FastPathAb(results, extras).ToList() is { Count: > 0 } ab)
         {
             md.AppendLine();
             md.AppendLine("Fast path on vs. off (`--fast-path-ab`: the same proxy and backend, `fast_path = false`; ratios on ÷ off):");
@@ -197,7 +197,7 @@ internal static class Report
         foreach (var era in new[] { Era.Legacy, Era.Modern })
         {
             var e = era.ToString().ToLowerInvariant();
-            if (extras.Large?.FirstOrDefault(l => l.Era == era) is { } l)
+            if (extras.Large?.FirstOrDefault(l => l.Era == era && !l.FastPathOff) is { } l)
             {
                 var mib = l.ResultBytes / 1048576;
                 yield return l.Error is null
@@ -212,7 +212,7 @@ internal static class Report
         }
     }
 
-    private static IEnumerable<string> FastPathAb(IReadOnlyList<RunResult> all)
+    private static IEnumerable<string> FastPathAb(IReadOnlyList<RunResult> all, Extras extras)
     {
         var c = CultureInfo.InvariantCulture;
         IReadOnlyList<RunResult> results = [.. all.Where(r => r.Calls >= MinCallsForCpu)];
@@ -223,6 +223,17 @@ internal static class Report
                 yield return string.Create(c, $"{off.Era.ToString().ToLowerInvariant()}, concurrency {off.Concurrency}: throughput {on.CallsPerSecond / off.CallsPerSecond:0.00}× ({on.CallsPerSecond:0} vs {off.CallsPerSecond:0} calls/s), " +
                     $"front CPU per call {on.FrontCpuMsPer1k / off.FrontCpuMsPer1k:0.00}× ({on.FrontCpuMsPer1k:0} vs {off.FrontCpuMsPer1k:0} ms/1k), p50 {on.P50Ms:0.000} vs {off.P50Ms:0.000} ms, " +
                     $"allocated {on.AllocatedKiBPerCall:0.0} vs {off.AllocatedKiBPerCall:0.0} KiB per call");
+            }
+        }
+
+        foreach (var off in extras.Large?.Where(l => l.FastPathOff) ?? [])
+        {
+            var e = off.Era.ToString().ToLowerInvariant();
+            if (extras.Large!.FirstOrDefault(l => l.Era == off.Era && !l.FastPathOff) is { } on)
+            {
+                yield return off.Error is null && on.Error is null
+                    ? string.Create(c, $"{e}, one {off.ResultBytes / 1048576} MiB result: peak RSS {on.PeakRatio:0.00}× vs {off.PeakRatio:0.00}× its size, allocated {on.AllocatedRatio:0.0}× vs {off.AllocatedRatio:0.0}×")
+                    : $"{e}, one {off.ResultBytes / 1048576} MiB result: a call failed ({on.Error ?? off.Error})";
             }
         }
     }
