@@ -146,6 +146,23 @@ internal static class LoadRunner
             http,
             ownsHttpClient: false));
 
+    /// <summary>Waits until the server at <paramref name="endpoint"/> lists <paramref name="tool"/> (a proxy's backends have connected).</summary>
+    public static async Task WaitForToolsAsync(Uri endpoint, HttpClient http, string tool)
+    {
+        await using var client = await ConnectAsync(endpoint, http);
+        for (var i = 0; i < 300; i++)
+        {
+            if ((await client.ListToolsAsync()).Any(t => t.Name == tool))
+            {
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new InvalidOperationException($"{tool} never appeared at {endpoint}");
+    }
+
     public static double Percentile(double[] sorted, double p) =>
         sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 

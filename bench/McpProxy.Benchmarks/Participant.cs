@@ -114,11 +114,30 @@ internal sealed class Participant : IAsyncDisposable
     }
 
     /// <summary>Resident set size, in MiB.</summary>
-    public double RssMiB()
+    public double RssMiB() => Status("VmRSS:");
+
+    /// <summary>The kernel's high-water mark of the resident set since the process started or <see cref="ResetPeakRss"/>, in MiB.</summary>
+    public double PeakRssMiB() => Status("VmHWM:");
+
+    /// <summary>Resets <see cref="PeakRssMiB"/> to the current RSS (<c>/proc/&lt;pid&gt;/clear_refs</c>, value 5); false where not allowed.</summary>
+    public bool ResetPeakRss()
+    {
+        try
+        {
+            File.WriteAllText($"/proc/{Pid}/clear_refs", "5");
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private double Status(string field)
     {
         foreach (var line in File.ReadLines($"/proc/{Pid}/status"))
         {
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            if (line.StartsWith(field, StringComparison.Ordinal))
             {
                 return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
             }

@@ -10,6 +10,9 @@ using ModelContextProtocol.Client;
 // several concurrencies, all in one run on loopback; figures reported as ratios to the direct call.
 //   dotnet run -c Release --project bench/McpProxy.Benchmarks -- [--duration 4] [--warmup 1] [--prewarm 6] [--concurrency 1,16,64]
 //                                                                  [--out docs/benchmarks.md] [--no-peers] [--no-replicas] [--no-floors]
+//                                                                  [--no-memory] [--fast-path-ab] [--proxy-env KEY=VALUE]
+// A quick check of the whole run: --duration 1 --prewarm 1 --concurrency 16 --out /tmp/bench.md
+var runClock = Stopwatch.StartNew();
 var options = BenchOptions.Parse(args);
 var repo = FindRepoRoot();
 var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<Configuration>/net10.0
@@ -34,6 +37,7 @@ var participants = new List<Participant>();
 AppDomain.CurrentDomain.ProcessExit += (_, _) => { foreach (var p in participants.ToArray()) { p.Kill(); } };
 Console.CancelKeyPress += (_, _) => { foreach (var p in participants.ToArray()) { p.Kill(); } };
 var results = new List<RunResult>();
+var fastPathOffRuns = false;
 try
 {
     var samplePort = Participant.FreePort();
@@ -67,7 +71,7 @@ try
         """);
     var proxy = await Participant.StartAsync("McpProxy", "dotnet", [proxyDll, "--config", config], proxyPort, env: options.ProxyEnv);
     participants.Add(proxy);
-    await WaitForToolsAsync(proxy.Endpoint, http, "stdio/echo");
+    await LoadRunner.WaitForToolsAsync(proxy.Endpoint, http, "stdio/echo");
 
     // Each row: a target (what the client calls, which tool, whose CPU is the front's and whose the backend's) and an era.
     var targets = new List<Target>
@@ -81,7 +85,48 @@ try
 
     Target Direct(Era era) => new("direct (sample HTTP)", era, http, sample.Endpoint, "echo", sample.CpuTime, null, sample.RssMiB);
     Target Proxied(string name, Era era, string tool, Func<CpuSnapshot> backendCpu) =>
-        new(name, era, http, proxy.Endpoint, tool, proxy.CpuTime, backendCpu, proxy.RssMiB, () => AllocatedBytesAsync(proxy, http));
+        new(name, era, http, proxy.Endpoint, tool, proxy.CpuTime, backendCpu, proxy.RssMiB, () => ProxyMetrics.AllocatedBytesAsync(proxy, http));
+
+    if (options.FastPathAb)
+    {
+        // The same proxy with the MCP-aware fast path switched off for its HTTP backend (fast_path = false, issue 16):
+        // its rows sit next to the default ones. A proxy that does not know the key refuses the config: the rows are
+        // then left out and the run carries on.
+        var offPort = Participant.FreePort();
+        var offConfig = Path.Combine(work, "fast-path-off.toml");
+        await File.WriteAllTextAsync(offConfig, $"""
+            [proxy]
+            name = "mcp-proxy-bench"
+            [proxy.listen]
+            port = {offPort}
+            [observability]
+            log_level = "warn"
+            [observability.metrics]
+            enabled = true
+
+            [[backends]]
+            name = "http"
+            transport = "http"
+            url = "{sample.Endpoint}"
+            fast_path = false
+            """);
+        try
+        {
+            var off = await Participant.StartAsync("McpProxy (fast path off)", "dotnet", [proxyDll, "--config", offConfig], offPort, env: options.ProxyEnv);
+            participants.Add(off);
+            await LoadRunner.WaitForToolsAsync(off.Endpoint, http, "http/echo");
+            fastPathOffRuns = true;
+            foreach (var era in new[] { Era.Legacy, Era.Modern })
+            {
+                targets.Insert(targets.FindLastIndex(t => t.Name == "McpProxy → HTTP backend") + 1,
+                    new(Report.FastPathOff, era, http, off.Endpoint, "http/echo", off.CpuTime, sample.CpuTime, off.RssMiB, () => ProxyMetrics.AllocatedBytesAsync(off, http)));
+            }
+        }
+        catch (InvalidOperationException ex)
+        {
+            Console.WriteLine($"  --fast-path-ab: the proxy did not start with fast_path = false ({ex.Message}); its rows are left out");
+        }
+    }
 
     if (options.Floors)
     {
@@ -131,7 +176,7 @@ try
                 env: new Dictionary<string, string>(options.ProxyEnv) { ["ConnectionStrings__cache"] = $"127.0.0.1:{redisPort}" });
             participants.Add(replica);
             replicas.Add(replica);
-            await WaitForToolsAsync(replica.Endpoint, http, "http/echo");
+            await LoadRunner.WaitForToolsAsync(replica.Endpoint, http, "http/echo");
         }
 
         var instances = new InstanceCounter();
@@ -140,7 +185,7 @@ try
         {
             targets.Add(new("McpProxy ×2 replicas (Redis, round robin) → HTTP backend", era, balanced, replicas[0].Endpoint, "http/echo",
                 () => CpuSnapshot.Combine(replicas.Select(r => r.CpuTime()).Append(redis.CpuTime())), sample.CpuTime, () => replicas.Sum(r => r.RssMiB()), // front: both replicas + their Redis
-                async () => (await Task.WhenAll(replicas.Select(r => AllocatedBytesAsync(r, http)))).Sum(), instances));
+                async () => (await Task.WhenAll(replicas.Select(r => ProxyMetrics.AllocatedBytesAsync(r, http)))).Sum(), instances));
         }
     }
 
@@ -205,13 +250,32 @@ try
     }
 
     var loadAfter = LoadAverage();
-    var idle = await IdleSessionsAsync(proxyDll, config, http, participants, options.ProxyEnv);
-    Console.WriteLine($"  idle sessions: {idle:0.0} MiB per 1,000 sessions");
+    var extras = new Extras();
+    if (options.Memory)
+    {
+        // The load rows' servers are stopped first: the memory probes start fresh proxies and want the cores.
+        foreach (var participant in participants.Where(p => p != sample).ToArray())
+        {
+            participants.Remove(participant);
+            await participant.DisposeAsync();
+        }
 
-    var (listDirect, listProxy) = await ToolsListAsync(sampleDll, proxyDll, work, http, participants);
-    Console.WriteLine($"  tools/list, 10 backends x 50 tools: p50 {listProxy.P50:0.000} ms / p99 {listProxy.P99:0.000} ms (one backend directly: p50 {listDirect.P50:0.000} ms)");
+        var idle = await MemoryProbes.IdleSessionsAsync(proxyDll, config, http, participants, options.ProxyEnv);
+        Console.WriteLine($"  idle sessions: {idle.RssMiBPer1000:0.0} MiB RSS, {idle.HeapMiBPer1000:0.0} MiB GC heap per 1,000 sessions");
+        var large = new List<LargeResultResult>();
+        foreach (var (era, off) in new[] { (Era.Legacy, false), (Era.Modern, false) }.Concat(fastPathOffRuns ? [(Era.Legacy, true), (Era.Modern, true)] : []))
+        {
+            var l = await MemoryProbes.LargeResultAsync(era, proxyDll, sample.Endpoint, work, http, participants, options.ProxyEnv, fastPathOff: off);
+            large.Add(l);
+            Console.WriteLine($"  {l.ResultBytes / 1048576} MiB result, {era}{(off ? ", fast path off" : "")}: peak RSS +{l.PeakRssIncreaseBytes / 1048576:0.0} MiB ({l.PeakRatio:0.00}x), allocated {l.AllocatedBytes / 1048576:0.0} MiB ({l.AllocatedRatio:0.00}x){(l.Error is null ? "" : " — " + l.Error)}");
+        }
 
-    var table = Report.Markdown(results, idle, listDirect, listProxy, options, Machine() + $"; load average (1 min) {loadBefore} before the rows, {loadAfter} after them");
+        var (listDirect, listProxy) = await ToolsListAsync(sampleDll, proxyDll, work, http, participants);
+        Console.WriteLine($"  tools/list, 10 backends x 50 tools: p50 {listProxy.P50:0.000} ms / p99 {listProxy.P99:0.000} ms (one backend directly: p50 {listDirect.P50:0.000} ms)");
+        extras = new Extras(idle, large, listDirect, listProxy);
+    }
+
+    var table = Report.Markdown(results, extras with { RunTime = runClock.Elapsed }, options, Machine() + $"; load average (1 min) {loadBefore} before the rows, {loadAfter} after them");
     Console.WriteLine();
     Console.WriteLine(table);
     if (options.Out is { } outPath)
@@ -240,60 +304,6 @@ return 0;
 static async Task<double> FrontAllocatedBytesAsync(Participant front, HttpClient http) =>
     double.Parse(await http.GetStringAsync(new Uri(front.Endpoint, "/_bench/allocated")), CultureInfo.InvariantCulture);
 
-// The proxy's managed allocations so far, from its own Prometheus endpoint (the runtime's dotnet.gc.heap.total_allocated).
-static async Task<double> AllocatedBytesAsync(Participant proxy, HttpClient http)
-{
-    var text = await http.GetStringAsync(new Uri(proxy.Endpoint, "/admin/metrics"));
-    var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("dotnet_gc_heap_total_allocated_bytes_total", StringComparison.Ordinal));
-    if (line is null)
-    {
-        return double.NaN; // metrics off (e.g. --proxy-env OTEL_SDK_DISABLED=true)
-    }
-
-    return double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
-}
-
-static async Task WaitForToolsAsync(Uri endpoint, HttpClient http, string tool)
-{
-    await using var client = await LoadRunner.ConnectAsync(endpoint, http);
-    for (var i = 0; i < 300; i++)
-    {
-        if ((await client.ListToolsAsync()).Any(t => t.Name == tool))
-        {
-            return;
-        }
-
-        await Task.Delay(100);
-    }
-
-    throw new InvalidOperationException($"{tool} never appeared at {endpoint}");
-}
-
-// RSS growth of a fresh proxy (same config, nothing run through it before) for 1,000 open, idle client sessions.
-static async Task<double> IdleSessionsAsync(string proxyDll, string config, HttpClient http, List<Participant> participants, Dictionary<string, string> env)
-{
-    const int sessions = 1000;
-    var text = await File.ReadAllTextAsync(config);
-    var port = Participant.FreePort();
-    var path = Path.Combine(Path.GetDirectoryName(config)!, "idle.toml");
-    await File.WriteAllTextAsync(path, System.Text.RegularExpressions.Regex.Replace(text, @"(?m)^port = \d+$", $"port = {port}"));
-    var proxy = await Participant.StartAsync("McpProxy (idle sessions)", "dotnet", [proxyDll, "--config", path], port, env: env);
-    participants.Add(proxy);
-    await WaitForToolsAsync(proxy.Endpoint, http, "stdio/echo");
-    await Task.Delay(2000);
-    var before = proxy.RssMiB();
-    var clients = new List<McpClient>();
-    for (var i = 0; i < sessions; i += 50)
-    {
-        clients.AddRange(await Task.WhenAll(Enumerable.Range(0, Math.Min(50, sessions - i)).Select(_ => LoadRunner.ConnectAsync(proxy.Endpoint, http))));
-    }
-
-    await Task.Delay(2000);
-    var after = proxy.RssMiB();
-    await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask()));
-    return (after - before) * 1000.0 / sessions;
-}
-
 // The 1-minute load average: how busy the machine was (other work shares these cores).
 static string LoadAverage() => File.ReadAllText("/proc/loadavg").Split(' ')[0];
 
@@ -315,7 +325,7 @@ static async Task<((double P50, double P99) Direct, (double P50, double P99) Pro
     await File.WriteAllTextAsync(path, config.ToString());
     var proxy = await Participant.StartAsync("McpProxy (10 backends)", "dotnet", [proxyDll, "--config", path], port);
     participants.Add(proxy);
-    await WaitForToolsAsync(proxy.Endpoint, http, "b9/t49");
+    await LoadRunner.WaitForToolsAsync(proxy.Endpoint, http, "b9/t49");
 
     return (await Measure(sample.Endpoint, 61), await Measure(proxy.Endpoint, 610));
 
@@ -366,6 +376,12 @@ static string Machine()
 
 internal sealed record BenchOptions(TimeSpan Duration, TimeSpan Warmup, int[] Concurrency, string? Out, bool Peers, bool Replicas = true, bool Floors = true)
 {
+    /// <summary>The memory probes after the rows (idle sessions, a 20 MiB result) and the tools/list measurement (<c>--no-memory</c> skips them).</summary>
+    public bool Memory { get; init; } = true;
+
+    /// <summary>Adds rows of a second proxy whose HTTP backend has <c>fast_path = false</c> (<c>--fast-path-ab</c>).</summary>
+    public bool FastPathAb { get; init; }
+
     /// <summary>Unmeasured load on every target before the rows (<c>--prewarm</c> seconds): the runtime's tier-up is done by then.</summary>
     public TimeSpan Prewarm { get; init; } = TimeSpan.FromSeconds(6);
 
@@ -386,6 +402,8 @@ internal sealed record BenchOptions(TimeSpan Duration, TimeSpan Warmup, int[] Co
                 "--no-peers" => o with { Peers = false },
                 "--no-replicas" => o with { Replicas = false },
                 "--no-floors" => o with { Floors = false },
+                "--no-memory" => o with { Memory = false },
+                "--fast-path-ab" => o with { FastPathAb = true },
                 "--prewarm" => o with { Prewarm = TimeSpan.FromSeconds(double.Parse(args[++i], CultureInfo.InvariantCulture)) },
                 "--proxy-env" => o with { ProxyEnv = new(o.ProxyEnv) { [args[++i].Split('=', 2)[0]] = args[i].Split('=', 2)[1] } },
                 _ => throw new ArgumentException($"unknown option {args[i]}"),
