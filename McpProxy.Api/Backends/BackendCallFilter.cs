@@ -17,7 +17,9 @@ internal sealed class BackendCallFilter : ICallFilter
         using var cut = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, backend.CutToken);
         try
         {
-            return await backend.Resilience.ExecuteAsync(c => next(call, c), call.Repeatable, call.Kind, call.Item, cut.Token);
+            // The attempt's state goes through the pipeline: no closure per call.
+            return await backend.Resilience.ExecuteAsync(
+                static (attempt, ct) => attempt.next(attempt.call, ct), (call, next), call.Repeatable, call.Kind, call.Item, cut.Token);
         }
         catch (Exception ex) when (backend.CutToken.IsCancellationRequested && backend.CutReason is { } reason && ex is not BackendCallCutException { IsCut: true })
         {

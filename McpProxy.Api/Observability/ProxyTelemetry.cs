@@ -51,8 +51,14 @@ internal sealed partial class ProxyTelemetry
     /// The span of one proxied call, named <c>{mcp.method.name} {target}</c> (target: the tool or prompt name or the
     /// resource URI the client used), with the semconv attributes and the proxy's own.
     /// </summary>
+    /// <remarks>Without an ActivityListener nothing is built, not even the span's name; unsampled, only the name.</remarks>
     public Activity? StartCall(string method, string backend, string item, McpServer? session = null)
     {
+        if (!ProxyDiagnostics.ActivitySource.HasListeners())
+        {
+            return null;
+        }
+
         var activity = ProxyDiagnostics.ActivitySource.StartActivity(item.Length == 0 ? method : $"{method} {item}", ActivityKind.Internal);
         if (activity is null)
         {
@@ -100,11 +106,21 @@ internal sealed partial class ProxyTelemetry
         null => outcome switch { "ok" => null, "tool_error" => "tool_error", _ => outcome },
     };
 
+    /// <remarks>
+    /// Allocation-free unless there is a span or an audit event: the tags travel in <see cref="TagList"/> structs (inline
+    /// up to eight), and the audit event (caller identity, arguments) is built only when the audit logger is enabled.
+    /// </remarks>
     public void EndCall(Activity? activity, string method, string backend, string item, string outcome, TimeSpan elapsed, ClaimsPrincipal? user, IDictionary<string, JsonElement>? arguments, Exception? exception = null)
     {
-        var tags = new TagList { { "method", method }, { "backend", backend }, { "outcome", outcome } };
-        _requests.Add(1, tags);
-        _duration.Record(elapsed.TotalSeconds, new TagList { { "method", method }, { "backend", backend } });
+        if (_requests.Enabled)
+        {
+            _requests.Add(1, new TagList { { "method", method }, { "backend", backend }, { "outcome", outcome } });
+        }
+
+        if (_duration.Enabled)
+        {
+            _duration.Record(elapsed.TotalSeconds, new TagList { { "method", method }, { "backend", backend } });
+        }
 
         if (activity is not null)
         {
@@ -120,7 +136,8 @@ internal sealed partial class ProxyTelemetry
             }
         }
 
-        if (_auditEnabled)
+        // Nothing of the event (caller identity, rounded duration, arguments) is built unless it is written.
+        if (_auditEnabled && _audit.IsEnabled(LogLevel.Information))
         {
             LogAudit(_audit, CallerIdentity.Of(user), method, backend, item, outcome, Math.Round(elapsed.TotalMilliseconds, 1),
                 // Serialized only when audit_arguments asks for them, never on the plain call path.

@@ -35,6 +35,11 @@ internal interface IFleetRateLimits
 /// (<c>[backends.timeout]</c>) → the call. Retry and hedging act only on calls that are safe to repeat; every policy
 /// judges failures by <see cref="BackendFailure"/>.
 /// </summary>
+/// <remarks>
+/// A backend with no policy but its timeout (the default) does not go through Polly at all: its attempt runs under a
+/// timeout on the same clock, with the same error translation (<see cref="ExecuteAsync{T, TState}"/>). The Polly
+/// pipeline is still built, so <c>--check</c> and hot reload judge the timeout exactly as before.
+/// </remarks>
 internal sealed class BackendResilience : IDisposable
 {
     private static readonly ResiliencePropertyKey<bool> RepeatableKey = new("mcp-proxy.repeatable");
@@ -43,6 +48,10 @@ internal sealed class BackendResilience : IDisposable
     private readonly string _backend;
     private readonly BackendConfig _config;
     private readonly ResiliencePipeline<object> _pipeline;
+    private readonly TimeProvider _time;
+
+    // Only the per-attempt timeout is configured: calls skip the Polly pipeline.
+    private readonly bool _timeoutOnly;
 
     // Ours to dispose: a fixed-window limiter replenishes on a timer, which outlives the pipeline unless disposed (a
     // backend replaced by a hot reload, every --check dry run). Polly's own concurrency limiter holds no timer.
@@ -54,6 +63,7 @@ internal sealed class BackendResilience : IDisposable
         _backend = config.Name;
         _config = config;
         AttemptTimeout = attemptTimeout;
+        _time = services.Time;
         var metrics = services.Metrics;
         var builder = new ResiliencePipelineBuilder<object> { Name = config.Name, TimeProvider = services.Time };
 
@@ -151,6 +161,9 @@ internal sealed class BackendResilience : IDisposable
             builder.AddStrategy(_ => new GateStrategy(o, b, metrics, config.Name), new GateStrategyOptions());
         }
 
+        // Built even when unused (no other policy), so Polly validates the timeout as it always has.
+        _timeoutOnly = config.RateLimit is null && Budget is null && config.Hedging is not { MaxHedges: > 0 } && config.Concurrency is null
+            && Outlier is null && Breaker is null;
         builder.AddTimeout(new TimeoutStrategyOptions { Name = "timeout", Timeout = attemptTimeout });
         _pipeline = builder.Build();
 
@@ -192,7 +205,21 @@ internal sealed class BackendResilience : IDisposable
     /// </summary>
     /// <param name="call">One attempt (it may run several times, concurrently when hedged).</param>
     /// <param name="repeatable">Whether retry and hedging may repeat it.</param>
-    public async ValueTask<T> ExecuteAsync<T>(Func<CancellationToken, ValueTask<T>> call, bool repeatable, string kind, string item, CancellationToken cancellationToken)
+    public ValueTask<T> ExecuteAsync<T>(Func<CancellationToken, ValueTask<T>> call, bool repeatable, string kind, string item, CancellationToken cancellationToken)
+        where T : class =>
+        ExecuteAsync(static (attempt, ct) => attempt(ct), call, repeatable, kind, item, cancellationToken);
+
+    /// <summary>
+    /// <see cref="ExecuteAsync{T}(Func{CancellationToken, ValueTask{T}}, bool, string, string, CancellationToken)"/>
+    /// with the attempt's state passed through, so a static <paramref name="call"/> needs no closure per call.
+    /// </summary>
+    public ValueTask<T> ExecuteAsync<T, TState>(Func<TState, CancellationToken, ValueTask<T>> call, TState state, bool repeatable, string kind, string item, CancellationToken cancellationToken)
+        where T : class =>
+        _timeoutOnly
+            ? ExecuteWithTimeoutAsync(call, state, kind, item, cancellationToken)
+            : ExecutePipelineAsync(call, state, repeatable, kind, item, cancellationToken);
+
+    private async ValueTask<T> ExecutePipelineAsync<T, TState>(Func<TState, CancellationToken, ValueTask<T>> call, TState state, bool repeatable, string kind, string item, CancellationToken cancellationToken)
         where T : class
     {
         Budget?.RecordRequest();
@@ -205,7 +232,7 @@ internal sealed class BackendResilience : IDisposable
                 {
                     try
                     {
-                        return Outcome.FromResult<object>(await attempt(ctx.CancellationToken).ConfigureAwait(false));
+                        return Outcome.FromResult<object>(await attempt.call(attempt.state, ctx.CancellationToken).ConfigureAwait(false));
                     }
                     catch (Exception ex)
                     {
@@ -213,7 +240,7 @@ internal sealed class BackendResilience : IDisposable
                     }
                 },
                 context,
-                call).ConfigureAwait(false);
+                (call, state)).ConfigureAwait(false);
 
             if (outcome.Exception is { } exception)
             {
@@ -226,6 +253,29 @@ internal sealed class BackendResilience : IDisposable
         finally
         {
             ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    /// <summary>
+    /// The timeout-only pipeline without Polly: the attempt under a timeout on the injected clock, its failure
+    /// translated as Polly's would be (an attempt cancelled by the timeout, not by the caller, is a timeout).
+    /// </summary>
+    private async ValueTask<T> ExecuteWithTimeoutAsync<T, TState>(Func<TState, CancellationToken, ValueTask<T>> call, TState state, string kind, string item, CancellationToken cancellationToken)
+        where T : class
+    {
+        using var timeout = new CancellationTokenSource(AttemptTimeout, _time);
+        using var caller = cancellationToken.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), timeout);
+        try
+        {
+            return await call(state, timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw TimedOut(kind, item);
+        }
+        catch (Exception ex)
+        {
+            throw Translate(ex, rejectedBy: null, kind, item, cancellationToken);
         }
     }
 
@@ -248,8 +298,7 @@ internal sealed class BackendResilience : IDisposable
                 return new ProxyRefusedException(
                     $"Backend '{_backend}' is at its concurrency limit ({_config.Concurrency!.MaxConcurrent} calls in flight, {_config.Concurrency.MaxQueued} waiting); retry later.");
             case TimeoutRejectedException:
-                return new McpProtocolException(
-                    $"Backend '{_backend}' timed out after {AttemptTimeout.TotalSeconds:0.###} s on {kind} '{item}'.", McpErrorCode.InternalError);
+                return TimedOut(kind, item);
             case BackendCallCutException cut:
                 return cut; // already names the backend and says what happened
             case McpProtocolException { ErrorCode: McpErrorCode.MissingRequiredClientCapability } missing:
@@ -264,6 +313,9 @@ internal sealed class BackendResilience : IDisposable
                     $"Backend '{_backend}' failed on {kind} '{item}': {BackendFailure.PublicReason(exception)}.", exception, McpErrorCode.InternalError);
         }
     }
+
+    private McpProtocolException TimedOut(string kind, string item) =>
+        new($"Backend '{_backend}' timed out after {AttemptTimeout.TotalSeconds:0.###} s on {kind} '{item}'.", McpErrorCode.InternalError);
 
     private sealed class GateStrategyOptions : ResilienceStrategyOptions
     {
