@@ -1,7 +1,10 @@
+using System.Buffers;
+using System.Diagnostics;
 using System.Net.ServerSentEvents;
 using System.Text.Json;
 using McpProxy.Calls;
 using McpProxy.Eras;
+using McpProxy.Observability;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 
@@ -22,9 +25,55 @@ namespace McpProxy.Backends;
 /// </remarks>
 internal static class BackendRawSend
 {
+    // ,"traceparent":"…" — the last member of the body's _meta (RawCall).
+    private const int TraceparentPrefix = 16;
+    private const int TraceparentMember = TraceparentPrefix + RawCall.TraceparentLength + 1;
+
     public static async ValueTask<object> SendAsync(BackendWire wire, CallContext call, RawCall raw, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, wire.Endpoint) { Content = new ReadOnlyMemoryContent(raw.Body) };
+        // The MCP client span of this attempt, as the typed path's SDK client starts one: the backend's span is its child.
+        using var span = ProxyDiagnostics.ActivitySource.HasListeners()
+            ? ProxyDiagnostics.ActivitySource.StartActivity($"{call.Method} {raw.BackendItem}", ActivityKind.Client)
+            : null;
+        if (span is not null)
+        {
+            span.SetTag("mcp.method.name", call.Method);
+            span.SetTag("mcp.protocol.version", ModernEra.Version);
+            span.SetTag("network.transport", "tcp");
+            span.SetTag("mcp_proxy.backend", call.BackendName);
+        }
+
+        var body = ArrayPool<byte>.Shared.Rent(raw.Body.Length);
+        try
+        {
+            var length = WithTraceparent(raw, (span ?? Activity.Current)?.Id, body);
+            return await SendAsync(wire, call, raw, body.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(body);
+        }
+    }
+
+    /// <summary>The body with this attempt's trace context: the placeholder overwritten, or the member cut when nothing traces.</summary>
+    private static int WithTraceparent(RawCall raw, string? traceparent, byte[] target)
+    {
+        var source = raw.Body.Span;
+        if (traceparent is { Length: RawCall.TraceparentLength } && System.Text.Ascii.IsValid(traceparent))
+        {
+            source.CopyTo(target);
+            System.Text.Encoding.ASCII.GetBytes(traceparent, target.AsSpan(raw.TraceparentAt + TraceparentPrefix, RawCall.TraceparentLength));
+            return source.Length;
+        }
+
+        source[..raw.TraceparentAt].CopyTo(target);
+        source[(raw.TraceparentAt + TraceparentMember)..].CopyTo(target.AsSpan(raw.TraceparentAt));
+        return source.Length - TraceparentMember;
+    }
+
+    private static async ValueTask<object> SendAsync(BackendWire wire, CallContext call, RawCall raw, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, wire.Endpoint) { Content = new ReadOnlyMemoryContent(body) };
         request.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
         var headers = request.Headers;
         headers.TryAddWithoutValidation("Accept", "application/json, text/event-stream");
@@ -59,8 +108,8 @@ internal static class BackendRawSend
                 throw new IOException("The backend's response stream ended before its answer.");
             }
 
-            var body = await ReadAllAsync(stream, response.Content.Headers.ContentLength, cancellationToken).ConfigureAwait(false);
-            return Answer(body) ?? throw new IOException("The backend's response was not an answer to its request.");
+            var message = await ReadAllAsync(stream, response.Content.Headers.ContentLength, cancellationToken).ConfigureAwait(false);
+            return Answer(message) ?? throw new IOException("The backend's response was not an answer to its request.");
         }
     }
 

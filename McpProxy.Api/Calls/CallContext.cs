@@ -61,7 +61,7 @@ internal sealed class CallContext
     /// </summary>
     public IDictionary<string, JsonElement>? Arguments
     {
-        get => _arguments ??= Raw?.Arguments();
+        get => _arguments ??= Method == RequestMethods.ToolsCall ? Raw?.Arguments() : null;
         init => _arguments = value;
     }
 

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
@@ -27,12 +26,24 @@ internal sealed class RawCall
         new Implementation { Name = "mcp-proxy", Version = typeof(RawCall).Assembly.GetName().Version?.ToString() ?? "0.1.0" },
         McpJsonUtilities.DefaultOptions);
 
-    private RawCall(JsonElement parameters, ReadOnlyMemory<byte> body, string backendItem)
+    /// <summary>A W3C <c>traceparent</c> (version 00) is always this long: each attempt's is written over the placeholder.</summary>
+    public const int TraceparentLength = 55;
+
+    private static readonly string Placeholder = "00-" + new string('0', 32) + "-" + new string('0', 16) + "-00";
+
+    private RawCall(JsonElement parameters, ReadOnlyMemory<byte> body, string backendItem, int traceparentAt)
     {
         Params = parameters;
         Body = body;
         BackendItem = backendItem;
+        TraceparentAt = traceparentAt;
     }
+
+    /// <summary>
+    /// Where the last member of <c>_meta</c>, <c>,"traceparent":"…"</c>, starts in <see cref="Body"/>: each attempt
+    /// carries its own span's there (the value is the member's last 56 bytes, quote included), or none.
+    /// </summary>
+    public int TraceparentAt { get; }
 
     /// <summary>The caller's <c>params</c> (its document is owned by the fast path's front and lives as long as the call).</summary>
     public JsonElement Params { get; }
@@ -76,25 +87,32 @@ internal sealed class RawCall
                 }
             }
 
-            WriteMeta(writer, meta);
+            var traceparentAt = WriteMeta(writer, meta, buffer);
             writer.WriteEndObject();
             writer.WriteEndObject();
+            writer.Flush();
+            return new RawCall(parameters, buffer.WrittenMemory, backendItem, traceparentAt);
         }
-
-        return new RawCall(parameters, buffer.WrittenMemory, backendItem);
     }
 
-    private static void WriteMeta(Utf8JsonWriter writer, JsonElement meta)
+    private static int WriteMeta(Utf8JsonWriter writer, JsonElement meta, ArrayBufferWriter<byte> buffer)
     {
         writer.WriteStartObject("_meta"u8);
-        var activity = Activity.Current;
+        string? traceState = null;
         if (meta.ValueKind == JsonValueKind.Object)
         {
             foreach (var property in meta.EnumerateObject())
             {
-                if (property.NameEquals("progressToken"u8)
-                    || (activity is not null && (property.NameEquals("traceparent"u8) || property.NameEquals("tracestate"u8)))
-                    || property.NameEquals("io.modelcontextprotocol/clientCapabilities"u8))
+                if (property.NameEquals("tracestate"u8) && property.Value.ValueKind == JsonValueKind.String)
+                {
+                    traceState = property.Value.GetString();
+                    continue;
+                }
+
+                if (property.NameEquals("progressToken"u8) || property.NameEquals("traceparent"u8)
+                    || property.NameEquals("io.modelcontextprotocol/clientCapabilities"u8)
+                    || property.NameEquals("io.modelcontextprotocol/protocolVersion"u8)
+                    || property.NameEquals("io.modelcontextprotocol/clientInfo"u8))
                 {
                     continue;
                 }
@@ -107,16 +125,6 @@ internal sealed class RawCall
 
                 writer.WritePropertyName(name);
                 writer.WriteRawValue(JsonMarshal.GetRawUtf8Value(property.Value), skipInputValidation: true);
-            }
-        }
-
-        if (activity is not null)
-        {
-            // The backend's work joins the proxy's span, as the typed path's MCP client does.
-            writer.WriteString("traceparent"u8, activity.Id);
-            if (activity.TraceStateString is { Length: > 0 } state)
-            {
-                writer.WriteString("tracestate"u8, state);
             }
         }
 
@@ -133,7 +141,20 @@ internal sealed class RawCall
             writer.WriteRawValue("{}"u8, skipInputValidation: true);
         }
 
+        if (traceState is { Length: > 0 })
+        {
+            writer.WriteString("tracestate"u8, traceState);
+        }
+
+        // Last, so that it can be cut out whole (with its comma) when nothing traces: the backend's work joins the span
+        // of the attempt that sends it (Backends.BackendRawSend writes it over the placeholder), as the typed path's MCP
+        // client puts its own span there.
+        writer.Flush();
+        var memberAt = buffer.WrittenCount;
+        writer.WriteString("traceparent"u8, Placeholder);
         writer.WriteEndObject();
+        writer.Flush();
+        return memberAt;
     }
 
     /// <summary>The tool's arguments as the typed path holds them (read when a filter asks: audit, cache key).</summary>

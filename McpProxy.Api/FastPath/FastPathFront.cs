@@ -1,9 +1,11 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using McpProxy.Calls;
 using McpProxy.Configuration;
 using McpProxy.Eras;
+using McpProxy.Observability;
 using McpProxy.Pipeline;
 using McpProxy.Routing;
 using Microsoft.Extensions.Primitives;
@@ -86,6 +88,7 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
             }
 
             object result;
+            using var span = StartServerSpan(method, name, parameters);
             try
             {
                 result = await pipeline.CallAsync(call, http.RequestAborted);
@@ -114,6 +117,35 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
             document?.Dispose();
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>
+    /// The server span of the caller's call, as the SDK's server starts one for the typed path: named
+    /// <c>{method} {target}</c>, a child of the trace context in the request's <c>_meta</c> when it has one.
+    /// </summary>
+    private static Activity? StartServerSpan(string method, string name, JsonElement parameters)
+    {
+        var source = ProxyDiagnostics.ActivitySource;
+        if (!source.HasListeners())
+        {
+            return null;
+        }
+
+        ActivityContext parent = default;
+        if (parameters.TryGetProperty("_meta"u8, out var meta) && meta.TryGetProperty("traceparent"u8, out var traceparent) && traceparent.ValueKind == JsonValueKind.String)
+        {
+            var state = meta.TryGetProperty("tracestate"u8, out var tracestate) && tracestate.ValueKind == JsonValueKind.String ? tracestate.GetString() : null;
+            _ = ActivityContext.TryParse(traceparent.GetString(), state, out parent);
+        }
+
+        var span = parent == default
+            ? source.StartActivity($"{method} {name}", ActivityKind.Server)
+            : source.StartActivity($"{method} {name}", ActivityKind.Server, parent);
+        span?.SetTag("mcp.method.name", method);
+        span?.SetTag("mcp.protocol.version", ModernEra.Version);
+        span?.SetTag("network.transport", "tcp");
+        span?.SetTag("mcp_proxy.fast_path", true);
+        return span;
     }
 
     /// <summary>The headers say it is a modern call the fast path may take; the body is read only then.</summary>

@@ -11,7 +11,9 @@ internal static class FastPathServices
     /// </summary>
     public static IApplicationBuilder UseProxyFastPath(this IApplicationBuilder app)
     {
-        var front = app.ApplicationServices.GetRequiredService<FastPathFront>();
-        return app.Use((http, next) => front.InvokeAsync(http, next));
+        // Resolved with the first request, not while the app is built: the pipeline's cache must not touch Redis before
+        // its connection is set up (as the SDK's handlers resolve it).
+        FastPathFront? front = null;
+        return app.Use((http, next) => (front ??= http.RequestServices.GetRequiredService<FastPathFront>()).InvokeAsync(http, next));
     }
 }
