@@ -140,11 +140,18 @@ internal static class LoadRunner
         }
     }
 
+    /// <summary>
+    /// A legacy-era client: the SDK's client prefers 2026-07-28 when the server offers it (the proxy and the sample do),
+    /// so it is pinned to 2025-11-25 — initialize and a session — which is what the legacy rows measure. (Runs before
+    /// 2026-12-01 did not pin it: their "legacy" rows to the proxy and the sample were the SDK's client in 2026-07-28.)
+    /// </summary>
     public static Task<McpClient> ConnectAsync(Uri endpoint, HttpClient http) =>
-        McpClient.CreateAsync(new HttpClientTransport(
-            new HttpClientTransportOptions { Endpoint = endpoint, TransportMode = HttpTransportMode.StreamableHttp },
-            http,
-            ownsHttpClient: false));
+        McpClient.CreateAsync(
+            new HttpClientTransport(
+                new HttpClientTransportOptions { Endpoint = endpoint, TransportMode = HttpTransportMode.StreamableHttp },
+                http,
+                ownsHttpClient: false),
+            new McpClientOptions { ProtocolVersion = "2025-11-25" });
 
     /// <summary>Waits until the server at <paramref name="endpoint"/> lists <paramref name="tool"/> (a proxy's backends have connected).</summary>
     public static async Task WaitForToolsAsync(Uri endpoint, HttpClient http, string tool)
