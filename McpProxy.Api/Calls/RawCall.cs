@@ -118,7 +118,7 @@ internal sealed class RawCall
                 }
 
                 var name = property.Name;
-                if (ModernEra.IsReservedMetaKey(name))
+                if (CallerMeta.IsReserved(name))
                 {
                     continue; // the client↔proxy hop's own keys
                 }
@@ -179,24 +179,15 @@ internal sealed class RawCall
     {
         RequestParams typed = method switch
         {
-            RequestMethods.ToolsCall => Deserialize<CallToolRequestParams>() is var tool ? new CallToolRequestParams { Name = originalItem, Arguments = tool.Arguments } : null!,
-            RequestMethods.PromptsGet => Deserialize<GetPromptRequestParams>() is var prompt ? new GetPromptRequestParams { Name = originalItem, Arguments = prompt.Arguments } : null!,
+            RequestMethods.ToolsCall => new CallToolRequestParams { Name = originalItem, Arguments = Deserialize<CallToolRequestParams>().Arguments },
+            RequestMethods.PromptsGet => new GetPromptRequestParams { Name = originalItem, Arguments = Deserialize<GetPromptRequestParams>().Arguments },
             RequestMethods.ResourcesRead => new ReadResourceRequestParams { Uri = originalItem },
             _ => throw new InvalidOperationException($"{method} is not taken on the fast path."),
         };
 
         if (Params.TryGetProperty("_meta"u8, out var meta) && meta.ValueKind == JsonValueKind.Object)
         {
-            var forwarded = new JsonObject();
-            foreach (var property in meta.EnumerateObject())
-            {
-                if (!property.NameEquals("progressToken"u8) && !ModernEra.IsReservedMetaKey(property.Name))
-                {
-                    forwarded[property.Name] = JsonNode.Parse(JsonMarshal.GetRawUtf8Value(property.Value));
-                }
-            }
-
-            typed.Meta = forwarded.Count == 0 ? null : forwarded;
+            typed.Meta = CallerMeta.Forwarded(JsonNode.Parse(JsonMarshal.GetRawUtf8Value(meta)) as JsonObject);
         }
 
         return typed;

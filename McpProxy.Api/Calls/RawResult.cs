@@ -35,10 +35,10 @@ internal sealed class RawResult : ICacheableResult
     /// </summary>
     public static RawResult From(JsonElement result, ReadOnlyMemory<byte> message)
     {
-        var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(result);
-        var offset = (int)System.Runtime.CompilerServices.Unsafe.ByteOffset(
-            ref System.Runtime.InteropServices.MemoryMarshal.GetReference(message.Span), ref System.Runtime.InteropServices.MemoryMarshal.GetReference(raw));
-        return Facts(result, offset >= 0 && offset + raw.Length <= message.Length ? message.Slice(offset, raw.Length) : raw.ToArray());
+        var (offset, length) = JsonSlice.Of(message.Span, result);
+        return Facts(result, offset >= 0 && offset + length <= message.Length
+            ? message.Slice(offset, length)
+            : System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(result).ToArray());
     }
 
     /// <summary>A result read back from the cache.</summary>

@@ -64,12 +64,4 @@ internal static class ModernEra
 
         return null;
     }
-
-    /// <summary>MCP's reserved <c>_meta</c> prefixes: any label of the prefix before <c>/</c> is <c>modelcontextprotocol</c> or <c>mcp</c>.</summary>
-    public static bool IsReservedMetaKey(string key)
-    {
-        var slash = key.IndexOf('/', StringComparison.Ordinal);
-        return slash > 0 && key[..slash].Split('.').Any(label =>
-            label.Equals("modelcontextprotocol", StringComparison.OrdinalIgnoreCase) || label.Equals("mcp", StringComparison.OrdinalIgnoreCase));
-    }
 }

@@ -1,6 +1,5 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Text.Json;
+using McpProxy.Calls;
 
 namespace McpProxy.FastPath;
 
@@ -32,18 +31,18 @@ internal static class ResultEdits
         {
             if (meta.TryGetProperty("io.modelcontextprotocol/serverInfo"u8, out var info))
             {
-                var (start, length) = Range(span, info);
+                var (start, length) = JsonSlice.Of(span, info);
                 edits.Add(new(start, length, serverInfo));
             }
             else
             {
-                var (start, length) = Range(span, meta);
+                var (start, length) = JsonSlice.Of(span, meta);
                 edits.Add(new(start + length - 1, 0, Member(meta.EnumerateObject().Any(), ServerInfoKey, serverInfo)));
             }
         }
         else
         {
-            var (start, length) = Range(span, root);
+            var (start, length) = JsonSlice.Of(span, root);
             edits.Add(new(start + length - 1, 0, Member(root.EnumerateObject().Any(), "_meta", Member(false, ServerInfoKey, serverInfo, braces: true))));
         }
 
@@ -53,7 +52,7 @@ internal static class ResultEdits
             {
                 if (content.ValueKind == JsonValueKind.Object && content.TryGetProperty("uri"u8, out var uri) && uri.ValueKind == JsonValueKind.String)
                 {
-                    var (start, length) = Range(span, uri);
+                    var (start, length) = JsonSlice.Of(span, uri);
                     edits.Add(new(start, length, JsonSerializer.SerializeToUtf8Bytes(namespaceUri(uri.GetString()!), ModelContextProtocol.McpJsonUtilities.DefaultOptions)));
                 }
             }
@@ -61,13 +60,6 @@ internal static class ResultEdits
 
         edits.Sort(static (a, b) => a.Start.CompareTo(b.Start));
         return edits;
-    }
-
-    /// <summary>Where an element's raw bytes lie in the document's memory (parsed without a copy).</summary>
-    private static (int Start, int Length) Range(ReadOnlySpan<byte> source, JsonElement element)
-    {
-        var raw = JsonMarshal.GetRawUtf8Value(element);
-        return ((int)Unsafe.ByteOffset(ref MemoryMarshal.GetReference(source), ref MemoryMarshal.GetReference(raw)), raw.Length);
     }
 
     /// <summary><c>,"key":value</c> (no comma when it is the first member), optionally as a whole object <c>{"key":value}</c>.</summary>

@@ -30,24 +30,15 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
     {
         var request = context.Params ?? throw new McpProtocolException("Missing params for tools/call.", McpErrorCode.InvalidParams);
         CheckSize(context, request.Name);
-        var listed = catalog.Current.ToolsByName.TryGetValue(request.Name, out var routed);
-        if (!Access(context.User).CanUseTool(listed ? routed!.CanonicalName : request.Name))
-        {
-            throw Forbidden("tool", request.Name, context.User);
-        }
-
-        if (!listed && !catalog.TryPassthroughTool(request.Name, out routed))
-        {
-            throw Unknown("tool", request.Name);
-        }
+        var routed = RouteTool(request.Name, Access(context.User), context.User);
 
         // A modern call's Mcp-Param-* headers against the tool's x-mcp-header arguments, as the client sent them (before injection).
         if (ModernEra.IsModern(context.Server) && http.HttpContext is { } httpContext)
         {
-            McpParamHeaders.Validate(request.Name, routed!.Tool.InputSchema, request.Arguments, httpContext.Request.Headers);
+            McpParamHeaders.Validate(request.Name, routed.Tool.InputSchema, request.Arguments, httpContext.Request.Headers);
         }
 
-        var scope = sessions.BeginCall(context.Server, request, routed!.Backend, out var meta, context.User, context.JsonRpcRequest);
+        var scope = sessions.BeginCall(context.Server, request, routed.Backend, out var meta, context.User, context.JsonRpcRequest);
         var forwarded = new CallToolRequestParams
         {
             Name = routed.OriginalName,
@@ -101,14 +92,8 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
             switch (method)
             {
                 case RequestMethods.ToolsCall:
-                    var listed = catalog.Current.ToolsByName.TryGetValue(item, out var tool);
-                    if (!caller.CanUseTool(listed ? tool!.CanonicalName : item) || (!listed && !catalog.TryPassthroughTool(item, out tool))
-                        || !tool!.SendsArgumentsAsIs || tool.Backend.FastWire is null)
-                    {
-                        return null;
-                    }
-
-                    return Fast(method, tool.Backend, "tool", item, tool.OriginalName, parameters, user, tool.Repeatable, tool.CacheTtl);
+                    var tool = RouteTool(item, caller, user);
+                    return !tool.SendsArgumentsAsIs || tool.Backend.FastWire is null ? null : Fast(method, tool.Backend, "tool", item, tool.OriginalName, parameters, user, tool.Repeatable, tool.CacheTtl);
 
                 case RequestMethods.PromptsGet:
                     var prompt = RoutePrompt(item, caller, user);
@@ -280,6 +265,22 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
             ClientSession = scope.Session,
             EnqueuedBefore = scope.EnqueuedBefore,
         };
+    }
+
+    private RoutedTool RouteTool(string name, CallerAccess caller, ClaimsPrincipal? user)
+    {
+        var listed = catalog.Current.ToolsByName.TryGetValue(name, out var routed);
+        if (!caller.CanUseTool(listed ? routed!.CanonicalName : name))
+        {
+            throw Forbidden("tool", name, user);
+        }
+
+        if (!listed && !catalog.TryPassthroughTool(name, out routed))
+        {
+            throw Unknown("tool", name);
+        }
+
+        return routed!;
     }
 
     private RoutedPrompt RoutePrompt(string name, CallerAccess caller, ClaimsPrincipal? user)

@@ -103,7 +103,7 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
     }
 
     /// <summary>
-    /// Starts a call to <paramref name="backend"/>: gives it the <c>_meta</c> the backend gets (<see cref="ForwardedMeta"/>),
+    /// Starts a call to <paramref name="backend"/>: gives it the <c>_meta</c> the backend gets (<see cref="CallerMeta.Forwarded"/>),
     /// and when the caller asked for progress, a fresh unguessable progress token bound to that backend, whose progress
     /// is relayed back under the caller's own token until the returned scope is disposed.
     /// </summary>
@@ -128,7 +128,7 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
             modern = true;
         }
 
-        meta = ForwardedMeta(request.Meta);
+        meta = CallerMeta.Forwarded(request.Meta);
         var before = session?.Enqueued ?? 0;
         if (session is null || request.ProgressToken is not { } clientToken)
         {
@@ -140,34 +140,6 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
         (meta ??= [])["progressToken"] = token;
         return new CallScope(this, session, token, before, modern);
     }
-
-    /// <summary>
-    /// What a backend gets of the caller's <c>_meta</c>: a copy without <c>progressToken</c> (the proxy puts its own in
-    /// when the caller asked for progress) and without the keys reserved for the protocol itself (a prefix with a
-    /// <c>modelcontextprotocol</c> or <c>mcp</c> label, such as <c>io.modelcontextprotocol/related-task</c>): those
-    /// belong to the client↔proxy hop, not to the backend. Other keys (application data, trace context) pass.
-    /// </summary>
-    internal static JsonObject? ForwardedMeta(JsonObject? meta)
-    {
-        if (meta is null)
-        {
-            return null;
-        }
-
-        var copy = new JsonObject();
-        foreach (var (key, value) in meta)
-        {
-            if (key != "progressToken" && !IsReservedMetaKey(key))
-            {
-                copy[key] = value?.DeepClone();
-            }
-        }
-
-        return copy.Count == 0 ? null : copy;
-    }
-
-    /// <summary>MCP's reserved <c>_meta</c> prefixes: any label of the prefix before <c>/</c> is <c>modelcontextprotocol</c> or <c>mcp</c>.</summary>
-    internal static bool IsReservedMetaKey(string key) => ModernEra.IsReservedMetaKey(key);
 
     /// <summary>128 random bits: a backend or client cannot guess the token of another caller's call.</summary>
     private static string NewProgressToken() => "mcp-proxy-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));

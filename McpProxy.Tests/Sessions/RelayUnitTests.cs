@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using McpProxy.Eras;
 using McpProxy.Sessions;
 using McpProxy.Security;
 using McpProxy.Mirroring;
@@ -21,7 +22,7 @@ public sealed class RelayUnitTests
     [InlineData("traceparent", false)]
     [InlineData("/mcp", false)]
     public void Reserved_meta_prefixes_are_those_with_a_modelcontextprotocol_or_mcp_label(string key, bool reserved) =>
-        Assert.Equal(reserved, SessionHub.IsReservedMetaKey(key));
+        Assert.Equal(reserved, CallerMeta.IsReserved(key));
 
     [Fact]
     public void Forwarded_meta_drops_the_progress_token_and_reserved_keys_and_keeps_the_rest()
@@ -34,13 +35,13 @@ public sealed class RelayUnitTests
             ["example.com/tenant"] = new JsonObject { ["id"] = 7 },
         };
 
-        var forwarded = SessionHub.ForwardedMeta(meta)!;
+        var forwarded = CallerMeta.Forwarded(meta)!;
 
         Assert.Equal(["traceparent", "example.com/tenant"], forwarded.Select(p => p.Key));
         Assert.Equal(7, (int)forwarded["example.com/tenant"]!["id"]!);
         Assert.NotSame(meta["example.com/tenant"], forwarded["example.com/tenant"]); // a copy: the caller's request is untouched
         Assert.Equal(4, meta.Count);
-        Assert.Null(SessionHub.ForwardedMeta(new JsonObject { ["progressToken"] = 1 }));
-        Assert.Null(SessionHub.ForwardedMeta(null));
+        Assert.Null(CallerMeta.Forwarded(new JsonObject { ["progressToken"] = 1 }));
+        Assert.Null(CallerMeta.Forwarded(null));
     }
 }
