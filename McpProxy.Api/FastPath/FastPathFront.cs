@@ -331,9 +331,9 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
     /// </summary>
     private (ReadOnlyMemory<byte> Json, List<ResultEdit> Edits) Result(CallContext call, object result)
     {
-        var json = result is RawResult raw ? raw.Json : JsonSerializer.SerializeToUtf8Bytes(result, result.GetType(), McpJsonUtilities.DefaultOptions);
+        var raw = result as RawResult ?? RawResult.FromTyped(result);
         var backend = call.BackendName;
-        return (json, ResultEdits.Of(json, _serverInfo, call.Method == RequestMethods.ResourcesRead ? uri => catalog.Namespace(backend, uri) : null));
+        return (raw.Json, ResultEdits.Of(raw, _serverInfo, call.Method == RequestMethods.ResourcesRead ? uri => catalog.Namespace(backend, uri) : null));
     }
 
     /// <summary>The error as the SDK's server writes it for the same exception (code, message, data).</summary>

@@ -10,51 +10,35 @@ internal readonly record struct ResultEdit(int Start, int Length, ReadOnlyMemory
 /// What must change in a backend's result before the caller gets it, as splices into its bytes (the rest is written
 /// as the backend sent it, never copied): the result's <c>_meta</c> names the proxy as the server
 /// (<c>io.modelcontextprotocol/serverInfo</c>, as the SDK's server puts it on every modern result), and a resource's
-/// contents carry namespaced URIs.
+/// contents carry namespaced URIs. Where they lie was found when the result was read (<see cref="RawResult.ServerInfo"/>,
+/// <see cref="RawResult.ContentUris"/>): nothing here parses it again.
 /// </summary>
 internal static class ResultEdits
 {
     private const string ServerInfoKey = "io.modelcontextprotocol/serverInfo";
 
-    public static List<ResultEdit> Of(ReadOnlyMemory<byte> result, ReadOnlyMemory<byte> serverInfo, Func<string, string>? namespaceUri)
+    public static List<ResultEdit> Of(RawResult result, ReadOnlyMemory<byte> serverInfo, Func<string, string>? namespaceUri)
     {
         var edits = new List<ResultEdit>(2);
-        using var document = JsonDocument.Parse(result);
-        var root = document.RootElement;
-        if (root.ValueKind != JsonValueKind.Object)
+        var slot = result.ServerInfo;
+        switch (slot.Kind)
         {
-            return edits;
+            case ServerInfoSlot.Where.Value:
+                edits.Add(new(slot.Start, slot.Length, serverInfo));
+                break;
+            case ServerInfoSlot.Where.Meta:
+                edits.Add(new(slot.Start + slot.Length - 1, 0, Member(slot.HasMembers, ServerInfoKey, serverInfo)));
+                break;
+            case ServerInfoSlot.Where.Result:
+                edits.Add(new(slot.Start + slot.Length - 1, 0, Member(slot.HasMembers, "_meta", Member(false, ServerInfoKey, serverInfo, braces: true))));
+                break;
         }
 
-        var span = result.Span;
-        if (root.TryGetProperty("_meta"u8, out var meta) && meta.ValueKind == JsonValueKind.Object)
+        if (namespaceUri is not null)
         {
-            if (meta.TryGetProperty("io.modelcontextprotocol/serverInfo"u8, out var info))
+            foreach (var (start, length, uri) in result.ContentUris)
             {
-                var (start, length) = JsonSlice.Of(span, info);
-                edits.Add(new(start, length, serverInfo));
-            }
-            else
-            {
-                var (start, length) = JsonSlice.Of(span, meta);
-                edits.Add(new(start + length - 1, 0, Member(meta.EnumerateObject().Any(), ServerInfoKey, serverInfo)));
-            }
-        }
-        else
-        {
-            var (start, length) = JsonSlice.Of(span, root);
-            edits.Add(new(start + length - 1, 0, Member(root.EnumerateObject().Any(), "_meta", Member(false, ServerInfoKey, serverInfo, braces: true))));
-        }
-
-        if (namespaceUri is not null && root.TryGetProperty("contents"u8, out var contents) && contents.ValueKind == JsonValueKind.Array)
-        {
-            foreach (var content in contents.EnumerateArray())
-            {
-                if (content.ValueKind == JsonValueKind.Object && content.TryGetProperty("uri"u8, out var uri) && uri.ValueKind == JsonValueKind.String)
-                {
-                    var (start, length) = JsonSlice.Of(span, uri);
-                    edits.Add(new(start, length, JsonSerializer.SerializeToUtf8Bytes(namespaceUri(uri.GetString()!), ModelContextProtocol.McpJsonUtilities.DefaultOptions)));
-                }
+                edits.Add(new(start, length, JsonSerializer.SerializeToUtf8Bytes(namespaceUri(uri), ModelContextProtocol.McpJsonUtilities.DefaultOptions)));
             }
         }
 
