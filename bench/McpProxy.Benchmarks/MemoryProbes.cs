@@ -116,25 +116,13 @@ internal static class MemoryProbes
     {
         var bytes = sizeKb * 1024L;
         var port = Participant.FreePort();
-        var path = Path.Combine(work, $"large-{era}{(fastPathOff ? "-off" : "")}.toml");
-        await File.WriteAllTextAsync(path, $"""
-            [proxy]
-            name = "mcp-proxy-bench-large"
-            [proxy.listen]
-            port = {port}
-            [security]
-            max_result_size = {4 * bytes} # the result and its JSON framing pass
-            [observability]
-            log_level = "warn"
-            [observability.metrics]
-            enabled = true
-
-            [[backends]]
-            name = "http"
-            transport = "http"
-            url = "{backend}"
-            {(fastPathOff ? "fast_path = false" : "")}
-            """);
+        var path = await ProxyToml.WriteAsync(
+            work,
+            $"large-{era}{(fastPathOff ? "-off" : "")}.toml",
+            port,
+            ProxyToml.HttpBackend(backend, fastPathOff ? "fast_path = false" : ""),
+            $"[security]\nmax_result_size = {4 * bytes} # the result and its JSON framing pass",
+            "mcp-proxy-bench-large");
         Participant proxy;
         try
         {

@@ -45,30 +45,18 @@ try
     participants.Add(sample);
 
     var proxyPort = Participant.FreePort();
-    var config = Path.Combine(work, "bench.toml");
-    await File.WriteAllTextAsync(config, $"""
-        [proxy]
-        name = "mcp-proxy-bench"
-        [proxy.listen]
-        port = {proxyPort}
-        [proxy.sessions]
-        max_sessions_per_caller = 10000 # the idle-sessions measurement opens 1,000 from one address
-        [observability]
-        log_level = "warn"
-        [observability.metrics]
-        enabled = true
-
-        [[backends]]
-        name = "http"
-        transport = "http"
-        url = "{sample.Endpoint}"
-
-        [[backends]]
-        name = "stdio"
-        transport = "stdio"
-        command = "dotnet"
-        args = ["{sampleDll}", "--stdio"]
-        """);
+    var config = await ProxyToml.WriteAsync(
+        work,
+        "bench.toml",
+        proxyPort,
+        ProxyToml.HttpBackend(sample.Endpoint) + $"""
+            [[backends]]
+            name = "stdio"
+            transport = "stdio"
+            command = "dotnet"
+            args = ["{sampleDll}", "--stdio"]
+            """,
+        "[proxy.sessions]\nmax_sessions_per_caller = 10000 # the idle-sessions measurement opens 1,000 from one address");
     var proxy = await Participant.StartAsync("McpProxy", "dotnet", [proxyDll, "--config", config], proxyPort, env: options.ProxyEnv);
     participants.Add(proxy);
     await LoadRunner.WaitForToolsAsync(proxy.Endpoint, http, "stdio/echo");
@@ -93,23 +81,7 @@ try
         // its rows sit next to the default ones. A proxy that does not know the key refuses the config: the rows are
         // then left out and the run carries on.
         var offPort = Participant.FreePort();
-        var offConfig = Path.Combine(work, "fast-path-off.toml");
-        await File.WriteAllTextAsync(offConfig, $"""
-            [proxy]
-            name = "mcp-proxy-bench"
-            [proxy.listen]
-            port = {offPort}
-            [observability]
-            log_level = "warn"
-            [observability.metrics]
-            enabled = true
-
-            [[backends]]
-            name = "http"
-            transport = "http"
-            url = "{sample.Endpoint}"
-            fast_path = false
-            """);
+        var offConfig = await ProxyToml.WriteAsync(work, "fast-path-off.toml", offPort, ProxyToml.HttpBackend(sample.Endpoint, "fast_path = false"));
         try
         {
             var off = await Participant.StartAsync("McpProxy (fast path off)", "dotnet", [proxyDll, "--config", offConfig], offPort, env: options.ProxyEnv);
@@ -156,22 +128,7 @@ try
         for (var i = 0; i < 2; i++)
         {
             var port = Participant.FreePort();
-            var path = Path.Combine(work, $"replica{i}.toml");
-            await File.WriteAllTextAsync(path, $"""
-                [proxy]
-                name = "mcp-proxy-bench"
-                [proxy.listen]
-                port = {port}
-                [observability]
-                log_level = "warn"
-                [observability.metrics]
-                enabled = true
-
-                [[backends]]
-                name = "http"
-                transport = "http"
-                url = "{sample.Endpoint}"
-                """);
+            var path = await ProxyToml.WriteAsync(work, $"replica{i}.toml", port, ProxyToml.HttpBackend(sample.Endpoint));
             var replica = await Participant.StartAsync($"McpProxy replica {i + 1}", "dotnet", [proxyDll, "--config", path], port,
                 env: new Dictionary<string, string>(options.ProxyEnv) { ["ConnectionStrings__cache"] = $"127.0.0.1:{redisPort}" });
             participants.Add(replica);
