@@ -35,7 +35,6 @@ internal sealed partial class BackendConnection(
     private Task? _supervisor;
     private volatile McpClient? _client;
     private volatile BackendWire? _wire;
-    private BackendWire? _connectingWire;
     private long _fastPathCalls;
     private volatile BackendCatalog _catalog = BackendCatalog.Empty;
     private TaskCompletionSource<string> _transportFailure = NewSignal();
@@ -295,11 +294,11 @@ internal sealed partial class BackendConnection(
             try
             {
                 State = BackendState.Connecting;
-                client = await ConnectAsync(stopping);
+                (client, var wire) = await ConnectAsync(stopping);
                 Interlocked.Exchange(ref _transportFailure, NewSignal());
                 _client = client;
                 Era = client.NegotiatedProtocolVersion;
-                _wire = _connectingWire;
+                _wire = wire;
                 if (IsModern)
                 {
                     // List changes of a modern backend arrive only on a subscriptions/listen stream: opened (and
@@ -461,11 +460,11 @@ internal sealed partial class BackendConnection(
 
     private void OnTransportFailure(string error) => Volatile.Read(ref _transportFailure).TrySetResult(error);
 
-    private async Task<McpClient> ConnectAsync(CancellationToken cancellationToken)
+    /// <returns>The connected client, and for an HTTP backend the fast path's way to the same endpoint.</returns>
+    private async Task<(McpClient Client, BackendWire? Wire)> ConnectAsync(CancellationToken cancellationToken)
     {
         // Every message is seen in read order before the client dispatches it (progress before its result).
         var created = await transports.CreateAsync(model, OnTransportFailure, cancellationToken);
-        _connectingWire = created is WiredHttpTransport wired ? wired.Wire : null;
         IClientTransport transport = new ObservedClientTransport(
             created,
             message => events.OnMessageRead(this, message),
@@ -518,7 +517,7 @@ internal sealed partial class BackendConnection(
                 }
             }
 
-            return client;
+            return (client, (created as WiredHttpTransport)?.Wire);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
