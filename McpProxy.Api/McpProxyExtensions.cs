@@ -73,11 +73,11 @@ public static class McpProxyExtensions
         }
 
         app.UseProxySecurity(config);
+        app.UseProxyFastPath(); // after authorization, before the MCP endpoint: modern calls to modern HTTP backends as bytes (what runs between here and the endpoint concerns legacy sessions, legacy headers and GETs, none of which it takes)
         app.UseProxyReplicas(); // shared legacy sessions: tombstones and expiry, judged by the authenticated caller
         app.UseMiddleware<SessionLimitMiddleware>(); // after authentication: the per-caller cap needs the caller
         app.UseEraMismatchCheck(config.Proxy.Listen.Path); // a legacy header over a modern _meta: -32020, as the SDK does for the rest
         app.Explain(config); // after authorization: a caller without a token still gets 401 first
-        app.UseProxyFastPath(); // after authorization, before the MCP endpoint: modern calls to modern HTTP backends as bytes
         app.MapDefaultEndpoints(); // /health and /alive stay open
         app.MapProxyAdmin().RequireAuthorization(SecurityServices.AdminPolicy);
         if (config.Observability.Metrics.Enabled)
@@ -85,7 +85,13 @@ public static class McpProxyExtensions
             app.MapPrometheusScrapingEndpoint(ObservabilityServices.MetricsPath).RequireAuthorization(SecurityServices.AdminPolicy);
         }
 
-        app.MapMcp(config.Proxy.Listen.Path).RequireAuthorization(SecurityServices.ClientPolicy);
+        var mcp = app.MapMcp(config.Proxy.Listen.Path);
+        if (SecurityServices.AuthenticatesCallers(config))
+        {
+            // Without [auth] the client policy admits everyone: evaluating it per request would only cost.
+            mcp.RequireAuthorization(SecurityServices.ClientPolicy);
+        }
+
         return app;
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
@@ -14,7 +15,7 @@ using OpenTelemetry.Trace;
 namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
-/// ServiceDefaults: the Aspire defaults every McpProxy service calls — OpenTelemetry (logs, metrics, traces,
+/// ServiceDefaults: the Aspire defaults every McpProxy service calls — OpenTelemetry (logs, metrics; traces and
 /// OTLP export when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set), health checks, service discovery and the
 /// standard resilience handler on HttpClients.
 /// </summary>
@@ -64,20 +65,17 @@ public static class Extensions
             }
         });
 
+        KeepSdkMetricTags();
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
-                .AddMeter(McpSdkTelemetryName, McpProxyTelemetryName))
-            .WithTracing(tracing => tracing
-                .AddSource(builder.Environment.ApplicationName, McpSdkTelemetryName, McpProxyTelemetryName)
-                .AddAspNetCoreInstrumentation(o => o.Filter = ctx =>
-                    !ctx.Request.Path.StartsWithSegments(HealthEndpointPath) && !ctx.Request.Path.StartsWithSegments(AlivenessEndpointPath))
-                .AddHttpClientInstrumentation());
+                .AddMeter(McpSdkTelemetryName, McpProxyTelemetryName));
 
         if (otlp)
         {
+            builder.AddTracing();
             builder.Services.AddOpenTelemetry()
                 .WithMetrics(metrics => metrics.AddOtlpExporter())
                 .WithTracing(tracing => tracing.AddOtlpExporter());
@@ -85,6 +83,7 @@ public static class Extensions
 
         if (!string.IsNullOrWhiteSpace(secondaryOtlp))
         {
+            builder.AddTracing();
             builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddOtlpExporter("secondary", o =>
             {
                 o.Endpoint = new Uri(secondaryOtlp);
@@ -94,6 +93,53 @@ public static class Extensions
 
         return builder;
     }
+
+    /// <summary>
+    /// Records spans — the service's own, the MCP SDK's, ASP.NET Core's and HttpClient's — for the trace exporters
+    /// added next to it. Called once an exporter is configured (the OTLP endpoints above, the proxy's <c>[tracing]</c>):
+    /// with none, no span is recorded, so a request pays for no span it would only discard. W3C trace context still
+    /// passes through (ASP.NET Core's request activity, HttpClient's header propagation). Calling it again adds nothing.
+    /// </summary>
+    public static TBuilder AddTracing<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        if (builder.Services.Any(d => d.ServiceType == typeof(TracingRecorded)))
+        {
+            return builder;
+        }
+
+        builder.Services.AddSingleton<TracingRecorded>();
+        builder.Services.AddOpenTelemetry()
+            .WithTracing(tracing => tracing
+                .AddSource(builder.Environment.ApplicationName, McpSdkTelemetryName, McpProxyTelemetryName)
+                .AddAspNetCoreInstrumentation(o => o.Filter = ctx =>
+                    !ctx.Request.Path.StartsWithSegments(HealthEndpointPath) && !ctx.Request.Path.StartsWithSegments(AlivenessEndpointPath))
+                .AddHttpClientInstrumentation());
+        return builder;
+    }
+
+    /// <summary>
+    /// The MCP SDK puts the tool, prompt or resource on its <c>mcp.*.operation.duration</c> measurements only when its
+    /// ActivitySource has a listener (it reads the target while deciding on a span). A listener that samples nothing keeps
+    /// that attribute on the metrics without recording a span when no trace exporter is configured; with one, the
+    /// exporter's sampling decides (the most inclusive decision of all listeners wins). Process-wide, added once.
+    /// </summary>
+    private static void KeepSdkMetricTags()
+    {
+        if (Interlocked.Exchange(ref s_sdkMetricTagsKept, 1) == 0)
+        {
+            ActivitySource.AddActivityListener(new ActivityListener
+            {
+                ShouldListenTo = source => source.Name == McpSdkTelemetryName,
+                Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.None,
+                SampleUsingParentId = static (ref ActivityCreationOptions<string> _) => ActivitySamplingResult.None,
+            });
+        }
+    }
+
+    private static int s_sdkMetricTagsKept;
+
+    /// <summary>Marks that <see cref="AddTracing{TBuilder}"/> ran.</summary>
+    private sealed class TracingRecorded;
 
     public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {

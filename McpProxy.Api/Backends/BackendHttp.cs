@@ -23,6 +23,19 @@ internal sealed class BackendHttp(ServiceEndpointResolver? resolver = null) : ID
         },
     };
 
+    // The fast path's pool: the same settings, without HttpClient's trace-header propagation (a child Activity per
+    // request, made only to be copied into headers): the raw send writes the trace context it also puts in _meta.
+    private readonly ForwardAuthHandler _wireHandler = new()
+    {
+        InnerHandler = new SocketsHttpHandler
+        {
+            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+            MaxConnectionsPerServer = int.MaxValue,
+            ActivityHeadersPropagator = null,
+        },
+    };
+
     /// <summary>A plain client over the shared pool (the reachability check before a session is opened).</summary>
     public HttpClient CreateClient() => new(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
 
@@ -45,6 +58,15 @@ internal sealed class BackendHttp(ServiceEndpointResolver? resolver = null) : ID
             },
             disposeHandler: false)
         { Timeout = Timeout.InfiniteTimeSpan };
+
+    /// <summary>
+    /// A client over the fast path's pool for its raw sends to one backend (<see cref="BackendRawSend"/>): only its
+    /// transport failures are reported (<see cref="TransportFailureHandler"/>). The result size limit and a modern backend's
+    /// error statuses, which the MCP client's handlers apply, are applied by the raw send as it reads the answer, without a
+    /// wrapper content and stream per response.
+    /// </summary>
+    public HttpClient CreateWireClient(Action<string> onTransportFailure) =>
+        new(new TransportFailureHandler(onTransportFailure) { InnerHandler = _wireHandler }, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
 
     /// <summary>
     /// The URL to open a session on: unchanged for IP addresses and <c>localhost</c>, else the first endpoint service
@@ -84,5 +106,9 @@ internal sealed class BackendHttp(ServiceEndpointResolver? resolver = null) : ID
         return builder.Uri;
     }
 
-    public void Dispose() => _handler.Dispose();
+    public void Dispose()
+    {
+        _handler.Dispose();
+        _wireHandler.Dispose();
+    }
 }

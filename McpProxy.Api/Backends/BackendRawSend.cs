@@ -46,8 +46,34 @@ internal static class BackendRawSend
         var body = ArrayPool<byte>.Shared.Rent(raw.Body.Length);
         try
         {
-            var length = WithTraceparent(raw, (span ?? Activity.Current)?.Id, body);
-            return await SendAsync(wire, call, raw, body.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+            var length = WithTraceparent(raw, span?.Id ?? raw.CallerTraceparent, body);
+            using var request = Request(wire, call, raw, body.AsMemory(0, length), span ?? Activity.Current);
+            using var response = await wire.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            var content = response.Content.Headers;
+            var sse = content.ContentType?.MediaType == "text/event-stream";
+            var failed = !response.IsSuccessStatusCode;
+            if (failed && !IsErrorAnswer(response.StatusCode, sse || content.ContentType?.MediaType == "application/json"))
+            {
+                throw StatusError(response);
+            }
+
+            if (content.ContentLength > wire.MaxResultSize)
+            {
+                throw new ResultTooLargeException(wire.Backend, wire.MaxResultSize);
+            }
+
+            RawResult? answer;
+            try
+            {
+                answer = await ReadAnswerAsync(wire, response.Content, sse, content.ContentLength, cancellationToken).ConfigureAwait(false);
+            }
+            catch (JsonException) when (failed)
+            {
+                throw StatusError(response);
+            }
+
+            // A modern backend's error status carries its JSON-RPC error, thrown above as the typed path's client throws it.
+            return failed || answer is null ? throw StatusError(response) : answer;
         }
         finally
         {
@@ -71,9 +97,14 @@ internal static class BackendRawSend
         return source.Length - TraceparentMember;
     }
 
-    private static async ValueTask<object> SendAsync(BackendWire wire, CallContext call, RawCall raw, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    /// <summary>The attempt's POST: the era's headers, the backend's configured ones, and the trace context.</summary>
+    /// <param name="trace">
+    /// The activity whose context the request's W3C headers carry, as HttpClient's propagation would put there (the wire's
+    /// pool does not propagate by itself: <see cref="BackendHttp.CreateWireClient"/>).
+    /// </param>
+    private static HttpRequestMessage Request(BackendWire wire, CallContext call, RawCall raw, ReadOnlyMemory<byte> body, Activity? trace)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, wire.Endpoint) { Content = new ReadOnlyMemoryContent(body) };
+        var request = new HttpRequestMessage(HttpMethod.Post, wire.Endpoint) { Content = new ReadOnlyMemoryContent(body) };
         request.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
         var headers = request.Headers;
         headers.TryAddWithoutValidation("Accept", "application/json, text/event-stream");
@@ -85,19 +116,41 @@ internal static class BackendRawSend
             headers.TryAddWithoutValidation(name, value);
         }
 
-        using var response = await wire.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode)
+        if (trace is { IdFormat: ActivityIdFormat.W3C })
         {
-            throw new HttpRequestException(
-                $"Response status code does not indicate success: {(int)response.StatusCode} ({response.ReasonPhrase}).", null, response.StatusCode);
+            headers.TryAddWithoutValidation("traceparent", trace.Id);
+            if (trace.TraceStateString is { Length: > 0 } traceState)
+            {
+                headers.TryAddWithoutValidation("tracestate", traceState);
+            }
         }
 
-        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        return request;
+    }
+
+    /// <summary>
+    /// A 2026-07-28 backend answers some JSON-RPC errors with 400 or 404 as well (-32020, -32021, -32602, -32601): the
+    /// error in the body is the answer, as for the typed path's client (<see cref="ModernErrorStatusHandler"/>).
+    /// </summary>
+    private static bool IsErrorAnswer(System.Net.HttpStatusCode status, bool json) =>
+        json && status is System.Net.HttpStatusCode.BadRequest or System.Net.HttpStatusCode.NotFound;
+
+    private static HttpRequestException StatusError(HttpResponseMessage response) =>
+        new($"Response status code does not indicate success: {(int)response.StatusCode} ({response.ReasonPhrase}).", null, response.StatusCode);
+
+    /// <summary>
+    /// Reads the response — one JSON message, or SSE events up to the one that answers — each message bounded by
+    /// <c>[security] max_result_size</c> as it is read.
+    /// </summary>
+    private static async ValueTask<RawResult?> ReadAnswerAsync(BackendWire wire, HttpContent content, bool sse, long? length, CancellationToken cancellationToken)
+    {
+        var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
-            if (response.Content.Headers.ContentType?.MediaType == "text/event-stream")
+            if (sse)
             {
-                await foreach (var item in SseParser.Create(stream, static (_, data) => data.ToArray()).EnumerateAsync(cancellationToken).ConfigureAwait(false))
+                var bounded = new SseEventBoundStream(stream, wire.MaxResultSize, () => new ResultTooLargeException(wire.Backend, wire.MaxResultSize));
+                await foreach (var item in SseParser.Create(bounded, static (_, data) => data.ToArray()).EnumerateAsync(cancellationToken).ConfigureAwait(false))
                 {
                     if (Answer(item.Data) is { } answer)
                     {
@@ -108,8 +161,17 @@ internal static class BackendRawSend
                 throw new IOException("The backend's response stream ended before its answer.");
             }
 
-            var message = await ReadAllAsync(stream, response.Content.Headers.ContentLength, cancellationToken).ConfigureAwait(false);
-            return Answer(message) ?? throw new IOException("The backend's response was not an answer to its request.");
+            if (length is { } known)
+            {
+                var exact = new byte[known];
+                await stream.ReadExactlyAsync(exact, cancellationToken).ConfigureAwait(false);
+                return Answer(exact);
+            }
+
+            using var copy = new MemoryStream();
+            await new BodyLimitStream(stream, wire.MaxResultSize, () => new ResultTooLargeException(wire.Backend, wire.MaxResultSize))
+                .CopyToAsync(copy, cancellationToken).ConfigureAwait(false);
+            return Answer(copy.GetBuffer().AsMemory(0, (int)copy.Length));
         }
     }
 
@@ -160,19 +222,5 @@ internal static class BackendRawSend
         }
 
         return exception;
-    }
-
-    private static async ValueTask<ReadOnlyMemory<byte>> ReadAllAsync(Stream stream, long? length, CancellationToken cancellationToken)
-    {
-        if (length is { } known and <= int.MaxValue)
-        {
-            var exact = new byte[known];
-            await stream.ReadExactlyAsync(exact, cancellationToken).ConfigureAwait(false);
-            return exact;
-        }
-
-        using var copy = new MemoryStream();
-        await stream.CopyToAsync(copy, cancellationToken).ConfigureAwait(false);
-        return copy.GetBuffer().AsMemory(0, (int)copy.Length);
     }
 }

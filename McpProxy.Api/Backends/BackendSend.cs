@@ -71,16 +71,21 @@ internal sealed class BackendSend(BackendMetrics metrics, ProxyConfig config, IH
         }
     }
 
-    private async ValueTask<object> SendAsync(BackendConnection backend, McpClient client, CallContext call, CancellationToken ct)
+    private ValueTask<object> SendAsync(BackendConnection backend, McpClient client, CallContext call, CancellationToken ct)
     {
         if (call.Raw is { } raw && backend.FastWire is { } wire)
         {
             // The fast path: the caller's bytes to the backend's endpoint (a backend that changed era since the call was
             // routed takes the typed path below, with the typed params built from the same bytes).
             backend.CountFastPathCall();
-            return await BackendRawSend.SendAsync(wire, call, raw, ct);
+            return BackendRawSend.SendAsync(wire, call, raw, ct);
         }
 
+        return SendTypedAsync(backend, client, call, ct);
+    }
+
+    private async ValueTask<object> SendTypedAsync(BackendConnection backend, McpClient client, CallContext call, CancellationToken ct)
+    {
         if (BackendEra.IsModern(client.NegotiatedProtocolVersion) && call.Forwarded is RequestParams forwarded and not (SubscribeRequestParams or UnsubscribeRequestParams))
         {
             // No logging/setLevel in 2026-07-28: without a level in _meta a modern backend sends no log messages.

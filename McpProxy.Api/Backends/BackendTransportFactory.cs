@@ -83,8 +83,8 @@ internal sealed partial class BackendTransportFactory(ProxyConfig config, Backen
             loggerFactory,
             ownsHttpClient: true);
 
-        // The fast path's way to the same endpoint, with the same handlers (BackendRawSend).
-        return new WiredHttpTransport(transport, new BackendWire(endpoint, http.CreateClient(backend.Name, config.Security.MaxResultSize, _logger, onTransportFailure), headers));
+        // The fast path's way to the same endpoint and pool (BackendRawSend).
+        return new WiredHttpTransport(transport, new BackendWire(backend.Name, endpoint, http.CreateWireClient(onTransportFailure), headers, config.Security.MaxResultSize));
     }
 
     /// <summary>

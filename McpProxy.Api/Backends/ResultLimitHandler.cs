@@ -14,6 +14,8 @@ namespace McpProxy.Backends;
 /// </summary>
 internal sealed partial class ResultLimitHandler(string backend, long limit, ILogger logger) : DelegatingHandler
 {
+    private Func<Exception>? _tooLarge;
+
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
@@ -24,13 +26,21 @@ internal sealed partial class ResultLimitHandler(string backend, long limit, ILo
             throw new ResultTooLargeException(backend, limit);
         }
 
-        var sse = content.Headers.ContentType?.MediaType == "text/event-stream";
-        var dropOversized = request.Method == HttpMethod.Get;
-        response.Content = new LimitedContent(content, stream => sse
-            ? new SseEventLimitStream(stream, limit, dropOversized ? () => LogEventDropped(backend, limit) : null, () => new ResultTooLargeException(backend, limit))
-            : new BodyLimitStream(stream, limit, () => new ResultTooLargeException(backend, limit)));
+        response.Content = new LimitedContent(content, this, sse: content.Headers.ContentType?.MediaType == "text/event-stream", dropOversized: request.Method == HttpMethod.Get);
         return response;
     }
+
+    /// <summary>
+    /// The stream a response is read through: a JSON body is one message; an SSE stream's events are bounded each, passed
+    /// through as they come on a POST (an oversized one fails the call anyway), held until complete on the GET stream so
+    /// an oversized one can be dropped whole.
+    /// </summary>
+    private Stream Limit(Stream stream, bool sse, bool dropOversized) =>
+        !sse ? new BodyLimitStream(stream, limit, TooLargeFactory)
+        : dropOversized ? new SseEventLimitStream(stream, limit, () => LogEventDropped(backend, limit), TooLargeFactory)
+        : new SseEventBoundStream(stream, limit, TooLargeFactory);
+
+    private Func<Exception> TooLargeFactory => _tooLarge ??= () => new ResultTooLargeException(backend, limit);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Backend '{Backend}' sent an event larger than {Limit} bytes ([security] max_result_size) on its notification stream; dropped")]
     private partial void LogEventDropped(string backend, long limit);
@@ -39,12 +49,16 @@ internal sealed partial class ResultLimitHandler(string backend, long limit, ILo
     private sealed class LimitedContent : HttpContent
     {
         private readonly HttpContent _inner;
-        private readonly Func<Stream, Stream> _limit;
+        private readonly ResultLimitHandler _handler;
+        private readonly bool _sse;
+        private readonly bool _dropOversized;
 
-        public LimitedContent(HttpContent inner, Func<Stream, Stream> limit)
+        public LimitedContent(HttpContent inner, ResultLimitHandler handler, bool sse, bool dropOversized)
         {
             _inner = inner;
-            _limit = limit;
+            _handler = handler;
+            _sse = sse;
+            _dropOversized = dropOversized;
             foreach (var header in inner.Headers)
             {
                 Headers.TryAddWithoutValidation(header.Key, header.Value);
@@ -52,7 +66,7 @@ internal sealed partial class ResultLimitHandler(string backend, long limit, ILo
         }
 
         protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) =>
-            _limit(await _inner.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
+            _handler.Limit(await _inner.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), _sse, _dropOversized);
 
         protected override Task<Stream> CreateContentReadStreamAsync() => CreateContentReadStreamAsync(CancellationToken.None);
 
@@ -120,6 +134,63 @@ internal sealed class BodyLimitStream(Stream inner, long limit, Func<Exception> 
         var n = await Inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
         _read += n;
         return _read > limit ? throw tooLarge() : n;
+    }
+}
+
+/// <summary>
+/// An SSE stream whose events are each at most the limit, passed through as they are read (no copy): the reader sees an
+/// event's bytes as they arrive, and the read that takes an event past the limit throws. For the streams that answer one
+/// call, where an oversized event fails the call (<see cref="SseEventLimitStream"/> holds events back to drop one whole).
+/// </summary>
+internal sealed class SseEventBoundStream(Stream inner, long limit, Func<Exception> tooLarge) : LimitingStream(inner)
+{
+    private long _eventLength;
+    private bool _atLineStart = true;
+    private bool _afterCr;
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var n = await Inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        Count(buffer.Span[..n]);
+        return n;
+    }
+
+    /// <summary>Adds the bytes to the current event, which a blank line (<c>\n\n</c>, <c>\r\r</c>, <c>\r\n\r\n</c>…) ends.</summary>
+    private void Count(ReadOnlySpan<byte> span)
+    {
+        while (!span.IsEmpty)
+        {
+            if (_afterCr && span[0] == (byte)'\n')
+            {
+                _afterCr = false; // the \n of a \r\n: the line already ended at the \r
+                span = span[1..];
+                continue;
+            }
+
+            var terminator = span.IndexOfAny((byte)'\r', (byte)'\n');
+            var take = terminator < 0 ? span.Length : terminator + 1;
+            _afterCr = false;
+            _eventLength += take;
+            if (_eventLength > limit)
+            {
+                throw tooLarge();
+            }
+
+            if (terminator < 0)
+            {
+                _atLineStart = false;
+                return;
+            }
+
+            _afterCr = span[terminator] == (byte)'\r';
+            if (terminator == 0 && _atLineStart)
+            {
+                _eventLength = 0; // a blank line ends the event
+            }
+
+            _atLineStart = true;
+            span = span[take..];
+        }
     }
 }
 

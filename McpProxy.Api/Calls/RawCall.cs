@@ -31,13 +31,20 @@ internal sealed class RawCall
 
     private static readonly string Placeholder = "00-" + new string('0', 32) + "-" + new string('0', 16) + "-00";
 
-    private RawCall(JsonElement parameters, ReadOnlyMemory<byte> body, string backendItem, int traceparentAt)
+    private RawCall(JsonElement parameters, ReadOnlyMemory<byte> body, string backendItem, int traceparentAt, string? callerTraceparent)
     {
         Params = parameters;
         Body = body;
         BackendItem = backendItem;
         TraceparentAt = traceparentAt;
+        CallerTraceparent = callerTraceparent;
     }
+
+    /// <summary>
+    /// The caller's own <c>_meta</c> <c>traceparent</c> (a version-00 one), which the backend gets when the proxy records
+    /// no span of its own: as on the typed path, a proxy that does not trace passes the caller's trace context on.
+    /// </summary>
+    public string? CallerTraceparent { get; }
 
     /// <summary>
     /// Where the last member of <c>_meta</c>, <c>,"traceparent":"…"</c>, starts in <see cref="Body"/>: each attempt
@@ -87,18 +94,19 @@ internal sealed class RawCall
                 }
             }
 
-            var traceparentAt = WriteMeta(writer, meta, buffer);
+            var (traceparentAt, callerTraceparent) = WriteMeta(writer, meta, buffer);
             writer.WriteEndObject();
             writer.WriteEndObject();
             writer.Flush();
-            return new RawCall(parameters, buffer.WrittenMemory, backendItem, traceparentAt);
+            return new RawCall(parameters, buffer.WrittenMemory, backendItem, traceparentAt, callerTraceparent);
         }
     }
 
-    private static int WriteMeta(Utf8JsonWriter writer, JsonElement meta, ArrayBufferWriter<byte> buffer)
+    private static (int TraceparentAt, string? CallerTraceparent) WriteMeta(Utf8JsonWriter writer, JsonElement meta, ArrayBufferWriter<byte> buffer)
     {
         writer.WriteStartObject("_meta"u8);
         string? traceState = null;
+        string? traceparent = null;
         if (meta.ValueKind == JsonValueKind.Object)
         {
             foreach (var property in meta.EnumerateObject())
@@ -106,6 +114,13 @@ internal sealed class RawCall
                 if (property.NameEquals("tracestate"u8) && property.Value.ValueKind == JsonValueKind.String)
                 {
                     traceState = property.Value.GetString();
+                    continue;
+                }
+
+                if (property.NameEquals("traceparent"u8) && property.Value.ValueKind == JsonValueKind.String
+                    && property.Value.GetString() is { Length: TraceparentLength } value && value.StartsWith("00-", StringComparison.Ordinal))
+                {
+                    traceparent = value;
                     continue;
                 }
 
@@ -154,7 +169,7 @@ internal sealed class RawCall
         writer.WriteString("traceparent"u8, Placeholder);
         writer.WriteEndObject();
         writer.Flush();
-        return memberAt;
+        return (memberAt, traceparent);
     }
 
     /// <summary>The tool's arguments as the typed path holds them (read when a filter asks: audit, cache key).</summary>

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.IO.Pipelines;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using McpProxy.Calls;
@@ -387,18 +388,30 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
         }
         : StatusCodes.Status200OK;
 
-    /// <summary>One JSON-RPC message: <c>{"jsonrpc":"2.0","id":…,"result"|"error":…}</c>, the id as the caller wrote it, the payload spliced.</summary>
+    /// <summary>
+    /// One JSON-RPC message: <c>{"jsonrpc":"2.0","id":…,"result"|"error":…}</c>, the id as the caller wrote it, the
+    /// payload spliced. A large payload goes out in flushed pieces, so the response pipe never holds a copy of it whole.
+    /// </summary>
     private static Task WriteAsync(HttpContext http, JsonElement id, ReadOnlyMemory<byte> payload, int status, bool isError = false, List<ResultEdit>? edits = null)
     {
-        Write(http.Response, id, payload.Span, status, isError, edits);
-        return http.Response.BodyWriter.FlushAsync(http.RequestAborted).AsTask();
+        var writer = http.Response.BodyWriter;
+        WriteHead(http.Response, id, payload.Length, status, isError, edits);
+        if (payload.Length <= FlushEvery)
+        {
+            Write(writer, payload.Span, edits);
+            return writer.FlushAsync(http.RequestAborted).AsTask();
+        }
+
+        return WritePiecesAsync(writer, payload, edits, http.RequestAborted);
     }
 
-    private static void Write(HttpResponse response, JsonElement id, ReadOnlySpan<byte> payload, int status, bool isError, List<ResultEdit>? edits)
+    private const int FlushEvery = 64 * 1024;
+
+    private static void WriteHead(HttpResponse response, JsonElement id, int payloadLength, int status, bool isError, List<ResultEdit>? edits)
     {
         var key = isError ? ",\"error\":"u8 : ",\"result\":"u8;
         var rawId = JsonMarshal.GetRawUtf8Value(id);
-        var length = Prefix.Length + rawId.Length + key.Length + payload.Length + 1;
+        var length = Prefix.Length + rawId.Length + key.Length + payloadLength + 1;
         foreach (var edit in edits ?? [])
         {
             length += edit.Replacement.Length - edit.Length;
@@ -411,6 +424,10 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
         writer.Write(Prefix);
         writer.Write(rawId);
         writer.Write(key);
+    }
+
+    private static void Write(PipeWriter writer, ReadOnlySpan<byte> payload, List<ResultEdit>? edits)
+    {
         var at = 0;
         foreach (var edit in edits ?? [])
         {
@@ -421,5 +438,32 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
 
         writer.Write(payload[at..]);
         writer.Write("}"u8);
+    }
+
+    private static async Task WritePiecesAsync(PipeWriter writer, ReadOnlyMemory<byte> payload, List<ResultEdit>? edits, CancellationToken cancellationToken)
+    {
+        var at = 0;
+        foreach (var edit in edits ?? [])
+        {
+            await WritePiecesAsync(writer, payload[at..edit.Start], cancellationToken);
+            writer.Write(edit.Replacement.Span);
+            at = edit.Start + edit.Length;
+        }
+
+        await WritePiecesAsync(writer, payload[at..], cancellationToken);
+        writer.Write("}"u8);
+        await writer.FlushAsync(cancellationToken);
+    }
+
+    private static async Task WritePiecesAsync(PipeWriter writer, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        while (bytes.Length > FlushEvery)
+        {
+            writer.Write(bytes.Span[..FlushEvery]);
+            bytes = bytes[FlushEvery..];
+            await writer.FlushAsync(cancellationToken);
+        }
+
+        writer.Write(bytes.Span);
     }
 }

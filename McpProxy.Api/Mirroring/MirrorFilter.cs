@@ -11,7 +11,7 @@ internal sealed class MirrorFilter(TrafficMirror mirror) : ICallFilter
     {
         if (call.Method is RequestMethods.ToolsCall or RequestMethods.PromptsGet or RequestMethods.ResourcesRead)
         {
-            mirror.Mirror(call.Connection(), call.Method, call.Forwarded);
+            mirror.Mirror(call);
         }
 
         return next(call, cancellationToken);

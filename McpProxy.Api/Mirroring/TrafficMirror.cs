@@ -1,5 +1,6 @@
 using System.Text.Json;
 using McpProxy.Backends;
+using McpProxy.Calls;
 using McpProxy.Resilience;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
@@ -23,14 +24,18 @@ internal sealed partial class TrafficMirror(ResilienceMetrics metrics, ILogger<T
     public void SetMirrors(IEnumerable<BackendConnection> mirrors) =>
         _mirrorsByPrimary = mirrors.GroupBy(m => m.Config.MirrorOf!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
 
-    /// <summary>Sends a sampled copy of <paramref name="parameters"/> (without <c>_meta</c>) to each mirror of <paramref name="primary"/>.</summary>
-    public void Mirror<TParams>(BackendConnection primary, string method, TParams parameters)
-        where TParams : RequestParams
+    /// <summary>
+    /// Sends a sampled copy of the call's params (without <c>_meta</c>) to each mirror of its backend. The params are
+    /// read only when a mirror takes the call: a fast-path call has none in typed form until then.
+    /// </summary>
+    public void Mirror(CallContext call)
     {
-        if (_mirrorsByPrimary.Count == 0 || !_mirrorsByPrimary.TryGetValue(primary.Name, out var mirrors))
+        if (_mirrorsByPrimary.Count == 0 || !_mirrorsByPrimary.TryGetValue(call.BackendName, out var mirrors))
         {
             return;
         }
+
+        var method = call.Method;
 
         foreach (var mirror in mirrors)
         {
@@ -39,6 +44,7 @@ internal sealed partial class TrafficMirror(ResilienceMetrics metrics, ILogger<T
                 continue;
             }
 
+            var parameters = call.Forwarded;
             var node = JsonSerializer.SerializeToNode(parameters, parameters.GetType(), McpJsonUtilities.DefaultOptions)!.AsObject(); // its own type: the params may come as RequestParams
             node.Remove("_meta"); // the caller's progress token belongs to the primary call
             _ = SendAsync(mirror, method, node);

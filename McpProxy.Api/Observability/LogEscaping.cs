@@ -111,8 +111,10 @@ internal static class LogEscaping
 
     private sealed class EscapingLogger(ILogger inner) : ILogger
     {
+        // A scope is begun for every request (ASP.NET Core's hosting scope) and mostly never read: its fields are escaped
+        // when a sink reads them, not when it is begun.
         public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => inner.BeginScope(EscapeValue(state) ?? state);
+            where TState : notnull => inner.BeginScope(state is IEnumerable<KeyValuePair<string, object?>> pairs ? new LazyEscapedScope(pairs) : EscapeValue(state) ?? state);
 
         public bool IsEnabled(LogLevel logLevel) => inner.IsEnabled(logLevel);
 
@@ -154,6 +156,22 @@ internal static class LogEscaping
         IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
         public override string ToString() => text;
+    }
+
+    /// <summary>Scope fields escaped as they are read (<see cref="EscapedState"/> escapes them all at once).</summary>
+    private sealed class LazyEscapedScope(IEnumerable<KeyValuePair<string, object?>> pairs) : IEnumerable<KeyValuePair<string, object?>>
+    {
+        public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()
+        {
+            foreach (var p in pairs)
+            {
+                yield return p.Key == "{OriginalFormat}" ? p : new KeyValuePair<string, object?>(Escape(p.Key), EscapeValue(p.Value));
+            }
+        }
+
+        IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+        public override string ToString() => Escape(pairs.ToString() ?? "");
     }
 
     private sealed class EscapingScopeProvider(IExternalScopeProvider inner) : IExternalScopeProvider

@@ -68,6 +68,7 @@ internal static class ObservabilityServices
 
         if (config.Tracing.Enabled)
         {
+            builder.AddTracing();
             builder.Services.AddOpenTelemetry()
                 .ConfigureResource(resource => resource.AddService(config.Tracing.ServiceName))
                 .WithTracing(tracing => tracing.AddOtlpExporter("mcp-proxy", o =>

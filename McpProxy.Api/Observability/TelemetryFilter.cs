@@ -68,7 +68,8 @@ internal sealed partial class TelemetryFilter(ProxyTelemetry telemetry, ICallFai
         }
         finally
         {
-            telemetry.EndCall(activity, call.Method, call.BackendName, call.Item, outcome, Stopwatch.GetElapsedTime(started), call.User, call.Arguments, failure);
+            telemetry.EndCall(activity, call.Method, call.BackendName, call.Item, outcome, Stopwatch.GetElapsedTime(started), call.User,
+                telemetry.AuditsArguments ? call.Arguments : null, failure); // a fast-path call's arguments are read only for the audit
         }
     }
 

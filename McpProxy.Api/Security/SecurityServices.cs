@@ -94,11 +94,21 @@ internal static class SecurityServices
             });
     }
 
+    /// <summary>Whether callers of the MCP endpoint authenticate (<c>[auth]</c> bearer or JWT): its policy has something to check.</summary>
+    public static bool AuthenticatesCallers(ProxyConfig config) => config.Auth?.Type is AuthType.Bearer or AuthType.Jwt;
+
+    private static bool HasAuthenticationScheme(ProxyConfig config) => AuthenticatesCallers(config) || config.Security.AdminToken is not null;
+
     public static void UseProxySecurity(this WebApplication app, ProxyConfig config)
     {
         app.UseMiddleware<RequestGuard>();
         app.UseMiddleware<OriginValidation>();
-        app.UseAuthentication();
+        if (HasAuthenticationScheme(config))
+        {
+            // Without a scheme there is nothing to authenticate: the middleware would only resolve its services per request.
+            app.UseAuthentication();
+        }
+
         app.UseAuthorization();
         if (config.Auth?.Type == AuthType.Jwt)
         {

@@ -11,12 +11,23 @@ namespace McpProxy.Sessions;
 /// </summary>
 internal sealed class CallerContextFilter : ICallFilter
 {
-    public async ValueTask<object> InvokeAsync(CallContext call, CallDelegate next, CancellationToken cancellationToken)
+    public ValueTask<object> InvokeAsync(CallContext call, CallDelegate next, CancellationToken cancellationToken)
     {
-        using var forwarded = ForwardAuthHandler.Use(call.BackendConfig.ForwardAuth ? BearerToken.Of(call.User) : null);
+        var token = call.BackendConfig.ForwardAuth ? BearerToken.Of(call.User) : null;
+        if (token is null && ForwardAuthHandler.Current is null && call.Session is null)
+        {
+            // The fast path without forward_auth: no token to carry, and a modern backend sends no requests of its own.
+            return next(call, cancellationToken);
+        }
+
+        return WithCallerAsync(call, token, next, cancellationToken);
+    }
+
+    private static async ValueTask<object> WithCallerAsync(CallContext call, string? token, CallDelegate next, CancellationToken cancellationToken)
+    {
+        using var forwarded = ForwardAuthHandler.Use(token);
         if (call.Session is null)
         {
-            // The fast path: a modern backend sends no requests of its own, so there is no session to track.
             return await next(call, cancellationToken);
         }
 

@@ -10,10 +10,14 @@ internal sealed class ProgressFilter : ICallFilter
 {
     private static readonly TimeSpan DrainLimit = TimeSpan.FromSeconds(2);
 
-    public async ValueTask<object> InvokeAsync(CallContext call, CallDelegate next, CancellationToken cancellationToken)
+    // A call without a session (the fast path's) has nothing queued for it: no await of its own.
+    public ValueTask<object> InvokeAsync(CallContext call, CallDelegate next, CancellationToken cancellationToken) =>
+        call.ClientSession is ClientSession session ? InvokeAsync(call, session, next, cancellationToken) : next(call, cancellationToken);
+
+    private static async ValueTask<object> InvokeAsync(CallContext call, ClientSession session, CallDelegate next, CancellationToken cancellationToken)
     {
         var result = await next(call, cancellationToken);
-        if (call.ClientSession is ClientSession session && session.Enqueued != call.EnqueuedBefore)
+        if (session.Enqueued != call.EnqueuedBefore)
         {
             await session.DrainAsync(DrainLimit);
         }

@@ -14,14 +14,10 @@ internal sealed class SessionLimitMiddleware(RequestDelegate next, SessionLimite
 {
     private static readonly object SlotKey = new();
 
-    public async Task InvokeAsync(HttpContext http)
-    {
-        if (!OpensSession(http))
-        {
-            await next(http);
-            return;
-        }
+    public Task InvokeAsync(HttpContext http) => OpensSession(http) ? WithSlotAsync(http) : next(http);
 
+    private async Task WithSlotAsync(HttpContext http)
+    {
         using var slot = limiter.TryReserve(SessionLimiter.CallerOf(http), out var refusal);
         if (slot is null)
         {

@@ -50,10 +50,11 @@ internal static class LegacySse
         var listen = config.Proxy.Listen;
         var path = listen.Path.TrimEnd('/');
         var mcp = path.Length == 0 ? "/" : path;
+        string[] legacyPaths = [SsePath, MessagePath, path + SsePath, path + MessagePath];
         app.Use(async (http, next) =>
         {
             var request = http.Request;
-            var legacyPath = IsLegacyPath(request.Path, path);
+            var legacyPath = IsLegacyPath(request.Path, legacyPaths);
             if (legacyPath && !listen.LegacySse)
             {
                 await WriteAsync(http, StatusCodes.Status404NotFound,
@@ -75,11 +76,18 @@ internal static class LegacySse
         });
     }
 
-    private static bool IsLegacyPath(PathString requestPath, string path) =>
-        requestPath.Equals(SsePath, StringComparison.OrdinalIgnoreCase)
-        || requestPath.Equals(MessagePath, StringComparison.OrdinalIgnoreCase)
-        || requestPath.Equals(path + SsePath, StringComparison.OrdinalIgnoreCase)
-        || requestPath.Equals(path + MessagePath, StringComparison.OrdinalIgnoreCase);
+    private static bool IsLegacyPath(PathString requestPath, string[] legacyPaths)
+    {
+        foreach (var legacyPath in legacyPaths)
+        {
+            if (requestPath.Equals(legacyPath, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private static async Task WriteAsync(HttpContext http, int status, string message)
     {

@@ -122,6 +122,41 @@ public sealed class ResultSizeTests
     }
 
     [Fact]
+    public async Task A_passed_through_sse_stream_hands_on_every_byte_and_refuses_only_an_event_over_the_limit()
+    {
+        // Many events under the limit add up to far more than it: each is bounded on its own, whatever its line endings.
+        var small = string.Concat(Enumerable.Range(0, 50).Select(i => i % 3 == 0 ? $"id: {i}\ndata: {{\"n\":{i}}}\n\n" : i % 3 == 1 ? $"id: {i}\r\ndata: {{\"n\":{i}}}\r\n\r\n" : $"id: {i}\rdata: {{\"n\":{i}}}\r\r"));
+        Assert.True(small.Length > 1000);
+        for (var piece = 1; piece <= 7; piece++)
+        {
+            using var bounded = new SseEventBoundStream(new PieceStream(Encoding.UTF8.GetBytes(small), piece), 40, () => new InvalidDataException("too large"));
+            Assert.Equal(small, await new StreamReader(bounded).ReadToEndAsync(Ct));
+        }
+
+        // One event over the limit, split across lines and reads: refused, wherever the reads cut it.
+        var big = $"id: 1\ndata: {{\"a\":1}}\n\nid: 2\ndata: {new string('x', 30)}\ndata: {new string('y', 30)}\r\n\r\n";
+        for (var piece = 1; piece <= 7; piece++)
+        {
+            using var refusing = new SseEventBoundStream(new PieceStream(Encoding.UTF8.GetBytes(big), piece), 60, () => new InvalidDataException("too large"));
+            await Assert.ThrowsAsync<InvalidDataException>(() => new StreamReader(refusing).ReadToEndAsync(Ct));
+        }
+    }
+
+    /// <summary>A stream that hands out its bytes at most <c>piece</c> at a time.</summary>
+    private sealed class PieceStream(byte[] bytes, int piece) : MemoryStream(bytes)
+    {
+        public override int Read(byte[] buffer, int offset, int count) => base.Read(buffer, offset, Math.Min(count, piece));
+
+        public override int Read(Span<byte> buffer) => base.Read(buffer[..Math.Min(buffer.Length, piece)]);
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            base.ReadAsync(buffer[..Math.Min(buffer.Length, piece)], cancellationToken);
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            base.ReadAsync(buffer, offset, Math.Min(count, piece), cancellationToken);
+    }
+
+    [Fact]
     public async Task Http_bodies_over_the_limit_fail_with_the_clear_error_and_get_streams_drop_only_the_oversized_event()
     {
         var big = new string('x', 100_000);

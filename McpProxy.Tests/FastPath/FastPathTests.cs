@@ -193,6 +193,29 @@ public sealed class FastPathTests
         Assert.Equal(3, proxy.Services.GetRequiredService<BackendRegistry>().Backends.Single().FastPathCalls);
     }
 
+    [Fact]
+    public async Task The_caller_s_trace_context_reaches_the_backend_on_the_fast_path_as_on_the_typed_path()
+    {
+        // The proxy records no spans here (no trace exporter): it passes the caller's trace on, both paths alike — the
+        // fast path writes the W3C header itself (its pool does not propagate by itself).
+        await using var pair = await Pair.StartAsync();
+        const string TraceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+        var received = new List<string?>();
+        foreach (var proxy in new[] { pair.Typed, pair.Fast })
+        {
+            using var http = new HttpClient();
+            var parameters = new JsonObject { ["name"] = "b/whoami", ["arguments"] = new JsonObject() };
+            using var request = Request(proxy.McpEndpoint, "tools/call", parameters, "b/whoami", id: 7);
+            request.Headers.TryAddWithoutValidation("traceparent", $"00-{TraceId}-00f067aa0ba902b7-01");
+            var reply = await SendAsync(http, request, Ct);
+            var whoami = JsonNode.Parse(Text(reply.Result))!;
+            received.Add((string?)whoami["traceparent"]);
+        }
+
+        Assert.All(received, traceparent => Assert.StartsWith($"00-{TraceId}-", traceparent, StringComparison.Ordinal));
+        Assert.Equal(1, pair.FastPathCalls(pair.Fast));
+    }
+
     /// <summary>What the caller sees of an answer, without the JSON-RPC envelope's ordering.</summary>
     private static JsonNode Strip(JsonObject message)
     {
