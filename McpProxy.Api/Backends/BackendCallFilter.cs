@@ -14,12 +14,11 @@ internal sealed class BackendCallFilter : ICallFilter
     {
         var backend = call.Connection();
         using var onBackend = backend.BeginCall();
-        using var cut = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, backend.CutToken);
         try
         {
-            // The attempt's state goes through the pipeline: no closure per call.
+            // The attempt's state goes through the pipeline: no closure per call; the backend's cut ends it too.
             return await backend.Resilience.ExecuteAsync(
-                static (attempt, ct) => attempt.next(attempt.call, ct), (call, next), call.Repeatable, call.Kind, call.Item, cut.Token);
+                static (attempt, ct) => attempt.next(attempt.call, ct), (call, next), call.Repeatable, call.Kind, call.Item, cancellationToken, backend.CutToken);
         }
         catch (Exception ex) when (backend.CutToken.IsCancellationRequested && backend.CutReason is { } reason && ex is not BackendCallCutException { IsCut: true })
         {

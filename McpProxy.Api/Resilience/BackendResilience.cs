@@ -49,6 +49,7 @@ internal sealed class BackendResilience : IDisposable
     private readonly BackendConfig _config;
     private readonly ResiliencePipeline<object> _pipeline;
     private readonly TimeProvider _time;
+    private readonly TimeoutSources _timeouts;
 
     // Only the per-attempt timeout is configured: calls skip the Polly pipeline.
     private readonly bool _timeoutOnly;
@@ -64,6 +65,7 @@ internal sealed class BackendResilience : IDisposable
         _config = config;
         AttemptTimeout = attemptTimeout;
         _time = services.Time;
+        _timeouts = new TimeoutSources(services.Time);
         var metrics = services.Metrics;
         var builder = new ResiliencePipelineBuilder<object> { Name = config.Name, TimeProvider = services.Time };
 
@@ -213,11 +215,22 @@ internal sealed class BackendResilience : IDisposable
     /// <see cref="ExecuteAsync{T}(Func{CancellationToken, ValueTask{T}}, bool, string, string, CancellationToken)"/>
     /// with the attempt's state passed through, so a static <paramref name="call"/> needs no closure per call.
     /// </summary>
-    public ValueTask<T> ExecuteAsync<T, TState>(Func<TState, CancellationToken, ValueTask<T>> call, TState state, bool repeatable, string kind, string item, CancellationToken cancellationToken)
+    /// <param name="cut">
+    /// A second reason to stop (the backend's cut: a reload past its drain, the shutdown timeout), which ends the call
+    /// as the caller's cancellation does; taken apart rather than linked, so the timeout-only path needs no linked source.
+    /// </param>
+    public ValueTask<T> ExecuteAsync<T, TState>(Func<TState, CancellationToken, ValueTask<T>> call, TState state, bool repeatable, string kind, string item, CancellationToken cancellationToken, CancellationToken cut = default)
         where T : class =>
-        _timeoutOnly
-            ? ExecuteWithTimeoutAsync(call, state, kind, item, cancellationToken)
-            : ExecutePipelineAsync(call, state, repeatable, kind, item, cancellationToken);
+        _timeoutOnly ? ExecuteWithTimeoutAsync(call, state, kind, item, cancellationToken, cut)
+        : cut.CanBeCanceled ? ExecuteLinkedAsync(call, state, repeatable, kind, item, cancellationToken, cut)
+        : ExecutePipelineAsync(call, state, repeatable, kind, item, cancellationToken);
+
+    private async ValueTask<T> ExecuteLinkedAsync<T, TState>(Func<TState, CancellationToken, ValueTask<T>> call, TState state, bool repeatable, string kind, string item, CancellationToken cancellationToken, CancellationToken cut)
+        where T : class
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, cut);
+        return await ExecutePipelineAsync(call, state, repeatable, kind, item, linked.Token).ConfigureAwait(false);
+    }
 
     private async ValueTask<T> ExecutePipelineAsync<T, TState>(Func<TState, CancellationToken, ValueTask<T>> call, TState state, bool repeatable, string kind, string item, CancellationToken cancellationToken)
         where T : class
@@ -260,22 +273,29 @@ internal sealed class BackendResilience : IDisposable
     /// The timeout-only pipeline without Polly: the attempt under a timeout on the injected clock, its failure
     /// translated as Polly's would be (an attempt cancelled by the timeout, not by the caller, is a timeout).
     /// </summary>
-    private async ValueTask<T> ExecuteWithTimeoutAsync<T, TState>(Func<TState, CancellationToken, ValueTask<T>> call, TState state, string kind, string item, CancellationToken cancellationToken)
+    private async ValueTask<T> ExecuteWithTimeoutAsync<T, TState>(Func<TState, CancellationToken, ValueTask<T>> call, TState state, string kind, string item, CancellationToken cancellationToken, CancellationToken cut)
         where T : class
     {
-        using var timeout = new CancellationTokenSource(AttemptTimeout, _time);
-        using var caller = cancellationToken.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), timeout);
+        var timeout = _timeouts.Rent(AttemptTimeout);
+        var caller = cancellationToken.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), timeout);
+        var onCut = cut.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), timeout);
         try
         {
             return await call(state, timeout.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested && !cut.IsCancellationRequested)
         {
             throw TimedOut(kind, item);
         }
         catch (Exception ex)
         {
-            throw Translate(ex, rejectedBy: null, kind, item, cancellationToken);
+            throw Translate(ex, rejectedBy: null, kind, item, cut.IsCancellationRequested ? cut : cancellationToken);
+        }
+        finally
+        {
+            caller.Dispose();
+            onCut.Dispose();
+            _timeouts.Return(timeout);
         }
     }
 

@@ -38,6 +38,14 @@ internal static class SecurityServices
 
         builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = security.EffectiveMaxRequestBody);
 
+        if (!HasAuthenticationScheme(config))
+        {
+            // Nothing to authenticate: without authentication services ASP.NET Core adds no authentication middleware, which
+            // would otherwise open a service scope on every request to find no scheme.
+            AddPolicies(services, mainScheme: null, security);
+            return;
+        }
+
         var authentication = services.AddAuthentication();
         string? mainScheme = null;
         if (auth?.Type == AuthType.Bearer)
@@ -63,6 +71,11 @@ internal static class SecurityServices
             });
         }
 
+        AddPolicies(services, mainScheme, security);
+    }
+
+    private static void AddPolicies(IServiceCollection services, string? mainScheme, SecurityConfig security)
+    {
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, AuthorizationResults>();
         services.AddAuthorizationBuilder()
             .AddPolicy(ClientPolicy, policy =>
