@@ -72,8 +72,23 @@ public static class McpProxyExtensions
             app.UseRouting();
         }
 
-        app.UseProxySecurity(config);
-        app.UseProxyFastPath(); // after authorization, before the MCP endpoint: modern calls to modern HTTP backends as bytes (what runs between here and the endpoint concerns legacy sessions, legacy headers and GETs, none of which it takes)
+        app.UseProxyRequestChecks(); // body limit, error guard, Origin
+        // The fast path (modern calls to modern HTTP backends as bytes) runs once the MCP endpoint's policy has admitted the
+        // caller: after authorization with [auth]; without it the endpoint has no policy, and it runs before the
+        // authorization middleware (which would only mark the request). What runs after it up to the endpoint concerns
+        // legacy sessions, legacy headers and GETs, none of which it takes.
+        var authenticates = SecurityServices.AuthenticatesCallers(config);
+        if (!authenticates)
+        {
+            app.UseProxyFastPath();
+        }
+
+        app.UseProxyAuthorization(config);
+        if (authenticates)
+        {
+            app.UseProxyFastPath();
+        }
+
         app.UseProxyReplicas(); // shared legacy sessions: tombstones and expiry, judged by the authenticated caller
         app.UseMiddleware<SessionLimitMiddleware>(); // after authentication: the per-caller cap needs the caller
         app.UseEraMismatchCheck(config.Proxy.Listen.Path); // a legacy header over a modern _meta: -32020, as the SDK does for the rest

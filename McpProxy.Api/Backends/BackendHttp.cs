@@ -65,8 +65,12 @@ internal sealed class BackendHttp(ServiceEndpointResolver? resolver = null) : ID
     /// error statuses, which the MCP client's handlers apply, are applied by the raw send as it reads the answer, without a
     /// wrapper content and stream per response.
     /// </summary>
-    public HttpClient CreateWireClient(Action<string> onTransportFailure) =>
-        new(new TransportFailureHandler(onTransportFailure) { InnerHandler = _wireHandler }, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+    /// <remarks>
+    /// An <see cref="HttpMessageInvoker"/>, not an HttpClient: the call's timeout and cancellation are the pipeline's, so
+    /// HttpClient's own (a linked source and an async layer per request) would only cost.
+    /// </remarks>
+    public HttpMessageInvoker CreateWireClient(Action<string> onTransportFailure) =>
+        new(new TransportFailureHandler(onTransportFailure) { InnerHandler = _wireHandler }, disposeHandler: false);
 
     /// <summary>
     /// The URL to open a session on: unchanged for IP addresses and <c>localhost</c>, else the first endpoint service

@@ -48,7 +48,7 @@ internal static class BackendRawSend
         {
             var length = WithTraceparent(raw, span?.Id ?? raw.CallerTraceparent, body);
             using var request = Request(wire, call, raw, body.AsMemory(0, length), span ?? Activity.Current);
-            using var response = await wire.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            using var response = await wire.Http.SendAsync(request, cancellationToken).ConfigureAwait(false); // headers read, content streamed
             var content = response.Content.Headers;
             var sse = content.ContentType?.MediaType == "text/event-stream";
             var failed = !response.IsSuccessStatusCode;
@@ -116,7 +116,9 @@ internal static class BackendRawSend
             headers.TryAddWithoutValidation(name, value);
         }
 
-        if (trace is { IdFormat: ActivityIdFormat.W3C })
+        // Propagated when something traces this request: a span recorded here, or the caller's own trace context (a
+        // request nobody traces gets no made-up trace id).
+        if (trace is { IdFormat: ActivityIdFormat.W3C } && (trace.Recorded || trace.HasRemoteParent))
         {
             headers.TryAddWithoutValidation("traceparent", trace.Id);
             if (trace.TraceStateString is { Length: > 0 } traceState)

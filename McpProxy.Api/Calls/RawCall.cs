@@ -21,6 +21,8 @@ internal sealed class RawCall
 {
     private static long s_ids;
 
+    private static ReadOnlySpan<byte> IdPrefix => "mcp-proxy-fast-"u8;
+
     // The proxy's client info, as the typed path's MCP client gives it (Backends.BackendConnection).
     private static readonly byte[] ClientInfo = JsonSerializer.SerializeToUtf8Bytes(
         new Implementation { Name = "mcp-proxy", Version = typeof(RawCall).Assembly.GetName().Version?.ToString() ?? "0.1.0" },
@@ -68,12 +70,20 @@ internal sealed class RawCall
     /// </summary>
     public static RawCall Create(string method, JsonElement parameters, string backendItem)
     {
-        var buffer = new ArrayBufferWriter<byte>(JsonMarshal.GetRawUtf8Value(parameters).Length + 512);
-        using (var writer = new Utf8JsonWriter(buffer))
+        // The writer and its buffer are the thread's, reused (as System.Text.Json caches its own writers): the body is
+        // copied out once, at its exact size.
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(4096);
+        var writer = t_writer ??= new Utf8JsonWriter(buffer);
+        buffer.ResetWrittenCount();
+        writer.Reset(buffer);
+        try
         {
             writer.WriteStartObject();
             writer.WriteString("jsonrpc"u8, "2.0"u8);
-            writer.WriteString("id"u8, "mcp-proxy-fast-" + Interlocked.Increment(ref s_ids).ToString(CultureInfo.InvariantCulture));
+            Span<byte> id = stackalloc byte[IdPrefix.Length + 20];
+            IdPrefix.CopyTo(id);
+            Interlocked.Increment(ref s_ids).TryFormat(id[IdPrefix.Length..], out var digits, default, CultureInfo.InvariantCulture);
+            writer.WriteString("id"u8, id[..(IdPrefix.Length + digits)]);
             writer.WriteString("method"u8, method);
             writer.WriteStartObject("params"u8);
             JsonElement meta = default;
@@ -98,9 +108,25 @@ internal sealed class RawCall
             writer.WriteEndObject();
             writer.WriteEndObject();
             writer.Flush();
-            return new RawCall(parameters, buffer.WrittenMemory, backendItem, traceparentAt, callerTraceparent);
+            return new RawCall(parameters, buffer.WrittenSpan.ToArray(), backendItem, traceparentAt, callerTraceparent);
+        }
+        finally
+        {
+            if (buffer.Capacity > MaxKeptBuffer)
+            {
+                t_buffer = null; // a large call's buffer is not kept for the thread's next one
+                t_writer = null;
+            }
         }
     }
+
+    private const int MaxKeptBuffer = 64 * 1024;
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
 
     private static (int TraceparentAt, string? CallerTraceparent) WriteMeta(Utf8JsonWriter writer, JsonElement meta, ArrayBufferWriter<byte> buffer)
     {

@@ -169,7 +169,7 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
             return false;
         }
 
-        foreach (var header in headers.Keys)
+        foreach (var (header, _) in headers)
         {
             if (header.StartsWith(McpParamHeaders.Prefix, StringComparison.OrdinalIgnoreCase))
             {

@@ -6,7 +6,8 @@ internal static class FastPathServices
     public static IServiceCollection AddProxyFastPath(this IServiceCollection services) => services.AddSingleton<FastPathFront>();
 
     /// <summary>
-    /// After <c>UseAuthorization</c>: the MCP endpoint's policy has admitted the caller before the fast path reads a byte.
+    /// Once the MCP endpoint's policy has admitted the caller (after <c>UseAuthorization</c>, or before it when the endpoint
+    /// has no policy: no <c>[auth]</c>), before the fast path reads a byte.
     /// Always in place (a hot reload may add a backend); a request it does not take costs a few header reads.
     /// </summary>
     public static IApplicationBuilder UseProxyFastPath(this IApplicationBuilder app)

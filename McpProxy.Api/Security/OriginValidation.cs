@@ -27,23 +27,21 @@ internal sealed partial class OriginValidation(RequestDelegate next, ProxyConfig
     /// <param name="OriginHosts">Hosts whose origins (any scheme http/https, any port) pass without being listed; empty beyond loopback.</param>
     private sealed record Rules(HashSet<string> Hosts, HashSet<string> OriginHosts);
 
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
         var rules = _rules ??= ResolveRules();
         var host = context.Request.Host.Host;
         if (rules.Hosts.Count > 0 && !rules.Hosts.Contains(host))
         {
-            await RefuseAsync(context, $"Host '{context.Request.Host}' is not allowed (add it to [security] allowed_hosts).");
-            return;
+            return RefuseAsync(context, $"Host '{context.Request.Host}' is not allowed (add it to [security] allowed_hosts).");
         }
 
         if (context.Request.Headers.Origin.ToString() is { Length: > 0 } origin && !IsAllowedOrigin(origin, rules))
         {
-            await RefuseAsync(context, $"Origin '{origin}' is not allowed (add it to [security] allowed_origins).");
-            return;
+            return RefuseAsync(context, $"Origin '{origin}' is not allowed (add it to [security] allowed_origins).");
         }
 
-        await next(context);
+        return next(context);
     }
 
     private bool IsAllowedOrigin(string origin, Rules rules)

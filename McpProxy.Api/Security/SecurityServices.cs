@@ -112,10 +112,16 @@ internal static class SecurityServices
 
     private static bool HasAuthenticationScheme(ProxyConfig config) => AuthenticatesCallers(config) || config.Security.AdminToken is not null;
 
-    public static void UseProxySecurity(this WebApplication app, ProxyConfig config)
+    /// <summary>What every request passes first: the body limit and error guard, then the Origin check.</summary>
+    public static void UseProxyRequestChecks(this WebApplication app)
     {
         app.UseMiddleware<RequestGuard>();
         app.UseMiddleware<OriginValidation>();
+    }
+
+    /// <summary>Authentication (when a scheme is configured), authorization, and the RFC 9728 metadata of JWT auth.</summary>
+    public static void UseProxyAuthorization(this WebApplication app, ProxyConfig config)
+    {
         if (HasAuthenticationScheme(config))
         {
             // Without a scheme there is nothing to authenticate: the middleware would only resolve its services per request.

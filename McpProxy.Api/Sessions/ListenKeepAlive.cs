@@ -18,15 +18,14 @@ internal sealed class ListenOptions
 /// </summary>
 internal sealed class ListenKeepAlive(RequestDelegate next, Microsoft.Extensions.Options.IOptions<ListenOptions> options, TimeProvider time)
 {
-    public async Task InvokeAsync(HttpContext http)
-    {
-        if (!HttpMethods.IsPost(http.Request.Method)
-            || !string.Equals(http.Request.Headers["Mcp-Method"].ToString().Trim(), ModelContextProtocol.Protocol.RequestMethods.SubscriptionsListen, StringComparison.Ordinal))
-        {
-            await next(http);
-            return;
-        }
+    public Task InvokeAsync(HttpContext http) =>
+        HttpMethods.IsPost(http.Request.Method)
+        && string.Equals(http.Request.Headers["Mcp-Method"].ToString().Trim(), ModelContextProtocol.Protocol.RequestMethods.SubscriptionsListen, StringComparison.Ordinal)
+            ? KeepAliveAsync(http)
+            : next(http);
 
+    private async Task KeepAliveAsync(HttpContext http)
+    {
         var original = http.Response.Body;
         await using var wrapped = new SseKeepAliveStream(original, options.Value.KeepAliveInterval, options.Value.Time ?? time, http.RequestAborted);
         http.Response.Body = wrapped;
