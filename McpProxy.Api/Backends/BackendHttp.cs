@@ -60,17 +60,16 @@ internal sealed class BackendHttp(ServiceEndpointResolver? resolver = null) : ID
         { Timeout = Timeout.InfiniteTimeSpan };
 
     /// <summary>
-    /// A client over the fast path's pool for its raw sends to one backend (<see cref="BackendRawSend"/>): only its
-    /// transport failures are reported (<see cref="TransportFailureHandler"/>). The result size limit and a modern backend's
-    /// error statuses, which the MCP client's handlers apply, are applied by the raw send as it reads the answer, without a
-    /// wrapper content and stream per response.
+    /// A client over the fast path's pool for its raw sends to one backend (<see cref="BackendRawSend"/>). What the MCP
+    /// client's handlers do — report transport failures, bound results by <c>max_result_size</c>, read a modern backend's
+    /// error statuses — the raw send does as it sends and reads, without a handler layer, wrapper content and stream per
+    /// request.
     /// </summary>
     /// <remarks>
     /// An <see cref="HttpMessageInvoker"/>, not an HttpClient: the call's timeout and cancellation are the pipeline's, so
     /// HttpClient's own (a linked source and an async layer per request) would only cost.
     /// </remarks>
-    public HttpMessageInvoker CreateWireClient(Action<string> onTransportFailure) =>
-        new(new TransportFailureHandler(onTransportFailure) { InnerHandler = _wireHandler }, disposeHandler: false);
+    public HttpMessageInvoker CreateWireClient() => new(_wireHandler, disposeHandler: false);
 
     /// <summary>
     /// The URL to open a session on: unchanged for IP addresses and <c>localhost</c>, else the first endpoint service

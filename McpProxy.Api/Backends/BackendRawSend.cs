@@ -48,7 +48,23 @@ internal static class BackendRawSend
         {
             var length = WithTraceparent(raw, span?.Id ?? raw.CallerTraceparent, body);
             using var request = Request(wire, call, raw, body.AsMemory(0, length), span ?? Activity.Current);
-            using var response = await wire.Http.SendAsync(request, cancellationToken).ConfigureAwait(false); // headers read, content streamed
+            HttpResponseMessage response;
+            try
+            {
+                response = await wire.Http.SendAsync(request, cancellationToken).ConfigureAwait(false); // headers read, content streamed
+            }
+            catch (HttpRequestException ex)
+            {
+                wire.OnTransportFailure(ex.Message); // as TransportFailureHandler reports the MCP client's
+                throw;
+            }
+
+            using var owned = response;
+            if (response.StatusCode is System.Net.HttpStatusCode.BadGateway or System.Net.HttpStatusCode.ServiceUnavailable or System.Net.HttpStatusCode.GatewayTimeout)
+            {
+                wire.OnTransportFailure($"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+            }
+
             var content = response.Content.Headers;
             var sse = content.ContentType?.MediaType == "text/event-stream";
             var failed = !response.IsSuccessStatusCode;

@@ -84,7 +84,7 @@ internal sealed partial class BackendTransportFactory(ProxyConfig config, Backen
             ownsHttpClient: true);
 
         // The fast path's way to the same endpoint and pool (BackendRawSend).
-        return new WiredHttpTransport(transport, new BackendWire(backend.Name, endpoint, http.CreateWireClient(onTransportFailure), headers, config.Security.MaxResultSize));
+        return new WiredHttpTransport(transport, new BackendWire(backend.Name, endpoint, http.CreateWireClient(), headers, config.Security.MaxResultSize, onTransportFailure));
     }
 
     /// <summary>

@@ -82,7 +82,7 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
             }
 
             if (document is null || !TryRead(document.RootElement, method, name, out var id, out var parameters)
-                || router.Fast(method, name, parameters, JsonMarshal.GetRawUtf8Value(parameters).Length, http.User) is not { } call)
+                || router.Fast(method, name, parameters, JsonMarshal.GetRawUtf8Value(parameters).Length, Caller(http)) is not { } call)
             {
                 await TypedAsync(http, next, body);
                 return;
@@ -148,6 +148,12 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
         span?.SetTag("mcp_proxy.fast_path", true);
         return span;
     }
+
+    private static readonly System.Security.Claims.ClaimsPrincipal Anonymous = new(new System.Security.Claims.ClaimsIdentity());
+
+    /// <summary>The authenticated caller, or one shared anonymous principal (not a new one per request, as <c>HttpContext.User</c> makes).</summary>
+    private static System.Security.Claims.ClaimsPrincipal Caller(HttpContext http) =>
+        http.Features.Get<Microsoft.AspNetCore.Http.Features.Authentication.IHttpAuthenticationFeature>()?.User ?? Anonymous;
 
     /// <summary>The headers say it is a modern call the fast path may take; the body is read only then.</summary>
     private bool IsCandidate(HttpRequest request, out string method, out string name, out int length)
