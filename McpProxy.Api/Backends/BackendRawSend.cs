@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Diagnostics;
-using System.Net.ServerSentEvents;
 using System.Text.Json;
 using McpProxy.Calls;
 using McpProxy.Eras;
@@ -21,7 +20,7 @@ namespace McpProxy.Backends;
 /// </summary>
 /// <remarks>
 /// Hand-written rather than an MCP client: the SDK's client is the message model the fast path exists to skip; the SSE
-/// framing is the BCL's (<see cref="SseParser"/>).
+/// framing is read in place (<see cref="SseAnswerReader"/>).
 /// </remarks>
 internal static class BackendRawSend
 {
@@ -167,16 +166,8 @@ internal static class BackendRawSend
         {
             if (sse)
             {
-                var bounded = new SseEventBoundStream(stream, wire.MaxResultSize, () => new ResultTooLargeException(wire.Backend, wire.MaxResultSize));
-                await foreach (var item in SseParser.Create(bounded, static (_, data) => data.ToArray()).EnumerateAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    if (Answer(item.Data) is { } answer)
-                    {
-                        return answer;
-                    }
-                }
-
-                throw new IOException("The backend's response stream ended before its answer.");
+                return await SseAnswerReader.ReadAsync(stream, wire.MaxResultSize, () => new ResultTooLargeException(wire.Backend, wire.MaxResultSize), Answer, cancellationToken)
+                    .ConfigureAwait(false);
             }
 
             if (length is { } known)

@@ -1,0 +1,214 @@
+using System.Buffers;
+
+namespace McpProxy.Backends;
+
+/// <summary>
+/// Reads a backend's SSE response to the fast path's call (<see cref="BackendRawSend"/>) up to the event whose data is the
+/// answer: events are parsed in place in one buffer, a notification's is looked at and skipped, and the answer's data is
+/// handed over as a slice of that buffer. Each event is bounded by <c>[security] max_result_size</c> as it arrives.
+/// </summary>
+/// <remarks>
+/// Hand-written rather than <see cref="System.Net.ServerSentEvents.SseParser"/>: the BCL parser hands each event's data
+/// out as a span to copy, and grows its pooled line buffer by doubling — a 20 MiB result then costs its doubling buffers
+/// (all resident in the pool) plus a copy. Here the buffer starts pooled and small, grows into plain arrays past 1 MiB
+/// (their pages touched only as they fill), and a large answer is the buffer itself, not a copy. The SSE grammar kept is
+/// the part a JSON-RPC stream uses (WHATWG "event stream interpretation"): <c>data</c> lines (joined with <c>\n</c>),
+/// other fields and comments ignored, lines ended by CR, LF or CRLF, a blank line ending the event, a leading BOM dropped,
+/// an event cut off by the end of the stream dropped.
+/// </remarks>
+internal static class SseAnswerReader
+{
+    private const int InitialSize = 16 * 1024;
+    private const int MaxPooledSize = 1024 * 1024;
+
+    /// <summary>
+    /// Reads events until <paramref name="answer"/> returns non-null for one's data (which it may keep: it is never a
+    /// pooled buffer), and returns that.
+    /// </summary>
+    /// <exception cref="IOException">The stream ended before the answer.</exception>
+    public static async ValueTask<T> ReadAsync<T>(Stream stream, long limit, Func<Exception> tooLarge, Func<ReadOnlyMemory<byte>, T?> answer, CancellationToken cancellationToken)
+        where T : class
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(InitialSize);
+        var pooled = true;
+        try
+        {
+            var state = new State();
+            var end = 0;
+            var first = true;
+            while (true)
+            {
+                if (end == buffer.Length)
+                {
+                    // Drop what earlier events used, then grow if the current event still fills the buffer.
+                    var from = state.EventStart;
+                    if (from > 0)
+                    {
+                        buffer.AsSpan(from, end - from).CopyTo(buffer);
+                        end -= from;
+                        state.Shift(from);
+                    }
+
+                    if (end == buffer.Length)
+                    {
+                        var size = (int)Math.Min((long)buffer.Length * 2, Array.MaxLength);
+                        var larger = size <= MaxPooledSize ? ArrayPool<byte>.Shared.Rent(size) : GC.AllocateUninitializedArray<byte>(size);
+                        buffer.AsSpan(0, end).CopyTo(larger);
+                        if (pooled)
+                        {
+                            ArrayPool<byte>.Shared.Return(buffer);
+                        }
+
+                        buffer = larger;
+                        pooled = size <= MaxPooledSize;
+                    }
+                }
+
+                var read = await stream.ReadAsync(buffer.AsMemory(end), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    throw new IOException("The backend's response stream ended before its answer.");
+                }
+
+                if (first && end + read >= 3)
+                {
+                    first = false;
+                    if (buffer.AsSpan(0, 3).SequenceEqual("\uFEFF"u8))
+                    {
+                        state.Skip(3);
+                    }
+                }
+
+                end += read;
+                while (state.NextEvent(buffer, end) is { } data)
+                {
+                    if (state.LastEventLength > limit)
+                    {
+                        throw tooLarge();
+                    }
+
+                    ReadOnlyMemory<byte> message = data.Count == 1
+                        ? buffer.AsMemory(data[0].Start, data[0].Length)
+                        : Join(buffer, data);
+                    if (pooled && data.Count == 1)
+                    {
+                        message = message.ToArray(); // the answer may keep it: never a pooled buffer
+                    }
+
+                    if (answer(message) is { } found)
+                    {
+                        return found;
+                    }
+                }
+
+                if (end - state.EventStart > limit)
+                {
+                    throw tooLarge();
+                }
+            }
+        }
+        finally
+        {
+            if (pooled)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    private static byte[] Join(byte[] buffer, List<(int Start, int Length)> data)
+    {
+        var joined = new byte[data.Sum(d => d.Length) + data.Count - 1];
+        var at = 0;
+        foreach (var (start, length) in data)
+        {
+            if (at > 0)
+            {
+                joined[at++] = (byte)'\n';
+            }
+
+            buffer.AsSpan(start, length).CopyTo(joined.AsSpan(at));
+            at += length;
+        }
+
+        return joined;
+    }
+
+    /// <summary>Where the parse is: the current line and event, and the current event's data lines.</summary>
+    private sealed class State
+    {
+        private readonly List<(int Start, int Length)> _data = [];
+        private int _line;
+        private bool _afterCr;
+
+        /// <summary>How many bytes the event <see cref="NextEvent"/> returned last took on the stream.</summary>
+        public int LastEventLength { get; private set; }
+
+        /// <summary>Where the event being read starts (what lies before it is done with).</summary>
+        public int EventStart { get; private set; }
+
+        public void Skip(int count)
+        {
+            _line += count;
+            EventStart += count;
+        }
+
+        public void Shift(int by)
+        {
+            _line -= by;
+            EventStart -= by;
+            for (var i = 0; i < _data.Count; i++)
+            {
+                _data[i] = (_data[i].Start - by, _data[i].Length);
+            }
+        }
+
+        /// <summary>The data lines of the next complete event with data in <c>buffer[..end]</c>, or null when more bytes are needed.</summary>
+        public List<(int Start, int Length)>? NextEvent(byte[] buffer, int end)
+        {
+            while (_line < end)
+            {
+                if (_afterCr && buffer[_line] == (byte)'\n')
+                {
+                    _afterCr = false; // the LF of a CRLF: the line ended at the CR
+                    _line++;
+                    EventStart = _data.Count == 0 ? _line : EventStart;
+                    continue;
+                }
+
+                var length = buffer.AsSpan(_line, end - _line).IndexOfAny((byte)'\r', (byte)'\n');
+                if (length < 0)
+                {
+                    return null;
+                }
+
+                var line = buffer.AsSpan(_line, length);
+                var start = _line;
+                _afterCr = buffer[_line + length] == (byte)'\r';
+                _line += length + 1;
+                if (line.IsEmpty)
+                {
+                    if (_data.Count > 0)
+                    {
+                        var data = new List<(int, int)>(_data);
+                        _data.Clear();
+                        LastEventLength = _line - EventStart;
+                        EventStart = _line;
+                        return data;
+                    }
+
+                    EventStart = _line;
+                    continue;
+                }
+
+                if (line.StartsWith("data"u8) && (line.Length == 4 || line[4] == (byte)':'))
+                {
+                    var value = line.Length == 4 ? 4 : line.Length > 5 && line[5] == (byte)' ' ? 6 : 5;
+                    _data.Add((start + value, line.Length - value));
+                }
+            }
+
+            return null;
+        }
+    }
+}
