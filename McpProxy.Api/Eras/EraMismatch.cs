@@ -14,31 +14,35 @@ internal static class EraMismatch
     private const string MetaVersionKey = "io.modelcontextprotocol/protocolVersion";
 
     public static IApplicationBuilder UseEraMismatchCheck(this IApplicationBuilder app, string mcpPath) =>
-        app.Use(async (http, next) =>
-        {
-            if (HttpMethods.IsPost(http.Request.Method)
-                && http.Request.Path.Equals(mcpPath, StringComparison.OrdinalIgnoreCase)
-                && !ModernEra.IsModern(http)
-                && !http.Request.Headers.ContainsKey("Mcp-Session-Id")
-                && await ModernMetaAsync(http) is { } metaVersion)
-            {
-                var header = http.Request.Headers["MCP-Protocol-Version"].ToString();
-                http.Response.StatusCode = StatusCodes.Status400BadRequest;
-                await http.Response.WriteAsJsonAsync(new
-                {
-                    jsonrpc = "2.0",
-                    id = (object?)null,
-                    error = new
-                    {
-                        code = -32020,
-                        message = $"Header mismatch: MCP-Protocol-Version header value '{(header.Length == 0 ? "(none)" : header)}' does not match body _meta/{MetaVersionKey} value '{metaVersion}'.",
-                    },
-                });
-                return;
-            }
+        app.Use((http, next) =>
+            HttpMethods.IsPost(http.Request.Method)
+            && http.Request.Path.Equals(mcpPath, StringComparison.OrdinalIgnoreCase)
+            && !ModernEra.IsModern(http)
+            && !http.Request.Headers.ContainsKey("Mcp-Session-Id")
+                ? CheckAsync(http, next)
+                : next(http)); // no await of its own for the requests it does not look into
 
-            await next(http);
-        });
+    private static async Task CheckAsync(HttpContext http, RequestDelegate next)
+    {
+        if (await ModernMetaAsync(http) is { } metaVersion)
+        {
+            var header = http.Request.Headers["MCP-Protocol-Version"].ToString();
+            http.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await http.Response.WriteAsJsonAsync(new
+            {
+                jsonrpc = "2.0",
+                id = (object?)null,
+                error = new
+                {
+                    code = -32020,
+                    message = $"Header mismatch: MCP-Protocol-Version header value '{(header.Length == 0 ? "(none)" : header)}' does not match body _meta/{MetaVersionKey} value '{metaVersion}'.",
+                },
+            });
+            return;
+        }
+
+        await next(http);
+    }
 
     /// <summary>The modern version a request's <c>params._meta</c> names, if it names one.</summary>
     private static async Task<string?> ModernMetaAsync(HttpContext http)

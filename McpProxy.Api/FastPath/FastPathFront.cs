@@ -42,14 +42,13 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
 
     private readonly string _path = config.Proxy.Listen.Path;
 
-    public async Task InvokeAsync(HttpContext http, RequestDelegate next)
-    {
-        if (!IsCandidate(http.Request, out var method, out var name, out var length))
-        {
-            await next(http);
-            return;
-        }
+    // A request it does not take passes on without an await of its own (a legacy session's GET stream would otherwise hold
+    // this method's state for as long as it lasts).
+    public Task InvokeAsync(HttpContext http, RequestDelegate next) =>
+        IsCandidate(http.Request, out var method, out var name, out var length) ? TakeAsync(http, next, method, name, length) : next(http);
 
+    private async Task TakeAsync(HttpContext http, RequestDelegate next, string method, string name, int length)
+    {
         var buffer = ArrayPool<byte>.Shared.Rent(length > 0 ? length : 4096);
         JsonDocument? document = null;
         try

@@ -51,28 +51,26 @@ internal static class LegacySse
         var path = listen.Path.TrimEnd('/');
         var mcp = path.Length == 0 ? "/" : path;
         string[] legacyPaths = [SsePath, MessagePath, path + SsePath, path + MessagePath];
-        app.Use(async (http, next) =>
+        app.Use((http, next) =>
         {
             var request = http.Request;
             var legacyPath = IsLegacyPath(request.Path, legacyPaths);
             if (legacyPath && !listen.LegacySse)
             {
-                await WriteAsync(http, StatusCodes.Status404NotFound,
+                return WriteAsync(http, StatusCodes.Status404NotFound,
                     $"This MCP endpoint speaks Streamable HTTP at {mcp} and does not serve the deprecated HTTP+SSE transport ({SsePath}, {MessagePath}): connect with a Streamable HTTP client.");
-                return;
             }
 
             // (A modern client's GET is the SDK's to answer: 405, Allow: POST — README "Protocol eras".)
             if (HttpMethods.IsGet(request.Method) && request.Path.Equals(mcp, StringComparison.OrdinalIgnoreCase) && !request.Headers.ContainsKey("Mcp-Session-Id")
                 && !Eras.ModernEra.IsModern(http))
             {
-                await WriteAsync(http, StatusCodes.Status400BadRequest, listen.LegacySse
+                return WriteAsync(http, StatusCodes.Status400BadRequest, listen.LegacySse
                     ? $"This MCP endpoint speaks Streamable HTTP: POST an initialize request to {mcp} first (clients of the deprecated HTTP+SSE transport connect to {path}{SsePath})."
                     : $"This MCP endpoint speaks Streamable HTTP: POST an initialize request to {mcp} first (the deprecated HTTP+SSE transport is not served here).");
-                return;
             }
 
-            await next(http);
+            return next(http);
         });
     }
 
