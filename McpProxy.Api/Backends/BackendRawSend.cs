@@ -42,7 +42,7 @@ internal static class BackendRawSend
             span.SetTag("mcp_proxy.backend", call.BackendName);
         }
 
-        var body = ArrayPool<byte>.Shared.Rent(raw.Body.Length);
+        var body = CallBuffers.Pool.Rent(raw.Body.Length);
         try
         {
             var length = WithTraceparent(raw, span?.Id ?? raw.CallerTraceparent, body);
@@ -92,7 +92,7 @@ internal static class BackendRawSend
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(body);
+            CallBuffers.Pool.Return(body);
         }
     }
 

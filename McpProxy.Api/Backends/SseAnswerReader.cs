@@ -1,4 +1,4 @@
-using System.Buffers;
+using McpProxy.Calls;
 
 namespace McpProxy.Backends;
 
@@ -18,7 +18,7 @@ namespace McpProxy.Backends;
 /// </remarks>
 internal static class SseAnswerReader
 {
-    private const int InitialSize = 16 * 1024;
+    private const int InitialSize = 4 * 1024; // an answer of most calls fits; small arrays are the pool's most plentiful
     private const int MaxPooledSize = 1024 * 1024;
 
     /// <summary>
@@ -29,7 +29,7 @@ internal static class SseAnswerReader
     public static async ValueTask<T> ReadAsync<T>(Stream stream, long limit, Func<Exception> tooLarge, Func<ReadOnlyMemory<byte>, T?> answer, CancellationToken cancellationToken)
         where T : class
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(InitialSize);
+        var buffer = CallBuffers.Pool.Rent(InitialSize);
         var pooled = true;
         try
         {
@@ -52,11 +52,11 @@ internal static class SseAnswerReader
                     if (end == buffer.Length)
                     {
                         var size = (int)Math.Min((long)buffer.Length * 2, Array.MaxLength);
-                        var larger = size <= MaxPooledSize ? ArrayPool<byte>.Shared.Rent(size) : GC.AllocateUninitializedArray<byte>(size);
+                        var larger = size <= MaxPooledSize ? CallBuffers.Pool.Rent(size) : GC.AllocateUninitializedArray<byte>(size);
                         buffer.AsSpan(0, end).CopyTo(larger);
                         if (pooled)
                         {
-                            ArrayPool<byte>.Shared.Return(buffer);
+                            CallBuffers.Pool.Return(buffer);
                         }
 
                         buffer = larger;
@@ -80,13 +80,14 @@ internal static class SseAnswerReader
                 }
 
                 end += read;
-                while (state.NextEvent(buffer, end) is { } data)
+                while (state.NextEvent(buffer, end))
                 {
                     if (state.LastEventLength > limit)
                     {
                         throw tooLarge();
                     }
 
+                    var data = state.Data;
                     ReadOnlyMemory<byte> message = data.Count == 1
                         ? buffer.AsMemory(data[0].Start, data[0].Length)
                         : Join(buffer, data);
@@ -111,7 +112,7 @@ internal static class SseAnswerReader
         {
             if (pooled)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                CallBuffers.Pool.Return(buffer);
             }
         }
     }
@@ -137,8 +138,9 @@ internal static class SseAnswerReader
     /// <summary>Where the parse is: the current line and event, and the current event's data lines.</summary>
     private sealed class State
     {
-        private readonly List<(int Start, int Length)> _data = [];
+        private readonly List<(int Start, int Length)> _data = new(1);
         private int _line;
+        private bool _dispatched;
         private bool _afterCr;
 
         /// <summary>How many bytes the event <see cref="NextEvent"/> returned last took on the stream.</summary>
@@ -163,9 +165,18 @@ internal static class SseAnswerReader
             }
         }
 
-        /// <summary>The data lines of the next complete event with data in <c>buffer[..end]</c>, or null when more bytes are needed.</summary>
-        public List<(int Start, int Length)>? NextEvent(byte[] buffer, int end)
+        /// <summary>The data lines of the event <see cref="NextEvent"/> found (valid until it is called again).</summary>
+        public List<(int Start, int Length)> Data => _data;
+
+        /// <summary>Whether a complete event with data lies in <c>buffer[..end]</c> (its lines: <see cref="Data"/>); false when more bytes are needed.</summary>
+        public bool NextEvent(byte[] buffer, int end)
         {
+            if (_dispatched)
+            {
+                _data.Clear();
+                _dispatched = false;
+            }
+
             while (_line < end)
             {
                 if (_afterCr && buffer[_line] == (byte)'\n')
@@ -179,7 +190,7 @@ internal static class SseAnswerReader
                 var length = buffer.AsSpan(_line, end - _line).IndexOfAny((byte)'\r', (byte)'\n');
                 if (length < 0)
                 {
-                    return null;
+                    return false;
                 }
 
                 var line = buffer.AsSpan(_line, length);
@@ -190,11 +201,10 @@ internal static class SseAnswerReader
                 {
                     if (_data.Count > 0)
                     {
-                        var data = new List<(int, int)>(_data);
-                        _data.Clear();
+                        _dispatched = true;
                         LastEventLength = _line - EventStart;
                         EventStart = _line;
-                        return data;
+                        return true;
                     }
 
                     EventStart = _line;
@@ -208,7 +218,7 @@ internal static class SseAnswerReader
                 }
             }
 
-            return null;
+            return false;
         }
     }
 }

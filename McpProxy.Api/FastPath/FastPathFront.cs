@@ -49,7 +49,7 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
 
     private async Task TakeAsync(HttpContext http, RequestDelegate next, string method, string name, int length)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(length > 0 ? length : 4096);
+        var buffer = CallBuffers.Pool.Rent(length > 0 ? length : 4096);
         JsonDocument? document = null;
         try
         {
@@ -115,7 +115,7 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
         finally
         {
             document?.Dispose();
-            ArrayPool<byte>.Shared.Return(buffer);
+            CallBuffers.Pool.Return(buffer);
         }
     }
 
@@ -196,7 +196,7 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
         {
             if (length == buffer.Length)
             {
-                var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                var larger = CallBuffers.Pool.Rent(buffer.Length * 2);
                 buffer.AsSpan(0, length).CopyTo(larger);
                 buffer = larger; // the smaller one is left to the GC: the caller returns whichever it holds when it ends
 
