@@ -18,6 +18,12 @@ internal static class RequestSizeLimit
 {
     private const int MaxItemLength = 64;
 
+    [ThreadStatic]
+    private static CountingWriter? t_counter;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
     public static void Check(JsonRpcRequest request, string item, long limit)
     {
         if (request.Params is not JsonObject parameters)
@@ -25,8 +31,10 @@ internal static class RequestSizeLimit
             return;
         }
 
-        var counter = new CountingWriter();
-        using var writer = new Utf8JsonWriter(counter);
+        // The thread's counter and writer, reused: measuring a call allocates nothing (a fresh 4 KiB scratch buffer per
+        // call was most of what a typed call allocated).
+        var counter = t_counter ??= new CountingWriter();
+        var writer = t_writer ??= new Utf8JsonWriter(counter);
         long size = 2; // {}
         foreach (var (key, value) in parameters)
         {
@@ -107,14 +115,7 @@ internal static class RequestSizeLimit
 
         public Span<byte> GetSpan(int sizeHint = 0) => Buffer(sizeHint);
 
-        private byte[] Buffer(int sizeHint)
-        {
-            if (sizeHint > _buffer.Length)
-            {
-                _buffer = new byte[sizeHint];
-            }
-
-            return _buffer;
-        }
+        // The writer asks for room for its next token only: the buffer stays small (a larger one is not kept).
+        private byte[] Buffer(int sizeHint) => sizeHint > _buffer.Length ? new byte[sizeHint] : _buffer;
     }
 }
