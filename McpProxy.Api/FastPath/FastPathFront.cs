@@ -88,27 +88,31 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
             }
 
             object result;
+            var started = ServerOperationMetric.Enabled ? Stopwatch.GetTimestamp() : 0;
             using var span = StartServerSpan(method, name, parameters);
             try
             {
                 result = await pipeline.CallAsync(call, http.RequestAborted);
             }
-            catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+            catch (OperationCanceledException ex) when (http.RequestAborted.IsCancellationRequested)
             {
+                Measured(started, method, name, ex);
                 return; // the caller closed its stream: that is how a modern call is cancelled, and the backend's was closed too
             }
             catch (Exception ex)
             {
+                Measured(started, method, name, ex);
                 await WriteAsync(http, id, Error(ex), ErrorStatus(ex), isError: true);
                 return;
             }
 
             if (result is RawResult { InputRequired: true })
             {
-                await TypedAsync(http, next, body);
+                await TypedAsync(http, next, body); // measured by the SDK's server, which answers it
                 return;
             }
 
+            Measured(started, method, name, failure: null, toolError: !CallContext.Succeeded(result));
             var (json, edits) = Result(call, result);
             await WriteAsync(http, id, json, StatusCodes.Status200OK, edits: edits);
         }
@@ -117,6 +121,24 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
             document?.Dispose();
             CallBuffers.Pool.Return(buffer);
         }
+    }
+
+    /// <summary>The call in <c>mcp.server.operation.duration</c>, with the attributes the SDK's server gives it.</summary>
+    private static void Measured(long started, string method, string name, Exception? failure, bool toolError = false)
+    {
+        if (started == 0)
+        {
+            return;
+        }
+
+        var (errorType, rpcError) = failure switch
+        {
+            McpProtocolException protocol => (((int)protocol.ErrorCode).ToString(System.Globalization.CultureInfo.InvariantCulture), true),
+            not null => (failure.GetType().FullName, false),
+            null when toolError => (method == RequestMethods.ToolsCall ? "tool_error" : "_OTHER", false),
+            _ => ((string?)null, false),
+        };
+        ServerOperationMetric.Record(started, method, name, ModernEra.Version, errorType, rpcError);
     }
 
     /// <summary>
