@@ -56,6 +56,7 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
 
         var session = new ClientSession(server, access.For(user), logger, () => Interlocked.Increment(ref _dropped));
         _sessions[session.Id] = session;
+        LevelsChanged();
         session.Start();
         try
         {
@@ -64,6 +65,7 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
         finally
         {
             _sessions.TryRemove(new KeyValuePair<string, ClientSession>(session.Id, session));
+            LevelsChanged();
             foreach (var uri in session.Subscriptions.Keys)
             {
                 if (_subscriptions.TryGetValue(uri, out var subscribers))
@@ -369,14 +371,46 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
         if (Find(caller) is { } session)
         {
             session.RequestedLogLevel = level;
+            LevelsChanged();
         }
 
         await PushLogLevelAsync(cancellationToken);
     }
 
     /// <summary>The level backends are asked for: the most verbose level of any live session (sessions that never set one count as info).</summary>
-    public LoggingLevel BackendLogLevel =>
-        _sessions.Values.Select(s => s.MinimumLogLevel).DefaultIfEmpty(ClientSession.DefaultLogLevel).Min();
+    /// <remarks>
+    /// Read on every typed call to a modern backend (its <c>_meta</c> log level): kept, and recomputed over the sessions
+    /// only after a session opened, closed or set its level (<see cref="LevelsChanged"/>), not per call.
+    /// </remarks>
+    public LoggingLevel BackendLogLevel
+    {
+        get
+        {
+            var version = Volatile.Read(ref _levelVersion);
+            if (_backendLogLevel is { } kept && kept.Version == version)
+            {
+                return kept.Level;
+            }
+
+            var level = ClientSession.DefaultLogLevel;
+            var any = false;
+            foreach (var session in _sessions.Values)
+            {
+                level = !any || session.MinimumLogLevel < level ? session.MinimumLogLevel : level;
+                any = true;
+            }
+
+            _backendLogLevel = new LevelSnapshot(version, level); // a change meanwhile moved the version: recomputed next time
+            return level;
+        }
+    }
+
+    private sealed record LevelSnapshot(long Version, LoggingLevel Level);
+
+    private LevelSnapshot? _backendLogLevel;
+    private long _levelVersion;
+
+    private void LevelsChanged() => Interlocked.Increment(ref _levelVersion);
 
     private async Task PushLogLevelAsync(CancellationToken cancellationToken)
     {
