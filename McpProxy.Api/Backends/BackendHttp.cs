@@ -13,28 +13,27 @@ namespace McpProxy.Backends;
 /// </summary>
 internal sealed class BackendHttp(ServiceEndpointResolver? resolver = null) : IDisposable
 {
-    private readonly ForwardAuthHandler _handler = new()
+    private readonly ForwardAuthHandler _handler = Pool(propagateTraceHeaders: true);
+
+    // The fast path's pool: the same settings, without HttpClient's trace-header propagation (a child Activity per
+    // request, made only to be copied into headers): the raw send writes the trace context it also puts in _meta.
+    private readonly ForwardAuthHandler _wireHandler = Pool(propagateTraceHeaders: false);
+
+    private static ForwardAuthHandler Pool(bool propagateTraceHeaders)
     {
-        InnerHandler = new SocketsHttpHandler
+        var sockets = new SocketsHttpHandler
         {
             PooledConnectionLifetime = TimeSpan.FromMinutes(2), // DNS changes are picked up
             ConnectTimeout = TimeSpan.FromSeconds(10),
             MaxConnectionsPerServer = int.MaxValue,
-        },
-    };
-
-    // The fast path's pool: the same settings, without HttpClient's trace-header propagation (a child Activity per
-    // request, made only to be copied into headers): the raw send writes the trace context it also puts in _meta.
-    private readonly ForwardAuthHandler _wireHandler = new()
-    {
-        InnerHandler = new SocketsHttpHandler
+        };
+        if (!propagateTraceHeaders)
         {
-            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-            ConnectTimeout = TimeSpan.FromSeconds(10),
-            MaxConnectionsPerServer = int.MaxValue,
-            ActivityHeadersPropagator = null,
-        },
-    };
+            sockets.ActivityHeadersPropagator = null;
+        }
+
+        return new ForwardAuthHandler { InnerHandler = sockets };
+    }
 
     /// <summary>A plain client over the shared pool (the reachability check before a session is opened).</summary>
     public HttpClient CreateClient() => new(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };

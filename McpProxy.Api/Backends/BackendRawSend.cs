@@ -59,17 +59,13 @@ internal static class BackendRawSend
             }
 
             using var owned = response;
-            if (response.StatusCode is System.Net.HttpStatusCode.BadGateway or System.Net.HttpStatusCode.ServiceUnavailable or System.Net.HttpStatusCode.GatewayTimeout)
-            {
-                wire.OnTransportFailure($"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
-            }
-
+            TransportFailureHandler.ReportGatewayFailure(response, wire.OnTransportFailure);
             var content = response.Content.Headers;
             var sse = content.ContentType?.MediaType == "text/event-stream";
             var failed = !response.IsSuccessStatusCode;
-            if (failed && !IsErrorAnswer(response.StatusCode, sse || content.ContentType?.MediaType == "application/json"))
+            if (failed && !ModernErrorStatusHandler.MayCarryError(response))
             {
-                throw StatusError(response);
+                throw StatusError(response); // a modern backend's 400/404 carries its JSON-RPC error: read as the answer
             }
 
             if (content.ContentLength > wire.MaxResultSize)
@@ -144,13 +140,6 @@ internal static class BackendRawSend
 
         return request;
     }
-
-    /// <summary>
-    /// A 2026-07-28 backend answers some JSON-RPC errors with 400 or 404 as well (-32020, -32021, -32602, -32601): the
-    /// error in the body is the answer, as for the typed path's client (<see cref="ModernErrorStatusHandler"/>).
-    /// </summary>
-    private static bool IsErrorAnswer(System.Net.HttpStatusCode status, bool json) =>
-        json && status is System.Net.HttpStatusCode.BadRequest or System.Net.HttpStatusCode.NotFound;
 
     private static HttpRequestException StatusError(HttpResponseMessage response) =>
         new($"Response status code does not indicate success: {(int)response.StatusCode} ({response.ReasonPhrase}).", null, response.StatusCode);

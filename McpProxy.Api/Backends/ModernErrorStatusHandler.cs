@@ -20,12 +20,11 @@ internal sealed class ModernErrorStatusHandler : DelegatingHandler
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        if (response.StatusCode is not (HttpStatusCode.BadRequest or HttpStatusCode.NotFound)
+        if (!MayCarryError(response)
             || request.Method != HttpMethod.Post
             || !IsModern(request)
             || !request.Headers.TryGetValues("Mcp-Method", out var methods)
             || methods.FirstOrDefault() is null or "server/discover" or "initialize"
-            || response.Content.Headers.ContentType?.MediaType is not ("application/json" or "text/event-stream")
             || response.Content.Headers.ContentLength > MaxErrorBody)
         {
             return response;
@@ -48,6 +47,14 @@ internal sealed class ModernErrorStatusHandler : DelegatingHandler
         response.Dispose();
         return forwarded;
     }
+
+    /// <summary>
+    /// A 400 or 404 with a JSON or SSE body: what a 2026-07-28 backend answers some JSON-RPC errors with (the fast path's
+    /// send reads such a body as the answer too).
+    /// </summary>
+    public static bool MayCarryError(HttpResponseMessage response) =>
+        response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.NotFound
+        && response.Content.Headers.ContentType?.MediaType is "application/json" or "text/event-stream";
 
     /// <summary>
     /// A 2026-07-28 (or later) request: a legacy session's 404 ("session not found") must stay a 404, which is what makes

@@ -23,11 +23,16 @@ internal sealed class TransportFailureHandler(Action<string> onFailure) : Delega
             throw;
         }
 
+        ReportGatewayFailure(response, onFailure);
+        return response;
+    }
+
+    /// <summary>A gateway's 502, 503 or 504 in front of the backend is a transport failure too (the fast path's send reports it here as well).</summary>
+    public static void ReportGatewayFailure(HttpResponseMessage response, Action<string> onFailure)
+    {
         if (response.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout)
         {
             onFailure($"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
         }
-
-        return response;
     }
 }
