@@ -106,13 +106,13 @@ internal sealed partial class ProxyTelemetry
         null => outcome switch { "ok" => null, "tool_error" => "tool_error", _ => outcome },
     };
 
+    /// <summary>Whether the audit event carries the call's arguments (<c>audit</c> and <c>audit_arguments</c>): only then are they read.</summary>
+    public bool AuditsArguments => _auditEnabled && _auditArguments;
+
     /// <remarks>
     /// Allocation-free unless there is a span or an audit event: the tags travel in <see cref="TagList"/> structs (inline
     /// up to eight), and the audit event (caller identity, arguments) is built only when the audit logger is enabled.
     /// </remarks>
-    /// <summary>Whether the audit event carries the call's arguments (<c>audit</c> and <c>audit_arguments</c>): only then are they read.</summary>
-    public bool AuditsArguments => _auditEnabled && _auditArguments;
-
     public void EndCall(Activity? activity, string method, string backend, string item, string outcome, TimeSpan elapsed, ClaimsPrincipal? user, IDictionary<string, JsonElement>? arguments, Exception? exception = null)
     {
         if (_requests.Enabled)
