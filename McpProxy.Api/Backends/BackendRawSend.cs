@@ -76,7 +76,7 @@ internal static class BackendRawSend
             RawResult? answer;
             try
             {
-                answer = await ReadAnswerAsync(wire, response.Content, sse, content.ContentLength, cancellationToken).ConfigureAwait(false);
+                answer = await ReadAnswerAsync(wire, response.Content, sse, content.ContentLength, raw.LogCapacity, cancellationToken).ConfigureAwait(false);
             }
             catch (JsonException) when (failed)
             {
@@ -148,15 +148,27 @@ internal static class BackendRawSend
     /// Reads the response — one JSON message, or SSE events up to the one that answers — each message bounded by
     /// <c>[security] max_result_size</c> as it is read.
     /// </summary>
-    private static async ValueTask<RawResult?> ReadAnswerAsync(BackendWire wire, HttpContent content, bool sse, long? length, CancellationToken cancellationToken)
+    /// <param name="logs">How many of the log notifications sent before the answer to keep, the newest (<see cref="RawResult.Logs"/>).</param>
+    private static async ValueTask<RawResult?> ReadAnswerAsync(BackendWire wire, HttpContent content, bool sse, long? length, int logs, CancellationToken cancellationToken)
     {
         var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
             if (sse)
             {
-                return await SseAnswerReader.ReadAsync(stream, wire.MaxResultSize, () => new ResultTooLargeException(wire.Backend, wire.MaxResultSize), Answer, cancellationToken)
+                if (logs == 0)
+                {
+                    return await SseAnswerReader.ReadAsync(stream, wire.MaxResultSize, () => new ResultTooLargeException(wire.Backend, wire.MaxResultSize), Answer, cancellationToken)
+                        .ConfigureAwait(false);
+                }
+
+                var lines = new LogLines(logs);
+                var answer = await SseAnswerReader.ReadAsync(
+                    stream, wire.MaxResultSize, () => new ResultTooLargeException(wire.Backend, wire.MaxResultSize), message => Answer(message, lines), cancellationToken)
                     .ConfigureAwait(false);
+                answer.Logs = lines.Kept;
+                answer.LogsDropped = lines.Dropped;
+                return answer;
             }
 
             if (length is { } known)
@@ -173,13 +185,44 @@ internal static class BackendRawSend
         }
     }
 
+    /// <summary>The log notifications a call keeps: the newest <c>capacity</c>, the older ones dropped and counted (as a session's queue does).</summary>
+    private sealed class LogLines(int capacity)
+    {
+        private Queue<byte[]>? _kept;
+
+        public IReadOnlyCollection<byte[]>? Kept => _kept;
+
+        public long Dropped { get; private set; }
+
+        public void Add(byte[] line)
+        {
+            _kept ??= new Queue<byte[]>();
+            if (_kept.Count == capacity)
+            {
+                _kept.Dequeue();
+                Dropped++;
+            }
+
+            _kept.Enqueue(line);
+        }
+    }
+
     /// <summary>The answer in one message: its result, or the error thrown; null for anything else (a notification).</summary>
-    private static RawResult? Answer(ReadOnlyMemory<byte> message)
+    private static RawResult? Answer(ReadOnlyMemory<byte> message) => Answer(message, logs: null);
+
+    /// <summary>As <see cref="Answer(ReadOnlyMemory{byte})"/>, keeping the log notifications in <paramref name="logs"/>.</summary>
+    private static RawResult? Answer(ReadOnlyMemory<byte> message, LogLines? logs)
     {
         using var document = JsonDocument.Parse(message);
         var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("id"u8, out _))
         {
+            if (logs is not null && root.ValueKind == JsonValueKind.Object && root.TryGetProperty("method"u8, out var method)
+                && method.ValueKind == JsonValueKind.String && method.ValueEquals(NotificationMethods.LoggingMessageNotification))
+            {
+                logs.Add(message.ToArray());
+            }
+
             return null;
         }
 

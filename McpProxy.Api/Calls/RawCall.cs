@@ -33,8 +33,9 @@ internal sealed class RawCall
 
     private static readonly string Placeholder = "00-" + new string('0', 32) + "-" + new string('0', 16) + "-00";
 
-    private RawCall(JsonElement parameters, ReadOnlyMemory<byte> body, string backendItem, int traceparentAt, string? callerTraceparent)
+    private RawCall(JsonElement parameters, ReadOnlyMemory<byte> body, string backendItem, int traceparentAt, string? callerTraceparent, int logCapacity)
     {
+        LogCapacity = logCapacity;
         Params = parameters;
         Body = body;
         BackendItem = backendItem;
@@ -60,15 +61,23 @@ internal sealed class RawCall
     /// <summary>The JSON-RPC request the backend gets.</summary>
     public ReadOnlyMemory<byte> Body { get; }
 
+    /// <summary>
+    /// How many log notifications the backend's answer may leave for the caller (<see cref="RawResult.Logs"/>: the newest
+    /// are kept, the rest dropped and counted); 0 when the request names no log level (a legacy session's call names its
+    /// session's).
+    /// </summary>
+    public int LogCapacity { get; }
+
     /// <summary>The item as the backend names it: its <c>Mcp-Name</c>.</summary>
     public string BackendItem { get; }
 
     /// <summary>
     /// Builds the backend's request for <paramref name="method"/> on <paramref name="backendItem"/> from the caller's
     /// <paramref name="parameters"/> (already checked by the front: only <c>name</c>/<c>uri</c>, <c>arguments</c> and
-    /// <c>_meta</c>, and a <c>_meta</c> with the era's keys).
+    /// <c>_meta</c>, and a <c>_meta</c> with the era's keys). A legacy session's call (<paramref name="session"/>) has no
+    /// per-request <c>_meta</c> of the era: it declares the session's capabilities and asks for its log level.
     /// </summary>
-    public static RawCall Create(string method, JsonElement parameters, string backendItem)
+    public static RawCall Create(string method, JsonElement parameters, string backendItem, SessionCall? session = null)
     {
         // The writer and its buffer are the thread's, reused (as System.Text.Json caches its own writers): the body is
         // copied out once, at its exact size.
@@ -104,11 +113,11 @@ internal sealed class RawCall
                 }
             }
 
-            var (traceparentAt, callerTraceparent) = WriteMeta(writer, meta, buffer);
+            var (traceparentAt, callerTraceparent) = WriteMeta(writer, meta, buffer, session);
             writer.WriteEndObject();
             writer.WriteEndObject();
             writer.Flush();
-            return new RawCall(parameters, buffer.WrittenSpan.ToArray(), backendItem, traceparentAt, callerTraceparent);
+            return new RawCall(parameters, buffer.WrittenSpan.ToArray(), backendItem, traceparentAt, callerTraceparent, session?.LogCapacity ?? 0);
         }
         finally
         {
@@ -122,13 +131,17 @@ internal sealed class RawCall
 
     private const int MaxKeptBuffer = 64 * 1024;
 
+    // Each level as the protocol spells it (the SDK's own serialization), written without a per-call serialization.
+    private static readonly string[] LevelNames = [.. Enum.GetValues<LoggingLevel>().OrderBy(l => (int)l)
+        .Select(l => JsonSerializer.Serialize(l, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(LoggingLevel))).Trim('"'))];
+
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_buffer;
 
     [ThreadStatic]
     private static Utf8JsonWriter? t_writer;
 
-    private static (int TraceparentAt, string? CallerTraceparent) WriteMeta(Utf8JsonWriter writer, JsonElement meta, ArrayBufferWriter<byte> buffer)
+    private static (int TraceparentAt, string? CallerTraceparent) WriteMeta(Utf8JsonWriter writer, JsonElement meta, ArrayBufferWriter<byte> buffer, SessionCall? session)
     {
         writer.WriteStartObject("_meta"u8);
         string? traceState = null;
@@ -151,6 +164,7 @@ internal sealed class RawCall
                 }
 
                 if (property.NameEquals("progressToken"u8) || property.NameEquals("traceparent"u8)
+                    || property.NameEquals("io.modelcontextprotocol/logLevel"u8)
                     || property.NameEquals("io.modelcontextprotocol/clientCapabilities"u8)
                     || property.NameEquals("io.modelcontextprotocol/protocolVersion"u8)
                     || property.NameEquals("io.modelcontextprotocol/clientInfo"u8))
@@ -173,7 +187,12 @@ internal sealed class RawCall
         writer.WritePropertyName("io.modelcontextprotocol/clientInfo"u8);
         writer.WriteRawValue(ClientInfo, skipInputValidation: true);
         writer.WritePropertyName("io.modelcontextprotocol/clientCapabilities"u8);
-        if (meta.ValueKind == JsonValueKind.Object && meta.TryGetProperty("io.modelcontextprotocol/clientCapabilities"u8, out var capabilities))
+        if (session is not null)
+        {
+            writer.WriteRawValue(session.Capabilities.Span, skipInputValidation: true);
+            writer.WriteString("io.modelcontextprotocol/logLevel"u8, LevelNames[(int)session.LogLevel]);
+        }
+        else if (meta.ValueKind == JsonValueKind.Object && meta.TryGetProperty("io.modelcontextprotocol/clientCapabilities"u8, out var capabilities))
         {
             writer.WriteRawValue(JsonMarshal.GetRawUtf8Value(capabilities), skipInputValidation: true);
         }
@@ -237,3 +256,10 @@ internal sealed class RawCall
             (T)(Params.Deserialize(McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(T))) ?? throw new JsonException($"Empty {method} params."));
     }
 }
+
+/// <summary>
+/// A legacy session's call on the fast path: the session has no per-request <c>_meta</c> of the 2026-07-28 era, so the
+/// backend gets the capabilities the session declared at <c>initialize</c> and the session's log level; of the log lines
+/// it sends during the call, the session receives at most <paramref name="LogCapacity"/> (its queue's bound).
+/// </summary>
+internal sealed record SessionCall(ReadOnlyMemory<byte> Capabilities, LoggingLevel LogLevel, int LogCapacity);

@@ -28,6 +28,16 @@ internal sealed class RawResult : ICacheableResult
     /// <summary>A resource's contents URIs (<c>contents[].uri</c>): where each lies in <see cref="Json"/>, and its value.</summary>
     public IReadOnlyList<(int Start, int Length, string Uri)> ContentUris { get; private init; } = [];
 
+    /// <summary>
+    /// The log notifications (whole JSON-RPC messages) the backend sent before its answer, when the call asked for them
+    /// (<see cref="RawCall.LogCapacity"/>, the newest ones): a legacy session receives them before the result, as on the
+    /// typed path. Never cached.
+    /// </summary>
+    public IReadOnlyCollection<byte[]>? Logs { get; set; }
+
+    /// <summary>Log notifications past <see cref="RawCall.LogCapacity"/>, dropped (the oldest), to be counted as a session's queue counts its drops.</summary>
+    public long LogsDropped { get; set; }
+
     /// <inheritdoc />
     public TimeSpan? TimeToLive { get; set; }
 

@@ -3,12 +3,15 @@ using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using McpProxy.Calls;
 using McpProxy.Configuration;
 using McpProxy.Eras;
 using McpProxy.Observability;
 using McpProxy.Pipeline;
+using McpProxy.Replicas;
 using McpProxy.Routing;
+using McpProxy.Sessions;
 using Microsoft.Extensions.Primitives;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
@@ -16,23 +19,33 @@ using ModelContextProtocol.Protocol;
 namespace McpProxy.FastPath;
 
 /// <summary>
-/// The fast path's front (README "Fast path"): a 2026-07-28 <c>tools/call</c>, <c>prompts/get</c> or <c>resources/read</c>
-/// to a modern-era HTTP backend is taken without the SDK's message model. The request is recognised by its
-/// <c>Mcp-Method</c>/<c>Mcp-Name</c> headers — the spec added them for exactly this — and checked against its body, read
-/// once with <see cref="JsonDocument"/> over a pooled buffer; it is routed by <see cref="CallRouter.Fast"/>, runs through
+/// The fast path's front (README "Fast path"): a <c>tools/call</c>, <c>prompts/get</c> or <c>resources/read</c> to a
+/// modern-era HTTP backend is taken without the SDK's message model. A 2026-07-28 request is recognised by its
+/// <c>Mcp-Method</c>/<c>Mcp-Name</c> headers — the spec added them for exactly this — and checked against its body; a
+/// legacy session's request by its body's <c>method</c> and <c>params.name</c>/<c>uri</c>. The body is read once with
+/// <see cref="JsonDocument"/> over a pooled buffer; the call is routed by <see cref="CallRouter.Fast"/>, runs through
 /// the same pipeline as every call (<see cref="ProxyPipeline"/>: mirror, telemetry and audit, cache, coalescing, drain,
 /// resilience), reaches the backend as bytes with its name spliced in (<c>Backends.BackendRawSend</c>), and its result
 /// goes back as the backend's bytes under the caller's id (a resource's URIs namespaced).
 /// </summary>
 /// <remarks>
-/// Anything else takes the typed path, unchanged and with its own answers: a legacy session's requests (the SDK keeps
-/// their session: idle timer, owner, resumable stream), a request the SDK would refuse (headers that do not match the
-/// body, missing per-request <c>_meta</c>, a batch, unknown params), a call that asks for progress or a log level, a
-/// Multi Round-Trip retry, an item the caller may not use or that does not exist, a backend without a fast way. A
-/// backend that answers <c>input_required</c> hands the call to the typed path, which runs its rounds (a new request for
-/// the backend: a client may always start over, spec "Multi Round-Trip Requests").
+/// <para>
+/// A legacy session stays the SDK's: the fast path answers its calls only while the session is this instance's and alive
+/// (not on replicas sharing Redis, where the SDK keeps its events resumable), for its owner, in its negotiated version.
+/// The SDK's idle timer sees only its own requests, so one request in every <see cref="ClientSession.TypedTurnEvery"/>
+/// takes the typed path; a <c>notifications/cancelled</c> cancels a fast call (<c>Sessions.FastCallCancel</c>); the log
+/// lines the backend sends during the call precede the result on its response stream, as on the typed path.
+/// </para>
+/// <para>
+/// Anything else takes the typed path, unchanged and with its own answers: a request the SDK would refuse (headers that
+/// do not match the body, missing per-request <c>_meta</c>, a batch, unknown params), a call that asks for progress or
+/// (modern) a log level, a Multi Round-Trip retry, an item the caller may not use or that does not exist, a backend
+/// without a fast way. A backend that answers <c>input_required</c> hands the call to the typed path, which runs its
+/// rounds (a new request for the backend: a client may always start over, spec "Multi Round-Trip Requests").
+/// </para>
 /// </remarks>
-internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, ProxyCatalog catalog, ProxyConfig config)
+internal sealed class FastPathFront(
+    CallRouter router, ProxyPipeline pipeline, ProxyCatalog catalog, ProxyConfig config, SessionHub sessions, ReplicaInstance replica, TimeProvider time)
 {
     private static ReadOnlySpan<byte> Prefix => "{\"jsonrpc\":\"2.0\",\"id\":"u8;
 
@@ -42,12 +55,72 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
 
     private readonly string _path = config.Proxy.Listen.Path;
 
+    // Legacy sessions are served here only on a standalone proxy: with replicas the SDK keeps their SSE events resumable
+    // and their expiry in Redis (Replicas/), which only its own handling does.
+    private readonly bool _legacy = !replica.Shared;
+
+    // How often a session busy on the fast path shows the SDK its use (ClientSession.TypedTurnEvery), in timestamp ticks.
+    private readonly long _typedTurn = (long)(ClientSession.TypedTurnEvery(TimeSpan.FromSeconds(config.Proxy.Sessions.IdleTimeoutSeconds)).TotalSeconds * time.TimestampFrequency);
+
     // A request it does not take passes on without an await of its own (a legacy session's GET stream would otherwise hold
     // this method's state for as long as it lasts).
-    public Task InvokeAsync(HttpContext http, RequestDelegate next) =>
-        IsCandidate(http.Request, out var method, out var name, out var length) ? TakeAsync(http, next, method, name, length) : next(http);
+    public Task InvokeAsync(HttpContext http, RequestDelegate next)
+    {
+        if (!IsCallShaped(http.Request, out var length))
+        {
+            if (HttpMethods.IsDelete(http.Request.Method))
+            {
+                Ending(http);
+            }
 
-    private async Task TakeAsync(HttpContext http, RequestDelegate next, string method, string name, int length)
+            return next(http);
+        }
+
+        var headers = http.Request.Headers;
+        if (!headers.ContainsKey("Mcp-Session-Id"))
+        {
+            return IsModernCall(headers, out var method, out var name) ? TakeAsync(http, next, method, name, length, session: null) : next(http);
+        }
+
+        return _legacy && LegacySession(http) is { } session ? TakeAsync(http, next, "", "", length, session) : next(http);
+    }
+
+    /// <summary>
+    /// The live legacy session a request belongs to, when the fast path may answer it for the SDK: the session is this
+    /// instance's, the request is its owner's and speaks its negotiated version, and it is not the request that shows the
+    /// SDK the session in use (<see cref="ClientSession.TakesTypedTurn"/>). A <c>DELETE</c> by its owner ends the fast
+    /// path's service at once (the SDK then answers the session's requests: 404 once it is gone).
+    /// </summary>
+    private ClientSession? LegacySession(HttpContext http)
+    {
+        var headers = http.Request.Headers;
+        if (headers["Mcp-Session-Id"] is not [{ } id]
+            || headers.ContainsKey("Mcp-Method")
+            || sessions.Live(id) is not { Ended: false } session
+            || headers["MCP-Protocol-Version"] is not [{ } version] || version != session.Server.NegotiatedProtocolVersion
+            || SessionOwner.Of(Caller(http)) != session.Owner
+            || session.TakesTypedTurn(time.GetTimestamp(), _typedTurn))
+        {
+            return null;
+        }
+
+        return session;
+    }
+
+    /// <summary>Its owner ends a legacy session: the fast path stops serving it before the SDK closes it.</summary>
+    private void Ending(HttpContext http)
+    {
+        if (http.Request.Path.Equals(_path, StringComparison.OrdinalIgnoreCase)
+            && http.Request.Headers["Mcp-Session-Id"] is [{ } id]
+            && sessions.Live(id) is { } session
+            && SessionOwner.Of(Caller(http)) == session.Owner)
+        {
+            session.End();
+        }
+    }
+
+    /// <param name="method">The method and item the headers name (a modern call); empty for a legacy session's, read from the body.</param>
+    private async Task TakeAsync(HttpContext http, RequestDelegate next, string method, string name, int length, ClientSession? session)
     {
         var buffer = CallBuffers.Pool.Rent(length > 0 ? length : 4096);
         JsonDocument? document = null;
@@ -80,30 +153,51 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
                 // Not ours to judge: the SDK answers a malformed body.
             }
 
-            if (document is null || !TryRead(document.RootElement, method, name, out var id, out var parameters)
-                || router.Fast(method, name, parameters, JsonMarshal.GetRawUtf8Value(parameters).Length, Caller(http)) is not { } call)
+            if (document is null
+                || session is not null && !TryReadTarget(document.RootElement, out method, out name)
+                || !TryRead(document.RootElement, method, name, legacy: session is not null, out var id, out var parameters)
+                || router.Fast(method, name, parameters, JsonMarshal.GetRawUtf8Value(parameters).Length, Caller(http), Legacy(session)) is not { } call)
             {
                 await TypedAsync(http, next, body);
                 return;
             }
 
-            object result;
+            var version = session?.Server.NegotiatedProtocolVersion ?? ModernEra.Version;
             var started = ServerOperationMetric.Enabled ? Stopwatch.GetTimestamp() : 0;
-            using var span = StartServerSpan(method, name, parameters);
+            using var span = StartServerSpan(method, name, parameters, version, session);
+
+            // A legacy client cancels with notifications/cancelled (which the SDK receives: Sessions.FastCallCancel); a
+            // modern one by closing its stream, which is the request's own token.
+            var requestId = session is null ? null : RequestIdOf(id);
+            using var cancel = requestId is null ? null : CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+            var token = cancel?.Token ?? http.RequestAborted;
+            object result;
             try
             {
-                result = await pipeline.CallAsync(call, http.RequestAborted);
+                if (cancel is not null)
+                {
+                    session!.BeginFastCall(requestId!.Value, cancel);
+                }
+
+                result = await pipeline.CallAsync(call, token);
             }
-            catch (OperationCanceledException ex) when (http.RequestAborted.IsCancellationRequested)
+            catch (OperationCanceledException ex) when (token.IsCancellationRequested)
             {
-                Measured(started, method, name, ex);
-                return; // the caller closed its stream: that is how a modern call is cancelled, and the backend's was closed too
+                Measured(started, method, name, version, ex);
+                return; // the caller closed its stream or cancelled the call: no answer (the backend's call was closed too)
             }
             catch (Exception ex)
             {
-                Measured(started, method, name, ex);
-                await WriteAsync(http, id, Error(ex), ErrorStatus(ex), isError: true);
+                Measured(started, method, name, version, ex);
+                await WriteAsync(http, id, Error(ex), session is null ? ErrorStatus(ex) : StatusCodes.Status200OK, isError: true);
                 return;
+            }
+            finally
+            {
+                if (cancel is not null)
+                {
+                    session!.EndFastCall(requestId!.Value, cancel);
+                }
             }
 
             if (result is RawResult { InputRequired: true })
@@ -112,8 +206,19 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
                 return;
             }
 
-            Measured(started, method, name, failure: null, toolError: !CallContext.Succeeded(result));
-            var (json, edits) = Result(call, result);
+            Measured(started, method, name, version, failure: null, toolError: !CallContext.Succeeded(result));
+            var (json, edits) = Result(call, result, session);
+            if (session is not null && result is RawResult { LogsDropped: > 0 } flooded)
+            {
+                session.CountDropped(flooded.LogsDropped, NotificationMethods.LoggingMessageNotification);
+            }
+
+            if (session is not null && result is RawResult { Logs: { Count: > 0 } logs })
+            {
+                await WriteEventsAsync(http, session, call.BackendName, logs, id, json, edits);
+                return;
+            }
+
             await WriteAsync(http, id, json, StatusCodes.Status200OK, edits: edits);
         }
         finally
@@ -123,8 +228,46 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
         }
     }
 
+    /// <summary>What a legacy session's call declares to a modern backend: the session's capabilities and log level.</summary>
+    private static SessionCall? Legacy(ClientSession? session) =>
+        session is null ? null : new(session.CapabilitiesJson, session.MinimumLogLevel, ClientSession.OutboxCapacity);
+
+    /// <summary>The request's id as the SDK names it (a fractional number, which no client sends, has none: not cancellable).</summary>
+    private static RequestId? RequestIdOf(JsonElement id) => id.ValueKind switch
+    {
+        JsonValueKind.String => new RequestId(id.GetString()!),
+        JsonValueKind.Number when id.TryGetInt64(out var number) => new RequestId(number),
+        _ => null,
+    };
+
+    /// <summary>A legacy request's method and item, read from its body (it has no <c>Mcp-Method</c>/<c>Mcp-Name</c> headers).</summary>
+    private static bool TryReadTarget(JsonElement root, out string method, out string name)
+    {
+        method = name = "";
+        if (root.ValueKind != JsonValueKind.Object
+            || !root.TryGetProperty("method"u8, out var m) || m.ValueKind != JsonValueKind.String
+            || !root.TryGetProperty("params"u8, out var parameters) || parameters.ValueKind != JsonValueKind.Object)
+        {
+            return false;
+        }
+
+        method = m.ValueEquals(RequestMethods.ToolsCall) ? RequestMethods.ToolsCall
+            : m.ValueEquals(RequestMethods.PromptsGet) ? RequestMethods.PromptsGet
+            : m.ValueEquals(RequestMethods.ResourcesRead) ? RequestMethods.ResourcesRead
+            : "";
+        if (method.Length == 0
+            || !parameters.TryGetProperty(method == RequestMethods.ResourcesRead ? "uri"u8 : "name"u8, out var item)
+            || item.ValueKind != JsonValueKind.String)
+        {
+            return false;
+        }
+
+        name = item.GetString()!;
+        return name.Length > 0;
+    }
+
     /// <summary>The call in <c>mcp.server.operation.duration</c>, with the attributes the SDK's server gives it.</summary>
-    private static void Measured(long started, string method, string name, Exception? failure, bool toolError = false)
+    private static void Measured(long started, string method, string name, string version, Exception? failure, bool toolError = false)
     {
         if (started == 0)
         {
@@ -138,14 +281,14 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
             null when toolError => (method == RequestMethods.ToolsCall ? "tool_error" : "_OTHER", false),
             _ => ((string?)null, false),
         };
-        ServerOperationMetric.Record(started, method, name, ModernEra.Version, errorType, rpcError);
+        ServerOperationMetric.Record(started, method, name, version, errorType, rpcError);
     }
 
     /// <summary>
     /// The server span of the caller's call, as the SDK's server starts one for the typed path: named
     /// <c>{method} {target}</c>, a child of the trace context in the request's <c>_meta</c> when it has one.
     /// </summary>
-    private static Activity? StartServerSpan(string method, string name, JsonElement parameters)
+    private static Activity? StartServerSpan(string method, string name, JsonElement parameters, string version, ClientSession? session)
     {
         var source = ProxyDiagnostics.ActivitySource;
         if (!source.HasListeners())
@@ -164,7 +307,12 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
             ? source.StartActivity($"{method} {name}", ActivityKind.Server)
             : source.StartActivity($"{method} {name}", ActivityKind.Server, parent);
         span?.SetTag("mcp.method.name", method);
-        span?.SetTag("mcp.protocol.version", ModernEra.Version);
+        span?.SetTag("mcp.protocol.version", version);
+        if (session is not null)
+        {
+            span?.SetTag("mcp.session.id", session.Id);
+        }
+
         span?.SetTag("network.transport", "tcp");
         span?.SetTag("mcp_proxy.fast_path", true);
         return span;
@@ -176,20 +324,14 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
     private static System.Security.Claims.ClaimsPrincipal Caller(HttpContext http) =>
         http.Features.Get<Microsoft.AspNetCore.Http.Features.Authentication.IHttpAuthenticationFeature>()?.User ?? Anonymous;
 
-    /// <summary>The headers say it is a modern call the fast path may take; the body is read only then.</summary>
-    private bool IsCandidate(HttpRequest request, out string method, out string name, out int length)
+    /// <summary>A POST of one JSON call to the MCP endpoint, of a size and shape the fast path may take (both eras).</summary>
+    private bool IsCallShaped(HttpRequest request, out int length)
     {
-        method = name = "";
         length = 0;
         var headers = request.Headers;
         if (!HttpMethods.IsPost(request.Method)
             || !request.Path.Equals(_path, StringComparison.OrdinalIgnoreCase)
             || request.ContentLength is { } declared && (declared <= 0 || declared > config.Security.MaxArgumentSize)
-            || headers["MCP-Protocol-Version"] is not [ModernEra.Version]
-            || headers.ContainsKey("Mcp-Session-Id")
-            || headers["Mcp-Method"] is not [{ } methodHeader]
-            || methodHeader is not (RequestMethods.ToolsCall or RequestMethods.PromptsGet or RequestMethods.ResourcesRead)
-            || headers["Mcp-Name"] is not [{ Length: > 0 } nameHeader]
             || request.ContentType is not { } contentType || !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase)
             || !Accepts(headers.Accept))
         {
@@ -204,9 +346,24 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
             }
         }
 
+        length = (int)(request.ContentLength ?? 0);
+        return true;
+    }
+
+    /// <summary>The headers say it is a modern call the fast path may take; the body is read only then.</summary>
+    private static bool IsModernCall(IHeaderDictionary headers, out string method, out string name)
+    {
+        method = name = "";
+        if (headers["MCP-Protocol-Version"] is not [ModernEra.Version]
+            || headers["Mcp-Method"] is not [{ } methodHeader]
+            || methodHeader is not (RequestMethods.ToolsCall or RequestMethods.PromptsGet or RequestMethods.ResourcesRead)
+            || headers["Mcp-Name"] is not [{ Length: > 0 } nameHeader])
+        {
+            return false;
+        }
+
         method = methodHeader;
         name = McpHeaderEncoder.DecodeValue(nameHeader) ?? nameHeader;
-        length = (int)(request.ContentLength ?? 0);
         return true;
     }
 
@@ -252,7 +409,7 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
     /// (protocol version, client capabilities), no progress token or log level (a fast-path answer is one message),
     /// no Multi Round-Trip retry, and nothing the typed model would read that the fast path does not.
     /// </summary>
-    private static bool TryRead(JsonElement root, string method, string name, out JsonElement id, out JsonElement parameters)
+    private static bool TryRead(JsonElement root, string method, string name, bool legacy, out JsonElement id, out JsonElement parameters)
     {
         id = parameters = default;
         if (root.ValueKind != JsonValueKind.Object)
@@ -295,10 +452,10 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
         return seen == 4
             && id.ValueKind is JsonValueKind.String or JsonValueKind.Number
             && parameters.ValueKind == JsonValueKind.Object
-            && IsPlainCall(parameters, method, name);
+            && IsPlainCall(parameters, method, name, legacy);
     }
 
-    private static bool IsPlainCall(JsonElement parameters, string method, string name)
+    private static bool IsPlainCall(JsonElement parameters, string method, string name, bool legacy)
     {
         var itemKey = method == RequestMethods.ResourcesRead ? "uri"u8 : "name"u8;
         bool item = false, meta = false;
@@ -323,7 +480,7 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
             }
             else if (property.NameEquals("_meta"u8))
             {
-                if (meta || !IsPlainMeta(property.Value))
+                if (meta || !(legacy ? IsPlainLegacyMeta(property.Value) : IsPlainMeta(property.Value)))
                 {
                     return false;
                 }
@@ -336,7 +493,27 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
             }
         }
 
-        return item && meta;
+        return item && (meta || legacy);
+    }
+
+    /// <summary>A legacy session's <c>_meta</c> (optional): no progress token (its progress is relayed on the typed path) and none of the modern era's keys.</summary>
+    private static bool IsPlainLegacyMeta(JsonElement meta)
+    {
+        if (meta.ValueKind != JsonValueKind.Object)
+        {
+            return false;
+        }
+
+        foreach (var property in meta.EnumerateObject())
+        {
+            if (property.NameEquals("progressToken"u8) || property.NameEquals("io.modelcontextprotocol/protocolVersion"u8)
+                || property.NameEquals("io.modelcontextprotocol/clientCapabilities"u8) || property.NameEquals("io.modelcontextprotocol/logLevel"u8))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static bool IsPlainMeta(JsonElement meta) =>
@@ -357,11 +534,12 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
     /// The result as the caller gets it: the backend's bytes (or a typed result's JSON, when its backend changed era under
     /// the call) and the splices that name the proxy as the server and namespace a resource's URIs (<see cref="ResultEdits"/>).
     /// </summary>
-    private (ReadOnlyMemory<byte> Json, List<ResultEdit> Edits) Result(CallContext call, object result)
+    private (ReadOnlyMemory<byte> Json, List<ResultEdit> Edits) Result(CallContext call, object result, ClientSession? session)
     {
         var raw = result as RawResult ?? RawResult.FromTyped(result);
         var backend = call.BackendName;
-        return (raw.Json, ResultEdits.Of(raw, _serverInfo, call.Method == RequestMethods.ResourcesRead ? uri => catalog.Namespace(backend, uri) : null));
+        // A legacy session's result keeps the backend's _meta as it is: the SDK's server names itself only on modern results.
+        return (raw.Json, ResultEdits.Of(raw, session is null ? _serverInfo : null, call.Method == RequestMethods.ResourcesRead ? uri => catalog.Namespace(backend, uri) : null));
     }
 
     /// <summary>The error as the SDK's server writes it for the same exception (code, message, data).</summary>
@@ -453,7 +631,7 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
         writer.Write(key);
     }
 
-    private static void Write(PipeWriter writer, ReadOnlySpan<byte> payload, List<ResultEdit>? edits)
+    private static void Write(IBufferWriter<byte> writer, ReadOnlySpan<byte> payload, List<ResultEdit>? edits)
     {
         var at = 0;
         foreach (var edit in edits ?? [])
@@ -465,6 +643,52 @@ internal sealed class FastPathFront(CallRouter router, ProxyPipeline pipeline, P
 
         writer.Write(payload[at..]);
         writer.Write("}"u8);
+    }
+
+    /// <summary>
+    /// A legacy session's result after the log lines its backend sent during the call, as SSE on the call's response
+    /// stream: what the typed path sends on it (each line namespaced and at or above the session's level), then the result.
+    /// </summary>
+    private async Task WriteEventsAsync(
+        HttpContext http, ClientSession session, string backend, IReadOnlyCollection<byte[]> logs, JsonElement id, ReadOnlyMemory<byte> payload, List<ResultEdit> edits)
+    {
+        var response = http.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache,no-store";
+        var writer = response.BodyWriter;
+        foreach (var log in logs)
+        {
+            if (JsonNode.Parse(log)?["params"] is JsonObject parameters && sessions.LogFor(session, backend, parameters) is { } line)
+            {
+                WriteEvent(writer, JsonSerializer.SerializeToUtf8Bytes(
+                    new JsonRpcNotification { Method = NotificationMethods.LoggingMessageNotification, Params = JsonObject.Create(line) },
+                    McpJsonUtilities.DefaultOptions));
+            }
+        }
+
+        var message = new ArrayBufferWriter<byte>(payload.Length + 64);
+        message.Write(Prefix);
+        message.Write(JsonMarshal.GetRawUtf8Value(id));
+        message.Write(",\"result\":"u8);
+        Write(message, payload.Span, edits);
+        WriteEvent(writer, message.WrittenSpan);
+        await writer.FlushAsync(http.RequestAborted);
+    }
+
+    /// <summary>One SSE <c>message</c> event; a line break between JSON tokens starts another <c>data</c> line (joined back by the reader).</summary>
+    private static void WriteEvent(IBufferWriter<byte> writer, ReadOnlySpan<byte> json)
+    {
+        writer.Write("event: message\ndata: "u8);
+        while (json.IndexOfAny((byte)'\r', (byte)'\n') is var at and >= 0)
+        {
+            writer.Write(json[..at]);
+            writer.Write("\ndata: "u8);
+            json = json[(at + 1)..];
+        }
+
+        writer.Write(json);
+        writer.Write("\n\n"u8);
     }
 
     private static async Task WritePiecesAsync(PipeWriter writer, ReadOnlyMemory<byte> payload, List<ResultEdit>? edits, CancellationToken cancellationToken)

@@ -17,11 +17,12 @@ internal static class ResultEdits
 {
     private const string ServerInfoKey = "io.modelcontextprotocol/serverInfo";
 
-    public static List<ResultEdit> Of(RawResult result, ReadOnlyMemory<byte> serverInfo, Func<string, string>? namespaceUri)
+    /// <param name="serverInfo">The proxy's server info; null leaves the result's <c>_meta</c> as the backend sent it (a legacy caller's).</param>
+    public static List<ResultEdit> Of(RawResult result, byte[]? serverInfo, Func<string, string>? namespaceUri)
     {
         var edits = new List<ResultEdit>(2);
         var slot = result.ServerInfo;
-        switch (slot.Kind)
+        switch (serverInfo is null ? ServerInfoSlot.Where.None : slot.Kind)
         {
             case ServerInfoSlot.Where.Value:
                 edits.Add(new(slot.Start, slot.Length, serverInfo));

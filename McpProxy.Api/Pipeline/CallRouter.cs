@@ -80,7 +80,7 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
     /// </summary>
     /// <param name="paramsLength">The length of the request's <c>params</c> as sent: far enough within <c>max_argument_size</c>
     /// that the exact measure cannot exceed it (an escaped character measures at most six bytes); else the typed path measures.</param>
-    public CallContext? Fast(string method, string item, JsonElement parameters, int paramsLength, ClaimsPrincipal? user)
+    public CallContext? Fast(string method, string item, JsonElement parameters, int paramsLength, ClaimsPrincipal? user, SessionCall? session = null)
     {
         if ((long)paramsLength * 6 > config.Security.MaxArgumentSize || access.For(user) is not { } caller)
         {
@@ -93,15 +93,15 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
             {
                 case RequestMethods.ToolsCall:
                     var tool = RouteTool(item, caller, user);
-                    return !tool.SendsArgumentsAsIs || tool.Backend.FastWire is null ? null : Fast(method, tool.Backend, "tool", item, tool.OriginalName, parameters, user, tool.Repeatable, tool.CacheTtl);
+                    return !tool.SendsArgumentsAsIs || tool.Backend.FastWire is null ? null : Fast(method, tool.Backend, "tool", item, tool.OriginalName, parameters, user, tool.Repeatable, tool.CacheTtl, session);
 
                 case RequestMethods.PromptsGet:
                     var prompt = RoutePrompt(item, caller, user);
-                    return prompt.Backend.FastWire is null ? null : Fast(method, prompt.Backend, "prompt", item, prompt.OriginalName, parameters, user, true, null);
+                    return prompt.Backend.FastWire is null ? null : Fast(method, prompt.Backend, "prompt", item, prompt.OriginalName, parameters, user, true, null, session);
 
                 case RequestMethods.ResourcesRead:
                     var (route, originalUri, namespacedUri) = ResolveResource(caller, user, item);
-                    return route.Backend.FastWire is null ? null : Fast(method, route.Backend, "resource", namespacedUri, originalUri, parameters, user, true, route.ResourceCacheTtl);
+                    return route.Backend.FastWire is null ? null : Fast(method, route.Backend, "resource", namespacedUri, originalUri, parameters, user, true, route.ResourceCacheTtl, session);
 
                 default:
                     return null;
@@ -114,7 +114,8 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
     }
 
     private static CallContext Fast(
-        string method, BackendConnection backend, string kind, string item, string originalItem, JsonElement parameters, ClaimsPrincipal? user, bool repeatable, TimeSpan? cacheTtl) =>
+        string method, BackendConnection backend, string kind, string item, string originalItem, JsonElement parameters, ClaimsPrincipal? user, bool repeatable, TimeSpan? cacheTtl,
+        SessionCall? session) =>
         new()
         {
             Method = method,
@@ -128,7 +129,7 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
             Caller = CallerIdentity.Of(user),
             Repeatable = repeatable,
             CacheTtl = cacheTtl,
-            Raw = RawCall.Create(method, parameters, originalItem),
+            Raw = RawCall.Create(method, parameters, originalItem, session),
         };
 
     /// <summary>Contents carry the backend's URIs; gives them back namespaced so they round-trip through the proxy.</summary>

@@ -1,9 +1,12 @@
 using System.Collections.Concurrent;
+using System.Security.Claims;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using McpProxy.Backends;
 using McpProxy.Routing;
 using McpProxy.Security;
+using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 
@@ -29,16 +32,18 @@ internal sealed partial class ClientSession
 
     private readonly Channel<Outgoing> _outbox;
     private readonly CancellationTokenSource _closing = new();
-    private readonly Action _onDropped;
+    private readonly Action<long> _onDropped;
     private readonly ILogger _logger;
     private long _enqueued;
     private long _dropped;
     private int _level = -1;
 
-    public ClientSession(McpServer server, CallerAccess? access, ILogger logger, Action onDropped)
+    public ClientSession(McpServer server, CallerAccess? access, ILogger logger, Action<long> onDropped, ClaimsPrincipal? owner = null, long openedAt = 0)
     {
         Server = server;
         Access = access;
+        Owner = SessionOwner.Of(owner);
+        _typedAt = openedAt;
         _logger = logger;
         _onDropped = onDropped;
         _outbox = Channel.CreateBounded<Outgoing>(
@@ -50,6 +55,9 @@ internal sealed partial class ClientSession
     public McpServer Server { get; }
 
     public string Id => Server.SessionId ?? "";
+
+    /// <summary>Who opened the session, as the SDK binds a session to its user (only that user's requests may use it).</summary>
+    public SessionOwner Owner { get; }
 
     /// <summary>What the caller may use; <see langword="null"/> when it maps to no role (it then receives nothing RBAC guards).</summary>
     public CallerAccess? Access { get; }
@@ -74,6 +82,68 @@ internal sealed partial class ClientSession
     public long Enqueued => Interlocked.Read(ref _enqueued);
 
     public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>The client capabilities the session declared at <c>initialize</c>, as JSON (what its calls declare to a modern backend).</summary>
+    public ReadOnlyMemory<byte> CapabilitiesJson => _capabilities ??= JsonSerializer.SerializeToUtf8Bytes(
+        Server.ClientCapabilities ?? new ClientCapabilities(), McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(ClientCapabilities)));
+
+    private byte[]? _capabilities;
+    private long _typedAt;
+
+    /// <summary>
+    /// Whether this request of the session must take the typed path so that the SDK sees the session in use (the fast
+    /// path answers around the SDK, whose idle timer only its own requests reset): true at most once per
+    /// <paramref name="every"/> (by the <see cref="TimeProvider"/> timestamp <paramref name="now"/>), and then the turn is taken.
+    /// </summary>
+    public bool TakesTypedTurn(long now, long every)
+    {
+        var last = Interlocked.Read(ref _typedAt);
+        return now - last >= every && Interlocked.CompareExchange(ref _typedAt, now, last) == last;
+    }
+
+    /// <summary>
+    /// How often a session busy on the fast path sends one request through the SDK's own handling, for the SDK's idle
+    /// timer: a tenth of the idle timeout, at most 10 s. The SDK's timeout is this much longer than the configured one, so
+    /// a session is never closed while it is used, and an unused one closes at most this much after the configured timeout.
+    /// </summary>
+    public static TimeSpan TypedTurnEvery(TimeSpan idleTimeout) => TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(10).Ticks, idleTimeout.Ticks / 10));
+
+    private ConcurrentDictionary<RequestId, CancellationTokenSource>? _fastCalls;
+    private volatile bool _ended;
+
+    /// <summary>
+    /// Its owner asked to end it (<c>DELETE</c>), or it closed: from then on the SDK answers its requests (the fast path
+    /// no longer does), so none is served after the owner ended it.
+    /// </summary>
+    public bool Ended => _ended;
+
+    /// <summary>Marks the session ended for the fast path (<see cref="Ended"/>).</summary>
+    public void End() => _ended = true;
+
+    /// <summary>
+    /// A call of this session answered on the fast path, which the SDK does not see: a <c>notifications/cancelled</c>
+    /// for its id (which the SDK does see, <see cref="FastCallCancel"/>) cancels <paramref name="call"/>.
+    /// </summary>
+    public void BeginFastCall(RequestId id, CancellationTokenSource call) =>
+        LazyInitializer.EnsureInitialized(ref _fastCalls, () => new ConcurrentDictionary<RequestId, CancellationTokenSource>())[id] = call;
+
+    public void EndFastCall(RequestId id, CancellationTokenSource call) => _fastCalls?.TryRemove(KeyValuePair.Create(id, call));
+
+    /// <summary>Cancels the session's fast-path call with this id, if one is in flight.</summary>
+    public void CancelFastCall(RequestId id)
+    {
+        if (_fastCalls?.TryGetValue(id, out var call) == true)
+        {
+            try
+            {
+                call.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // it ended meanwhile
+            }
+        }
+    }
 
     /// <summary>Starts the pump; it runs until <see cref="Close"/>.</summary>
     public void Start() => _ = Task.Run(PumpAsync);
@@ -114,6 +184,7 @@ internal sealed partial class ClientSession
     /// </summary>
     public void Close()
     {
+        _ended = true;
         _outbox.Writer.TryComplete();
         _closing.Cancel();
     }
@@ -155,11 +226,22 @@ internal sealed partial class ClientSession
     private void OnDropped(Outgoing item)
     {
         item.Done?.TrySetResult();
-        var dropped = Interlocked.Increment(ref _dropped);
-        _onDropped();
-        if (dropped == 1 || dropped % OutboxCapacity == 0)
+        CountDropped(1, item.Method ?? "(drain marker)");
+    }
+
+    /// <summary>
+    /// Counts messages dropped for this session: by its queue, or (the fast path's calls) log lines past a call's share
+    /// of the same bound (<see cref="OutboxCapacity"/>).
+    /// </summary>
+    public void CountDropped(long count, string method)
+    {
+        var before = Interlocked.Add(ref _dropped, count) - count;
+        _onDropped(count);
+
+        var dropped = before + count;
+        if (before == 0 || dropped / OutboxCapacity != before / OutboxCapacity)
         {
-            LogDropped(Id, OutboxCapacity, item.Method ?? "(drain marker)", dropped);
+            LogDropped(Id, OutboxCapacity, method, dropped);
         }
     }
 

@@ -20,7 +20,7 @@ namespace McpProxy.Sessions;
 /// backend's log messages to the sessions with a call in flight on that backend whose caller may use the backend, at or
 /// above each session's own log level. Everything goes through each session's bounded queue (<see cref="ClientSession"/>).
 /// </summary>
-internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy access, ILogger<SessionHub> logger)
+internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy access, TimeProvider time, ILogger<SessionHub> logger)
 {
     private readonly ConcurrentDictionary<string, ClientSession> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ProgressRoute> _progress = new(StringComparer.Ordinal);
@@ -54,7 +54,7 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
             return;
         }
 
-        var session = new ClientSession(server, access.For(user), logger, () => Interlocked.Increment(ref _dropped));
+        var session = new ClientSession(server, access.For(user), logger, n => Interlocked.Add(ref _dropped, n), user, time.GetTimestamp());
         _sessions[session.Id] = session;
         LevelsChanged();
         session.Start();
@@ -81,6 +81,16 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
             }
         }
     }
+
+    /// <summary>The live legacy session with this id on this instance, if any (the fast path serves its calls).</summary>
+    public ClientSession? Live(string sessionId) => _sessions.GetValueOrDefault(sessionId);
+
+    /// <summary>
+    /// A log notification's params as <paramref name="session"/> receives it from <paramref name="backend"/> (the logger
+    /// namespaced), or null when it is below the session's level.
+    /// </summary>
+    public JsonElement? LogFor(ClientSession session, string backend, JsonObject parameters) =>
+        LevelOf(parameters["level"]) < session.MinimumLogLevel ? null : LogPayload(backend, parameters);
 
     /// <summary>Tells every session that the given lists changed.</summary>
     public void BroadcastListChanged(CatalogParts parts)
@@ -121,7 +131,7 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
         var modern = false;
         if (session is null && ModernEra.IsModern(caller))
         {
-            session = new ClientSession(caller, access.For(user), logger, () => Interlocked.Increment(ref _dropped))
+            session = new ClientSession(caller, access.For(user), logger, n => Interlocked.Add(ref _dropped, n))
             {
                 RequestedLogLevel = ModernEra.RequestedLogLevel(jsonRpc, request.Meta),
             };
@@ -212,7 +222,7 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
                 continue;
             }
 
-            payload ??= LogPayload(backend, parameters);
+            payload ??= LogPayload(backend.Name, parameters);
             session.Enqueue(caller, NotificationMethods.LoggingMessageNotification, JsonObject.Create(payload.Value));
         }
 
@@ -224,15 +234,15 @@ internal sealed partial class SessionHub(ProxyCatalog catalog, AccessPolicy acce
                 continue;
             }
 
-            payload ??= LogPayload(backend, parameters);
+            payload ??= LogPayload(backend.Name, parameters);
             call.Enqueue(call.Server, NotificationMethods.LoggingMessageNotification, JsonObject.Create(payload.Value));
         }
     }
 
-    private JsonElement LogPayload(BackendConnection backend, JsonObject parameters)
+    private JsonElement LogPayload(string backend, JsonObject parameters)
     {
         var p = (JsonObject)parameters.DeepClone();
-        p["logger"] = p["logger"] is JsonValue v && v.TryGetValue<string>(out var inner) ? catalog.Namespace(backend.Name, inner) : backend.Name;
+        p["logger"] = p["logger"] is JsonValue v && v.TryGetValue<string>(out var inner) ? catalog.Namespace(backend, inner) : backend;
 
         // One immutable copy shared by every recipient (each gets its own thin JsonObject over it).
         return JsonSerializer.SerializeToElement(p, McpJsonUtilities.DefaultOptions);

@@ -51,7 +51,10 @@ internal static class McpServerServices
                 // [proxy.sessions]: idle sessions close after idle_timeout_seconds. The caps are SessionLimiter's; the
                 // SDK's MaxIdleSessionCount (which evicts the oldest idle sessions of any caller) stays above them.
 #pragma warning disable MCP9006 // obsolete only because stateful mode is (see SessionMode above)
-                options.IdleTimeout = TimeSpan.FromSeconds(config.Proxy.Sessions.IdleTimeoutSeconds);
+                // A session busy on the fast path shows the SDK its use once per ClientSession.TypedTurnEvery; the SDK's
+                // timeout is that much longer, so such a session is never reaped while in use.
+                var idle = TimeSpan.FromSeconds(config.Proxy.Sessions.IdleTimeoutSeconds);
+                options.IdleTimeout = idle + ClientSession.TypedTurnEvery(idle);
                 options.MaxIdleSessionCount = config.Proxy.Sessions.MaxSessions + 1;
 #pragma warning restore MCP9006
             })
@@ -75,6 +78,9 @@ internal static class McpServerServices
         services.AddHttpContextAccessor();
         services.AddOptions<McpServerOptions>().Configure<IHttpContextAccessor, ILoggerFactory>((options, accessor, loggers) =>
             options.Filters.Message.IncomingFilters.Add(ClientDisconnect.Filter(accessor, loggers.CreateLogger("McpProxy.Routing") /* the category it always had */)));
+
+        // A legacy client's notifications/cancelled also cancels its call when the fast path answers it (FastCallCancel).
+        services.AddOptions<McpServerOptions>().Configure<SessionHub>((options, sessions) => options.Filters.Message.IncomingFilters.Add(FastCallCancel.Filter(sessions)));
 
         // server/discover lists both eras and carries the proxy's caching hints (DiscoverRewrite).
         services.AddOptions<McpServerOptions>().Configure(options => options.Filters.Message.OutgoingFilters.Add(DiscoverRewrite.Filter()));
