@@ -528,6 +528,23 @@ internal sealed partial class BackendConnection(
     /// <summary>The log level backends are asked for (the most verbose any live client session wants).</summary>
     internal LoggingLevel WantedLogLevel => events.CurrentLogLevel;
 
+    /// <summary>
+    /// A notification the backend sent on a fast-path call's response stream, which no MCP client reads: handled as the
+    /// client would have — seen in read order (<see cref="BackendEvents.MessageRead"/>: resources/updated, log lines and
+    /// progress relayed), and a list change re-lists its part (not awaited, as the client dispatches its handlers).
+    /// </summary>
+    internal void OnFastPathNotification(JsonRpcNotification notification)
+    {
+        events.OnMessageRead(this, notification);
+        foreach (var (method, handler) in BackendCatalogLoader.ListChangedHandlers(RefreshAsync))
+        {
+            if (method == notification.Method)
+            {
+                _ = handler(notification, CancellationToken.None).AsTask();
+            }
+        }
+    }
+
     /// <summary>Re-lists these parts of the catalog (a list change, or a re-opened listen stream that may have missed one).</summary>
     internal ValueTask RefreshCatalogAsync(CatalogParts parts, CancellationToken cancellationToken) => RefreshAsync(parts, cancellationToken);
 

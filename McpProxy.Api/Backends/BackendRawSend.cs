@@ -76,7 +76,7 @@ internal static class BackendRawSend
             RawResult? answer;
             try
             {
-                answer = await ReadAnswerAsync(wire, response.Content, sse, content.ContentLength, raw.LogCapacity, cancellationToken).ConfigureAwait(false);
+                answer = await ReadAnswerAsync(wire, call.Connection(), response.Content, sse, content.ContentLength, raw.LogCapacity, cancellationToken).ConfigureAwait(false);
             }
             catch (JsonException) when (failed)
             {
@@ -148,26 +148,27 @@ internal static class BackendRawSend
     /// Reads the response — one JSON message, or SSE events up to the one that answers — each message bounded by
     /// <c>[security] max_result_size</c> as it is read.
     /// </summary>
-    /// <param name="logs">How many of the log notifications sent before the answer to keep, the newest (<see cref="RawResult.Logs"/>).</param>
-    private static async ValueTask<RawResult?> ReadAnswerAsync(BackendWire wire, HttpContent content, bool sse, long? length, int logs, CancellationToken cancellationToken)
+    /// <param name="backend">Where the backend's other notifications on the stream go (<see cref="BackendConnection.OnFastPathNotification"/>).</param>
+    /// <param name="logs">How many of the log notifications sent before the answer to keep for the caller, the newest (<see cref="RawResult.Logs"/>).</param>
+    private static async ValueTask<RawResult?> ReadAnswerAsync(
+        BackendWire wire, BackendConnection backend, HttpContent content, bool sse, long? length, int logs, CancellationToken cancellationToken)
     {
         var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
             if (sse)
             {
-                if (logs == 0)
+                var lines = logs > 0 ? new LogLines(logs) : null;
+                var answer = await SseAnswerReader.ReadAsync(
+                    stream, wire.MaxResultSize, () => new ResultTooLargeException(wire.Backend, wire.MaxResultSize),
+                    static (message, state) => Answer(message, state), new AnswerState(backend, lines), cancellationToken)
+                    .ConfigureAwait(false);
+                if (lines is not null)
                 {
-                    return await SseAnswerReader.ReadAsync(stream, wire.MaxResultSize, () => new ResultTooLargeException(wire.Backend, wire.MaxResultSize), Answer, cancellationToken)
-                        .ConfigureAwait(false);
+                    answer.Logs = lines.Kept;
+                    answer.LogsDropped = lines.Dropped;
                 }
 
-                var lines = new LogLines(logs);
-                var answer = await SseAnswerReader.ReadAsync(
-                    stream, wire.MaxResultSize, () => new ResultTooLargeException(wire.Backend, wire.MaxResultSize), message => Answer(message, lines), cancellationToken)
-                    .ConfigureAwait(false);
-                answer.Logs = lines.Kept;
-                answer.LogsDropped = lines.Dropped;
                 return answer;
             }
 
@@ -175,15 +176,18 @@ internal static class BackendRawSend
             {
                 var exact = new byte[known];
                 await stream.ReadExactlyAsync(exact, cancellationToken).ConfigureAwait(false);
-                return Answer(exact);
+                return Answer(exact, default);
             }
 
             using var copy = new MemoryStream();
             await new BodyLimitStream(stream, wire.MaxResultSize, () => new ResultTooLargeException(wire.Backend, wire.MaxResultSize))
                 .CopyToAsync(copy, cancellationToken).ConfigureAwait(false);
-            return Answer(copy.GetBuffer().AsMemory(0, (int)copy.Length));
+            return Answer(copy.GetBuffer().AsMemory(0, (int)copy.Length), default);
         }
     }
+
+    /// <summary>Where a call's stream's notifications go: the backend's handling, and the caller's log lines when it keeps them.</summary>
+    private readonly record struct AnswerState(BackendConnection? Backend, LogLines? Logs);
 
     /// <summary>The log notifications a call keeps: the newest <c>capacity</c>, the older ones dropped and counted (as a session's queue does).</summary>
     private sealed class LogLines(int capacity)
@@ -207,20 +211,28 @@ internal static class BackendRawSend
         }
     }
 
-    /// <summary>The answer in one message: its result, or the error thrown; null for anything else (a notification).</summary>
-    private static RawResult? Answer(ReadOnlyMemory<byte> message) => Answer(message, logs: null);
-
-    /// <summary>As <see cref="Answer(ReadOnlyMemory{byte})"/>, keeping the log notifications in <paramref name="logs"/>.</summary>
-    private static RawResult? Answer(ReadOnlyMemory<byte> message, LogLines? logs)
+    /// <summary>
+    /// The answer in one message: its result, or the error thrown; null for anything else. A notification before it is
+    /// the caller's log line (kept) or the backend's to handle, as its MCP client would have (a request of its own: a
+    /// modern backend sends none).
+    /// </summary>
+    private static RawResult? Answer(ReadOnlyMemory<byte> message, AnswerState state)
     {
         using var document = JsonDocument.Parse(message);
         var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("id"u8, out _))
         {
-            if (logs is not null && root.ValueKind == JsonValueKind.Object && root.TryGetProperty("method"u8, out var method)
-                && method.ValueKind == JsonValueKind.String && method.ValueEquals(NotificationMethods.LoggingMessageNotification))
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("method"u8, out var method) && method.ValueKind == JsonValueKind.String)
             {
-                logs.Add(message.ToArray());
+                if (state.Logs is { } logs && method.ValueEquals(NotificationMethods.LoggingMessageNotification))
+                {
+                    logs.Add(message.ToArray());
+                }
+                else if (state.Backend is { } backend
+                    && JsonSerializer.Deserialize(message.Span, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(JsonRpcMessage))) is JsonRpcNotification notification)
+                {
+                    backend.OnFastPathNotification(notification);
+                }
             }
 
             return null;

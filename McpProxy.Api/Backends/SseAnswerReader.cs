@@ -26,7 +26,13 @@ internal static class SseAnswerReader
     /// pooled buffer), and returns that.
     /// </summary>
     /// <exception cref="IOException">The stream ended before the answer.</exception>
-    public static async ValueTask<T> ReadAsync<T>(Stream stream, long limit, Func<Exception> tooLarge, Func<ReadOnlyMemory<byte>, T?> answer, CancellationToken cancellationToken)
+    public static ValueTask<T> ReadAsync<T>(Stream stream, long limit, Func<Exception> tooLarge, Func<ReadOnlyMemory<byte>, T?> answer, CancellationToken cancellationToken)
+        where T : class =>
+        ReadAsync(stream, limit, tooLarge, static (message, answer) => answer(message), answer, cancellationToken);
+
+    /// <summary>As <see cref="ReadAsync{T}(Stream, long, Func{Exception}, Func{ReadOnlyMemory{byte}, T}, CancellationToken)"/>, with a state for <paramref name="answer"/> (no closure per call).</summary>
+    public static async ValueTask<T> ReadAsync<T, TState>(
+        Stream stream, long limit, Func<Exception> tooLarge, Func<ReadOnlyMemory<byte>, TState, T?> answer, TState answerState, CancellationToken cancellationToken)
         where T : class
     {
         var buffer = CallBuffers.Pool.Rent(InitialSize);
@@ -96,7 +102,7 @@ internal static class SseAnswerReader
                         message = message.ToArray(); // the answer may keep it: never a pooled buffer
                     }
 
-                    if (answer(message) is { } found)
+                    if (answer(message, answerState) is { } found)
                     {
                         return found;
                     }

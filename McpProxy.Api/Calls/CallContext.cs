@@ -28,6 +28,23 @@ internal sealed class CallContext
     /// </summary>
     public RawCall? Raw { get; init; }
 
+    /// <summary>The caller's protocol version (telemetry): its session's on the typed path, set by the fast path.</summary>
+    public string? ProtocolVersion
+    {
+        get => _protocolVersion ?? Session?.NegotiatedProtocolVersion;
+        init => _protocolVersion = value;
+    }
+
+    /// <summary>The caller's session id (telemetry), when it has a session: its session's on the typed path, set by the fast path.</summary>
+    public string? SessionId
+    {
+        get => _sessionId ?? Session?.SessionId;
+        init => _sessionId = value;
+    }
+
+    private readonly string? _protocolVersion;
+    private readonly string? _sessionId;
+
     /// <summary>The JSON-RPC method sent to the backend (<c>tools/call</c>, <c>resources/read</c>…).</summary>
     public required string Method { get; init; }
 

@@ -262,4 +262,4 @@ internal sealed class RawCall
 /// backend gets the capabilities the session declared at <c>initialize</c> and the session's log level; of the log lines
 /// it sends during the call, the session receives at most <paramref name="LogCapacity"/> (its queue's bound).
 /// </summary>
-internal sealed record SessionCall(ReadOnlyMemory<byte> Capabilities, LoggingLevel LogLevel, int LogCapacity);
+internal sealed record SessionCall(string SessionId, string? ProtocolVersion, ReadOnlyMemory<byte> Capabilities, LoggingLevel LogLevel, int LogCapacity);

@@ -95,7 +95,6 @@ internal sealed class FastPathFront(
     {
         var headers = http.Request.Headers;
         if (headers["Mcp-Session-Id"] is not [{ } id]
-            || headers.ContainsKey("Mcp-Method")
             || sessions.Live(id) is not { Ended: false } session
             || headers["MCP-Protocol-Version"] is not [{ } version] || version != session.Server.NegotiatedProtocolVersion
             || SessionOwner.Of(Caller(http)) != session.Owner
@@ -154,7 +153,7 @@ internal sealed class FastPathFront(
             }
 
             if (document is null
-                || session is not null && !TryReadTarget(document.RootElement, out method, out name)
+                || session is not null && !TryReadTarget(document.RootElement, http.Request.Headers, out method, out name)
                 || !TryRead(document.RootElement, method, name, legacy: session is not null, out var id, out var parameters)
                 || router.Fast(method, name, parameters, JsonMarshal.GetRawUtf8Value(parameters).Length, Caller(http), Legacy(session)) is not { } call)
             {
@@ -230,7 +229,7 @@ internal sealed class FastPathFront(
 
     /// <summary>What a legacy session's call declares to a modern backend: the session's capabilities and log level.</summary>
     private static SessionCall? Legacy(ClientSession? session) =>
-        session is null ? null : new(session.CapabilitiesJson, session.MinimumLogLevel, ClientSession.OutboxCapacity);
+        session is null ? null : new(session.Id, session.Server.NegotiatedProtocolVersion, session.CapabilitiesJson, session.MinimumLogLevel, ClientSession.OutboxCapacity);
 
     /// <summary>The request's id as the SDK names it (a fractional number, which no client sends, has none: not cancellable).</summary>
     private static RequestId? RequestIdOf(JsonElement id) => id.ValueKind switch
@@ -240,8 +239,11 @@ internal sealed class FastPathFront(
         _ => null,
     };
 
-    /// <summary>A legacy request's method and item, read from its body (it has no <c>Mcp-Method</c>/<c>Mcp-Name</c> headers).</summary>
-    private static bool TryReadTarget(JsonElement root, out string method, out string name)
+    /// <summary>
+    /// A legacy request's method and item, read from its body. Its <c>Mcp-Method</c>/<c>Mcp-Name</c> headers are not the
+    /// era's and need not be there (the SDK's client sends them anyway); when they are, they must say the same.
+    /// </summary>
+    private static bool TryReadTarget(JsonElement root, IHeaderDictionary headers, out string method, out string name)
     {
         method = name = "";
         if (root.ValueKind != JsonValueKind.Object
@@ -263,7 +265,9 @@ internal sealed class FastPathFront(
         }
 
         name = item.GetString()!;
-        return name.Length > 0;
+        return name.Length > 0
+            && headers["Mcp-Method"] is var methodHeader && (methodHeader.Count == 0 || methodHeader is [{ } sentMethod] && sentMethod == method)
+            && headers["Mcp-Name"] is var nameHeader && (nameHeader.Count == 0 || nameHeader is [{ } sentName] && (McpHeaderEncoder.DecodeValue(sentName) ?? sentName) == name);
     }
 
     /// <summary>The call in <c>mcp.server.operation.duration</c>, with the attributes the SDK's server gives it.</summary>

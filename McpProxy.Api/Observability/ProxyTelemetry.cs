@@ -52,7 +52,7 @@ internal sealed partial class ProxyTelemetry
     /// resource URI the client used), with the semconv attributes and the proxy's own.
     /// </summary>
     /// <remarks>Without an ActivityListener nothing is built, not even the span's name; unsampled, only the name.</remarks>
-    public Activity? StartCall(string method, string backend, string item, McpServer? session = null)
+    public Activity? StartCall(string method, string backend, string item, string? protocolVersion = null, string? sessionId = null)
     {
         if (!ProxyDiagnostics.ActivitySource.HasListeners())
         {
@@ -71,11 +71,15 @@ internal sealed partial class ProxyTelemetry
             activity.SetTag(target, item);
         }
 
-        if (session is not null)
+        if (protocolVersion is not null)
         {
-            activity.SetTag("mcp.protocol.version", session.NegotiatedProtocolVersion);
+            activity.SetTag("mcp.protocol.version", protocolVersion);
+        }
+
+        if (sessionId is not null)
+        {
             // Only session-based protocol versions have a session id; a stateless server has none.
-            activity.SetTag("mcp.session.id", session.SessionId);
+            activity.SetTag("mcp.session.id", sessionId);
         }
 
         activity.SetTag("network.transport", "tcp");

@@ -18,7 +18,7 @@ internal sealed partial class TelemetryFilter(ProxyTelemetry telemetry, ICallFai
     public async ValueTask<object> InvokeAsync(CallContext call, CallDelegate next, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        using var activity = telemetry.StartCall(call.Method, call.BackendName, call.Item, call.Session);
+        using var activity = telemetry.StartCall(call.Method, call.BackendName, call.Item, call.ProtocolVersion, call.SessionId);
         var outcome = "ok";
         Exception? failure = null;
         try

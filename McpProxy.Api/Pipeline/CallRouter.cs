@@ -130,6 +130,8 @@ internal sealed class CallRouter(ProxyCatalog catalog, SessionHub sessions, Prox
             Repeatable = repeatable,
             CacheTtl = cacheTtl,
             Raw = RawCall.Create(method, parameters, originalItem, session),
+            ProtocolVersion = session is null ? ModernEra.Version : session.ProtocolVersion,
+            SessionId = session?.SessionId,
         };
 
     /// <summary>Contents carry the backend's URIs; gives them back namespaced so they round-trip through the proxy.</summary>

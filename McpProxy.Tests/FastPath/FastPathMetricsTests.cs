@@ -39,6 +39,29 @@ public sealed class FastPathMetricsTests
         Assert.Equal(typedSeries, fastSeries);
     }
 
+    [Theory]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"b/echo","arguments":{"message":"m"}}}""")]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"b/tool_error","arguments":{"message":"x"}}}""")]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"b/fail","arguments":{"message":"boom"}}}""")]
+    [InlineData("""{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"b/sample://info"}}""")]
+    public async Task A_legacy_session_s_fast_path_call_moves_the_series_its_typed_call_moves(string request)
+    {
+        await using var backend = await SampleHttpHost.StartAsync();
+        const string Metrics = "[observability.metrics]\nenabled = true\n";
+        await using var fast = await ProxyHost.StartAsync(Metrics + backend.Backend("b"));
+        await using var typed = await ProxyHost.StartAsync(Metrics + backend.Backend("b", "fast_path = false\n"));
+        using var http = new HttpClient();
+        var fastSession = await TestCalls.OpenRawSessionAsync(http, fast.McpEndpoint, Ct);
+        var typedSession = await TestCalls.OpenRawSessionAsync(http, typed.McpEndpoint, Ct);
+
+        var typedSeries = await MovedAsync(http, typed, () => SendAsync(http, TestCalls.SessionPost(typed.McpEndpoint, typedSession, request), Ct));
+        var fastSeries = await MovedAsync(http, fast, () => SendAsync(http, TestCalls.SessionPost(fast.McpEndpoint, fastSession, request), Ct));
+
+        Assert.Equal(1, fast.Services.GetRequiredService<BackendRegistry>().Backends.Single().FastPathCalls);
+        Assert.Contains("mcp_protocol_version=2025-11-25", typedSeries, StringComparison.Ordinal);
+        Assert.Equal(typedSeries, fastSeries);
+    }
+
     /// <summary>The one <c>mcp_server_operation_duration_seconds_count</c> series (its labels) that <paramref name="call"/> moved by one.</summary>
     private static async Task<string> MovedAsync(HttpClient http, ProxyHost proxy, Func<Task> call)
     {

@@ -44,6 +44,24 @@ public sealed class LegacyFastPathTests
     }
 
     [Fact]
+    public async Task The_sdk_client_pinned_to_2025_11_25_gets_its_calls_answered_on_the_fast_path()
+    {
+        // Its requests carry Mcp-Method/Mcp-Name as well (checked against the body, as for a modern call).
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync(backend.Backend("b"));
+        await using var client = await proxy.ConnectAsync(new ModelContextProtocol.Client.McpClientOptions { ProtocolVersion = "2025-11-25" }, Ct);
+
+        var result = await client.CallToolAsync("b/echo", Message("through the sdk"), cancellationToken: Ct);
+        Assert.Equal("through the sdk", Text(result));
+        var read = await client.ReadResourceAsync("b/sample://info", cancellationToken: Ct);
+        Assert.Equal("b/sample://info", read.Contents.Single().Uri);
+        var prompt = await client.GetPromptAsync("b/greet", new Dictionary<string, object?> { ["name"] = "Ada" }, cancellationToken: Ct);
+        Assert.Contains("Ada", ((ModelContextProtocol.Protocol.TextContentBlock)prompt.Messages.Single().Content).Text, StringComparison.Ordinal);
+        Assert.Equal("2025-11-25", client.NegotiatedProtocolVersion);
+        Assert.Equal(3, proxy.Services.GetRequiredService<BackendRegistry>().Backends.Single().FastPathCalls);
+    }
+
+    [Fact]
     public async Task Log_lines_the_backend_sends_during_the_call_reach_the_session_before_its_result_at_its_level()
     {
         await using var pair = await LegacyPair.StartAsync();
@@ -249,3 +267,4 @@ public sealed class LegacyFastPathTests
         }
     }
 }
+

@@ -77,6 +77,27 @@ public sealed class ListenTests
         Assert.Equal("r", (string?)updated["params"]!["_meta"]![SubscriptionId]);
     }
 
+    [Fact]
+    public async Task A_resource_update_a_backend_sends_on_a_fast_path_call_s_stream_reaches_the_streams_granted_it()
+    {
+        // No MCP client reads a fast-path call's response: its notifications are handled as the client would have.
+        await using var sample = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync(sample.Backend("b"));
+        await using var resources = await ListenStream.OpenAsync(proxy, "r", new JsonObject { ["resourceSubscriptions"] = new JsonArray("b/sample://items/1") });
+        await resources.NextEventAsync();
+        using var http = new HttpClient();
+
+        var reply = await McpProxy.Tests.Eras.ModernHttp.PostAsync(
+            http, proxy.McpEndpoint, "tools/call",
+            new JsonObject { ["name"] = "b/notify", ["arguments"] = new JsonObject { ["updated_uri"] = "sample://items/1" } }, "b/notify", Ct);
+        Assert.NotNull(reply.Result["content"]);
+        Assert.Equal(1, proxy.Services.GetRequiredService<McpProxy.Backends.BackendRegistry>().Backends.Single().FastPathCalls);
+
+        var updated = await resources.NextEventAsync();
+        Assert.Equal("notifications/resources/updated", (string?)updated["method"]);
+        Assert.Equal("b/sample://items/1", (string?)updated["params"]!["uri"]);
+    }
+
     [Theory]
     [InlineData("2025-11-25", "resources/subscribe sample://items/1", "resources/unsubscribe sample://items/1")]
     [InlineData("auto", "subscriptions/listen sample://items/1", null)]
