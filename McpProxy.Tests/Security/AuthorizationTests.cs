@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using McpProxy.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
@@ -56,6 +57,21 @@ public sealed class AuthorizationTests
         using var hijack = await http.SendAsync(list, Ct);
         Assert.Equal(HttpStatusCode.Forbidden, hijack.StatusCode);
         Assert.Contains("does not match the user who initiated the session", await hijack.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+
+        // Nor a call, which the fast path would answer for the session's owner: the SDK refuses it, the backend never sees it.
+        const string Call = """{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"b/echo","arguments":{"message":"x"}}}""";
+        using var stolen = SessionPost(proxy.McpEndpoint, session, Call);
+        stolen.Headers.Authorization = new AuthenticationHeaderValue("Bearer", issuer.Token("adam", scope: "mcp:admin"));
+        using var hijackedCall = await http.SendAsync(stolen, Ct);
+        Assert.Equal(HttpStatusCode.Forbidden, hijackedCall.StatusCode);
+        Assert.Equal(0, backend.ToolCalls);
+
+        using var own = SessionPost(proxy.McpEndpoint, session, Call);
+        own.Headers.Authorization = new AuthenticationHeaderValue("Bearer", issuer.Token("rita", scope: "mcp:read"));
+        using var ownCall = await http.SendAsync(own, Ct);
+        Assert.Equal(HttpStatusCode.OK, ownCall.StatusCode);
+        Assert.Equal(1, backend.ToolCalls);
+        Assert.Equal(1, proxy.Services.GetRequiredService<McpProxy.Backends.BackendRegistry>().Backends.Single().FastPathCalls);
     }
 
     [Fact]
