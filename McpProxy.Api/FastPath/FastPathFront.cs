@@ -183,6 +183,13 @@ internal sealed class FastPathFront(
             catch (OperationCanceledException ex) when (token.IsCancellationRequested)
             {
                 Measured(started, method, name, version, ex);
+                if (session is not null && !http.RequestAborted.IsCancellationRequested)
+                {
+                    // Cancelled by notifications/cancelled: no answer, and, as the SDK does for a cancelled request of a
+                    // session, the response stays open until the client leaves it or the session ends.
+                    await UntilAsync(http.RequestAborted, session.Closing);
+                }
+
                 return; // the caller closed its stream or cancelled the call: no answer (the backend's call was closed too)
             }
             catch (Exception ex)
@@ -224,6 +231,18 @@ internal sealed class FastPathFront(
         {
             document?.Dispose();
             CallBuffers.Pool.Return(buffer);
+        }
+    }
+
+    private static async Task UntilAsync(CancellationToken first, CancellationToken second)
+    {
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(first, second);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, either.Token);
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 

@@ -117,6 +117,9 @@ internal sealed partial class ClientSession
     /// </summary>
     public bool Ended => _ended;
 
+    /// <summary>Cancelled when the session closes.</summary>
+    public CancellationToken Closing => _closing.Token;
+
     /// <summary>Marks the session ended for the fast path (<see cref="Ended"/>).</summary>
     public void End() => _ended = true;
 
