@@ -217,7 +217,7 @@ public sealed class FastPathTests
     }
 
     /// <summary>What the caller sees of an answer, without the JSON-RPC envelope's ordering.</summary>
-    private static JsonNode Strip(JsonObject message)
+    internal static JsonNode Strip(JsonObject message)
     {
         var copy = message.DeepClone().AsObject();
         copy.Remove("jsonrpc");

@@ -204,13 +204,7 @@ public sealed class LegacyFastPathTests
     private static async Task<Reply> Send(HttpClient http, ProxyHost proxy, string session, string json) =>
         await SendAsync(http, SessionPost(proxy.McpEndpoint, session, json), Ct);
 
-    /// <summary>What the caller sees of an answer, without the JSON-RPC envelope's ordering.</summary>
-    private static JsonNode Strip(JsonObject message)
-    {
-        var copy = message.DeepClone().AsObject();
-        copy.Remove("jsonrpc");
-        return copy;
-    }
+    private static JsonNode Strip(JsonObject message) => FastPathTests.Strip(message);
 
     private static async Task WaitUntil(Func<bool> condition)
     {
