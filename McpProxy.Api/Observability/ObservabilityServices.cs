@@ -63,7 +63,14 @@ internal static class ObservabilityServices
 
         if (config.Metrics.Enabled)
         {
-            builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddPrometheusExporter(o => o.ScrapeEndpointPath = MetricsPath));
+            // No scrape-response cache (the exporter's default keeps each answer 300 ms): a scrape right after a change
+            // (a backend back up, a call counted) shows it. The endpoint is admin-only, and a scrape costs one pass
+            // over the proxy's few instruments.
+            builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddPrometheusExporter(o =>
+            {
+                o.ScrapeEndpointPath = MetricsPath;
+                o.ScrapeResponseCacheDurationMilliseconds = 0;
+            }));
         }
 
         if (config.Tracing.Enabled)

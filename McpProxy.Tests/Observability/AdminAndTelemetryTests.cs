@@ -122,6 +122,29 @@ public sealed class AdminAndTelemetryTests
     }
 
     [Fact]
+    public async Task Each_scrape_of_admin_metrics_shows_the_traffic_up_to_it_not_an_earlier_cached_answer()
+    {
+        // An SRE (or a test) that reads /admin/metrics right after a change sees the change: the Prometheus exporter's
+        // default 300 ms response cache answered a scrape that followed another within that window with the older
+        // text (how DeadBackendTests once read backend_up 0 right after the restarted backend answered a call).
+        await using var backend = await SampleHttpHost.StartAsync();
+        await using var proxy = await ProxyHost.StartAsync("""
+            [proxy]
+            name = "fresh-scrape"
+            [observability.metrics]
+            enabled = true
+
+            """ + backend.Backend("fs"));
+        await using var client = await proxy.ConnectAsync(cancellationToken: Ct);
+        using var http = new HttpClient { BaseAddress = proxy.BaseAddress };
+        for (var calls = 1; calls <= 3; calls++)
+        {
+            await client.CallToolAsync("fs/echo", Message("m"), cancellationToken: Ct);
+            Assert.Equal(calls, await PrometheusText.ScrapeAsync(http, "mcp_proxy_requests_total", ("backend", "fs"), ("method", "tools/call"), ("outcome", "ok")));
+        }
+    }
+
+    [Fact]
     public async Task Admin_api_describes_backends_health_and_effective_config_without_secrets()
     {
         await using var backend = await SampleHttpHost.StartAsync();
