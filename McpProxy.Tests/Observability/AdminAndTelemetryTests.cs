@@ -125,8 +125,7 @@ public sealed class AdminAndTelemetryTests
     public async Task Each_scrape_of_admin_metrics_shows_the_traffic_up_to_it_not_an_earlier_cached_answer()
     {
         // An SRE (or a test) that reads /admin/metrics right after a change sees the change: the Prometheus exporter's
-        // default 300 ms response cache answered a scrape that followed another within that window with the older
-        // text (how DeadBackendTests once read backend_up 0 right after the restarted backend answered a call).
+        // default 300 ms response cache answered a scrape that followed another within that window with the older text.
         await using var backend = await SampleHttpHost.StartAsync();
         await using var proxy = await ProxyHost.StartAsync("""
             [proxy]
