@@ -74,7 +74,8 @@ public sealed class DeadBackendTests
         await WaitUntil(() => Volatile.Read(ref listChanged) > changesBefore);
         Assert.Contains(await client.ListToolsAsync(cancellationToken: Ct), t => t.Name == "gone/echo");
         Assert.Equal("back", Text(await client.CallToolAsync("gone/echo", Message("back"), cancellationToken: Ct)));
-        Assert.Equal(1, await PrometheusText.ScrapeAsync(admin, "mcp_proxy_backend_up", ("backend", "gone")));
+        var up = await PrometheusText.ScrapeAsync(admin, "mcp_proxy_backend_up", ("backend", "gone"));
+        Assert.True(up == 1, $"backend_up {up}; /admin/backends: {await admin.GetStringAsync("/admin/backends", Ct)}");
     }
 
     private static async Task<string?> StateAsync(HttpClient admin, string backend) =>

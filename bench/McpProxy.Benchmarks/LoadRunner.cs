@@ -24,8 +24,12 @@ internal sealed record Target(
 
 internal sealed record RunResult(
     string Target, Era Era, int Concurrency, double CallsPerSecond, double P50Ms, double P99Ms, long Calls, long Errors,
-    double FrontCpuMsPer1k, double BackendCpuMsPer1k, double RssMiB, double AllocatedKiBPerCall = double.NaN, int Instances = 0)
+    double FrontCpuMsPer1k, double BackendCpuMsPer1k, double RssMiB, double AllocatedKiBPerCall = double.NaN, int Instances = 0,
+    double ClientCpuMsPer1k = double.NaN)
 {
+    /// <summary>Client, front and backend together: what a call costs the machine these rows share.</summary>
+    public double TotalCpuMsPer1k => ClientCpuMsPer1k + FrontCpuMsPer1k + (double.IsNaN(BackendCpuMsPer1k) ? 0 : BackendCpuMsPer1k);
+
     public static RunResult Failed(string target, Era era, int concurrency) =>
         new(target, era, concurrency, 0, double.NaN, double.NaN, 0, -1, double.NaN, double.NaN, double.NaN);
 }
@@ -103,11 +107,13 @@ internal static class LoadRunner
             var allocatedBefore = target.AllocatedBytes is null ? double.NaN : await target.AllocatedBytes();
             var frontBefore = target.FrontCpu();
             var backendBefore = target.BackendCpu?.Invoke();
+            var clientBefore = Participant.CpuTime(Environment.ProcessId); // the load generator: this process
             var clock = Stopwatch.StartNew();
             stopAt = DateTime.UtcNow + duration;
             Volatile.Write(ref measuring, true);
             await Task.Delay(duration);
             clock.Stop();
+            var clientCpu = Participant.CpuTime(Environment.ProcessId) - clientBefore;
             var frontCpu = target.FrontCpu().Since(frontBefore);
             var backendCpu = target.BackendCpu is null || backendBefore is null ? TimeSpan.Zero : target.BackendCpu().Since(backendBefore);
             var rss = target.FrontRss();
@@ -132,7 +138,8 @@ internal static class LoadRunner
                 target.BackendCpu is null ? double.NaN : backendCpu.TotalMilliseconds * 1000 / calls,
                 rss,
                 (allocatedAfter - allocatedBefore) / 1024 / calls,
-                instances);
+                instances,
+                clientCpu.TotalMilliseconds * 1000 / calls);
         }
         finally
         {

@@ -194,7 +194,7 @@ try
             {
                 var result = await LoadRunner.RunAsync(target, concurrency, options.Warmup, options.Duration);
                 results.Add(result);
-                Console.WriteLine($"{result.CallsPerSecond,9:0} calls/s  p50 {result.P50Ms,7:0.000} ms  p99 {result.P99Ms,7:0.000} ms  front {result.FrontCpuMsPer1k,6:0} ms/1k  backend {result.BackendCpuMsPer1k,6:0} ms/1k  errors {result.Errors}" +
+                Console.WriteLine($"{result.CallsPerSecond,9:0} calls/s  p50 {result.P50Ms,7:0.000} ms  p99 {result.P99Ms,7:0.000} ms  front {result.FrontCpuMsPer1k,6:0} ms/1k  backend {result.BackendCpuMsPer1k,6:0} ms/1k  client {result.ClientCpuMsPer1k,6:0} ms/1k  errors {result.Errors}" +
                     (double.IsNaN(result.AllocatedKiBPerCall) ? "" : $"  alloc {result.AllocatedKiBPerCall:0.0} KiB/call") +
                     (result.Instances > 0 ? $"  instances {result.Instances}" : ""));
             }

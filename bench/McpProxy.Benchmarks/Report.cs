@@ -32,20 +32,20 @@ internal static class Report
             "\"× direct\" divides by the direct call of the same era at the same concurrency (throughput: higher is better; latency: lower is better); " +
             "\"× YARP\" and \"× fwd\" divide by the two floors of the same era and concurrency: YARP as a transparent hop and a minimal MCP-aware byte forwarder of ours, both in front of the same backend. " +
             "Front CPU is the CPU time (user + system, from `/proc/<pid>/stat`) of the process(es) the client talks to — the proxy, the floor or the peer — per 1,000 calls; " +
-            "backend CPU is the backend's (the HTTP sample, or the front's stdio children); for direct rows the sample *is* the front. " +
+            "backend CPU is the backend's (the HTTP sample, or the front's stdio children); for direct rows the sample *is* the front; client CPU is the load generator's (this benchmark's process: the C# SDK's client for legacy rows, raw POSTs for modern ones), and total CPU adds the three: what a call costs the two cores every participant shares, which is what bounds throughput here. " +
             "Allocations are the front's managed heap allocations per call (McpProxy: `dotnet_gc_heap_total_allocated_bytes` from its `/admin/metrics`; the floors: `GC.GetTotalAllocatedBytes`); blank where the front is not .NET, and CPU and allocations are blank for rows with fewer than 100 calls measured." +
             (options.FastPathAb ? $" \"{FastPathOff}\" is a second proxy whose HTTP backend has `fast_path = false` (the SDK's typed path for every call); \"McpProxy → HTTP backend\" has the default (`true`)." : ""));
         md.AppendLine();
-        md.AppendLine("| target | era | conc. | calls/s | × direct | × YARP | × fwd | p50 ms | × direct | p99 ms | front CPU ms/1k calls | × fwd | backend CPU ms/1k calls | RSS MiB | alloc KiB/call | errors |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        foreach (var r in results.Select(r => r.Calls < MinCallsForCpu ? r with { FrontCpuMsPer1k = double.NaN, BackendCpuMsPer1k = double.NaN, AllocatedKiBPerCall = double.NaN } : r))
+        md.AppendLine("| target | era | conc. | calls/s | × direct | × YARP | × fwd | p50 ms | × direct | p99 ms | front CPU ms/1k calls | × fwd | backend CPU ms/1k calls | client CPU ms/1k calls | total CPU ms/1k calls | RSS MiB | alloc KiB/call | errors |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in results.Select(r => r.Calls < MinCallsForCpu ? r with { FrontCpuMsPer1k = double.NaN, BackendCpuMsPer1k = double.NaN, ClientCpuMsPer1k = double.NaN, AllocatedKiBPerCall = double.NaN } : r))
         {
             // A direct row's front is the backend itself: its CPU is not compared with a floor's front.
             var frontVsFloor = r.Target.StartsWith("direct", StringComparison.Ordinal) ? double.NaN : r.FrontCpuMsPer1k;
             var direct = Find(results, "direct", r.Era, r.Concurrency);
             var yarp = Find(results, Yarp, r.Era, r.Concurrency);
             var fwd = Find(results, Forwarder, r.Era, r.Concurrency);
-            md.AppendLine(c, $"| {r.Target} | {r.Era.ToString().ToLowerInvariant()} | {r.Concurrency} | {r.CallsPerSecond:0} | {Ratio(r.CallsPerSecond, direct?.CallsPerSecond)} | {Ratio(r.CallsPerSecond, yarp?.CallsPerSecond)} | {Ratio(r.CallsPerSecond, fwd?.CallsPerSecond)} | {r.P50Ms:0.000} | {Ratio(r.P50Ms, direct?.P50Ms)} | {r.P99Ms:0.000} | {Num(r.FrontCpuMsPer1k)} | {Ratio(frontVsFloor, fwd?.FrontCpuMsPer1k)} | {Num(r.BackendCpuMsPer1k)} | {Num(r.RssMiB)} | {(double.IsNaN(r.AllocatedKiBPerCall) ? "" : r.AllocatedKiBPerCall.ToString("0.0", c))} | {(r.Errors < 0 ? "run failed" : r.Errors.ToString(c))}{(r.Instances > 1 ? string.Create(c, $" ({r.Instances} replicas answered)") : "")} |");
+            md.AppendLine(c, $"| {r.Target} | {r.Era.ToString().ToLowerInvariant()} | {r.Concurrency} | {r.CallsPerSecond:0} | {Ratio(r.CallsPerSecond, direct?.CallsPerSecond)} | {Ratio(r.CallsPerSecond, yarp?.CallsPerSecond)} | {Ratio(r.CallsPerSecond, fwd?.CallsPerSecond)} | {r.P50Ms:0.000} | {Ratio(r.P50Ms, direct?.P50Ms)} | {r.P99Ms:0.000} | {Num(r.FrontCpuMsPer1k)} | {Ratio(frontVsFloor, fwd?.FrontCpuMsPer1k)} | {Num(r.BackendCpuMsPer1k)} | {Num(r.ClientCpuMsPer1k)} | {Num(r.TotalCpuMsPer1k)} | {Num(r.RssMiB)} | {(double.IsNaN(r.AllocatedKiBPerCall) ? "" : r.AllocatedKiBPerCall.ToString("0.0", c))} | {(r.Errors < 0 ? "run failed" : r.Errors.ToString(c))}{(r.Instances > 1 ? string.Create(c, $" ({r.Instances} replicas answered)") : "")} |");
         }
 
         md.AppendLine();
