@@ -10,8 +10,9 @@ namespace McpProxy.Backends;
 /// <remarks>
 /// Hand-written rather than <see cref="System.Net.ServerSentEvents.SseParser"/>: the BCL parser hands each event's data
 /// out as a span to copy, and grows its pooled line buffer by doubling — a 20 MiB result then costs its doubling buffers
-/// (all resident in the pool) plus a copy. Here the buffer starts pooled and small, grows into plain arrays past 1 MiB
-/// (their pages touched only as they fill), and a large answer is the buffer itself, not a copy. The SSE grammar kept is
+/// (all resident in the pool) plus a copy. Here the buffer starts pooled and small and grows within the pool up to 1 MiB;
+/// an event larger than that is read in segments and copied once into an array of its size
+/// (<see cref="ReadLargeEventAsync"/>), and a large answer is that array itself, not another copy. The SSE grammar kept is
 /// the part a JSON-RPC stream uses (WHATWG "event stream interpretation"): <c>data</c> lines (joined with <c>\n</c>),
 /// other fields and comments ignored, lines ended by CR, LF or CRLF, a blank line ending the event, a leading BOM dropped,
 /// an event cut off by the end of the stream dropped.
@@ -42,6 +43,7 @@ internal static class SseAnswerReader
             var state = new State();
             var end = 0;
             var first = true;
+            var assembled = false;
             while (true)
             {
                 if (end == buffer.Length)
@@ -55,37 +57,54 @@ internal static class SseAnswerReader
                         state.Shift(from);
                     }
 
-                    if (end == buffer.Length)
+                    if (end == buffer.Length && (long)buffer.Length * 2 > MaxPooledSize)
                     {
-                        var size = (int)Math.Min((long)buffer.Length * 2, Array.MaxLength);
-                        var larger = size <= MaxPooledSize ? CallBuffers.Pool.Rent(size) : GC.AllocateUninitializedArray<byte>(size);
+                        // One event larger than the pool's largest buffer: its end is looked for in segments, and it is
+                        // then copied once into an array of its size and parsed there.
+                        var (whole, length) = await ReadLargeEventAsync(stream, buffer, end, limit, tooLarge, cancellationToken).ConfigureAwait(false);
+                        if (pooled)
+                        {
+                            CallBuffers.Pool.Return(buffer);
+                        }
+
+                        (buffer, end, pooled, assembled) = (whole, length, false, true);
+                        state = new State();
+                        first = false;
+                    }
+                    else if (end == buffer.Length)
+                    {
+                        var larger = CallBuffers.Pool.Rent(buffer.Length * 2);
                         buffer.AsSpan(0, end).CopyTo(larger);
                         if (pooled)
                         {
                             CallBuffers.Pool.Return(buffer);
                         }
 
-                        buffer = larger;
-                        pooled = size <= MaxPooledSize;
+                        (buffer, pooled) = (larger, true);
                     }
                 }
 
-                var read = await stream.ReadAsync(buffer.AsMemory(end), cancellationToken).ConfigureAwait(false);
-                if (read == 0)
+                if (!assembled)
                 {
-                    throw new IOException("The backend's response stream ended before its answer.");
-                }
-
-                if (first && end + read >= 3)
-                {
-                    first = false;
-                    if (buffer.AsSpan(0, 3).SequenceEqual("\uFEFF"u8))
+                    var read = await stream.ReadAsync(buffer.AsMemory(end), cancellationToken).ConfigureAwait(false);
+                    if (read == 0)
                     {
-                        state.Skip(3);
+                        throw new IOException("The backend's response stream ended before its answer.");
                     }
+
+                    if (first && end + read >= 3)
+                    {
+                        first = false;
+                        if (buffer.AsSpan(0, 3).SequenceEqual("\uFEFF"u8))
+                        {
+                            state.Skip(3);
+                        }
+                    }
+
+                    end += read;
                 }
 
-                end += read;
+                assembled = false;
                 while (state.NextEvent(buffer, end))
                 {
                     if (state.LastEventLength > limit)
@@ -120,6 +139,127 @@ internal static class SseAnswerReader
             {
                 CallBuffers.Pool.Return(buffer);
             }
+        }
+    }
+
+    private const int SegmentSize = MaxPooledSize;
+
+    /// <summary>
+    /// Reads the rest of an event that <paramref name="head"/> (<c>[0..headEnd]</c>, the event's first bytes) could not hold,
+    /// into segments, until the blank line that ends it, and returns everything read — the event whole, and whatever
+    /// followed it in the last read — in one array of that size.
+    /// </summary>
+    /// <remarks>
+    /// Growing one buffer by doubling would leave every smaller array behind, each filled (so resident) and garbage
+    /// until a full collection: about 2.5 times the event at the peak. Here the peak is the segments and the copy: twice
+    /// the event. The segments are plain arrays, not the pool's: a pool would keep them resident after a large answer.
+    /// </remarks>
+    private static async ValueTask<(byte[] Whole, int Length)> ReadLargeEventAsync(
+        Stream stream, byte[] head, int headEnd, long limit, Func<Exception> tooLarge, CancellationToken cancellationToken)
+    {
+        var scanner = new EventEndScanner();
+        var found = scanner.Find(head.AsSpan(0, headEnd));
+        var segments = new List<(byte[] Array, int Count)>();
+        long total = headEnd;
+        long eventLength = found >= 0 ? found : -1;
+        byte[]? segment = null;
+        var filled = 0;
+        while (eventLength < 0)
+        {
+            if (total > limit)
+            {
+                throw tooLarge();
+            }
+
+            if (segment is null || filled == segment.Length)
+            {
+                segment = GC.AllocateUninitializedArray<byte>(SegmentSize);
+                filled = 0;
+                segments.Add((segment, 0));
+            }
+
+            var read = await stream.ReadAsync(segment.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                throw new IOException("The backend's response stream ended before its answer.");
+            }
+
+            var at = scanner.Find(segment.AsSpan(filled, read));
+            if (at >= 0)
+            {
+                eventLength = total + at;
+            }
+
+            filled += read;
+            total += read;
+            segments[^1] = (segment, filled);
+        }
+
+        if (eventLength > limit || total > Array.MaxLength)
+        {
+            throw tooLarge();
+        }
+
+        var whole = GC.AllocateUninitializedArray<byte>((int)total);
+        head.AsSpan(0, headEnd).CopyTo(whole);
+        var to = headEnd;
+        foreach (var (array, count) in segments)
+        {
+            array.AsSpan(0, count).CopyTo(whole.AsSpan(to));
+            to += count;
+        }
+
+        return (whole, (int)total);
+    }
+
+    /// <summary>
+    /// Finds where an event ends — the blank line after its lines, lines ended by CR, LF or CRLF — in bytes fed to it in
+    /// order from the event's first byte.
+    /// </summary>
+    private struct EventEndScanner()
+    {
+        private bool _atLineStart = true;
+        private bool _afterCr;
+
+        /// <summary>The index in <paramref name="bytes"/> just past the line end that ends the event; -1 when not in them.</summary>
+        public int Find(ReadOnlySpan<byte> bytes)
+        {
+            var i = 0;
+            while (i < bytes.Length)
+            {
+                var b = bytes[i];
+                if (_afterCr && b == (byte)'\n')
+                {
+                    _afterCr = false; // the LF of a CRLF: the line ended at the CR
+                    i++;
+                    continue;
+                }
+
+                _afterCr = false;
+                if (b is (byte)'\r' or (byte)'\n')
+                {
+                    if (_atLineStart)
+                    {
+                        return i + 1;
+                    }
+
+                    _atLineStart = true;
+                    _afterCr = b == (byte)'\r';
+                    i++;
+                    continue;
+                }
+
+                _atLineStart = false;
+                var next = bytes[i..].IndexOfAny((byte)'\r', (byte)'\n');
+                if (next < 0)
+                {
+                    return -1;
+                }
+
+                i += next;
+            }
+
+            return -1;
         }
     }
 

@@ -46,6 +46,48 @@ public sealed class SseAnswerReaderUnitTests
     }
 
     [Theory]
+    [InlineData("\n", 70_000)]
+    [InlineData("\r\n", 1_048_576)]
+    [InlineData("\r", 333_333)]
+    public async Task Events_larger_than_the_pooled_buffers_come_back_whole_after_and_before_others(string eol, int piece)
+    {
+        // Past 1 MiB an event is read in segments and assembled once: a large notification, then a large answer of
+        // several data lines, each cut by the reads anywhere, with every line ending the protocol allows.
+        var note = "{\"method\":\"note\",\"params\":\"" + new string('n', 1_500_000) + "\"}";
+        var lines = new[] { "{\"id\":1,", "\"result\":\"" + new string('x', 2_500_000) + "\",", "\"more\":\"" + new string('y', 700_000) + "\"}" };
+        var text = $": c{eol}{eol}data: {note}{eol}{eol}event: message{eol}" + string.Concat(lines.Select(l => $"data: {l}{eol}")) + eol + $"data: {{\"id\":2}}{eol}{eol}";
+        var seen = new List<int>();
+        var answer = await SseAnswerReader.ReadAsync(new PieceStream(Encoding.UTF8.GetBytes(text), piece), 8 * 1024 * 1024, () => new InvalidDataException("too large"),
+            data =>
+            {
+                seen.Add(data.Length);
+                return data.Span.StartsWith("{\"id\""u8) ? Encoding.UTF8.GetString(data.Span) : null;
+            }, Ct);
+        Assert.Equal(string.Join("\n", lines), answer);
+        Assert.Equal([note.Length, answer.Length], seen);
+    }
+
+    [Theory]
+    [InlineData(65_536)]
+    [InlineData(4_000_000)]
+    public async Task A_large_event_over_the_limit_is_refused_before_it_is_read_whole(int piece)
+    {
+        var text = "data: {\"id\":1,\"result\":\"" + new string('x', 6 * 1024 * 1024) + "\"}\n\n";
+        var stream = new PieceStream(Encoding.UTF8.GetBytes(text), piece);
+        await Assert.ThrowsAsync<InvalidDataException>(() => SseAnswerReader.ReadAsync(stream, 3 * 1024 * 1024,
+            () => new InvalidDataException("too large"), data => "answer", Ct).AsTask());
+        Assert.True(stream.Position < text.Length, "the rest of the stream is not read once the event is over the limit");
+    }
+
+    [Fact]
+    public async Task A_stream_that_ends_inside_a_large_event_says_so()
+    {
+        var text = "data: {\"id\":1,\"result\":\"" + new string('x', 3 * 1024 * 1024);
+        await Assert.ThrowsAsync<IOException>(() => SseAnswerReader.ReadAsync(new PieceStream(Encoding.UTF8.GetBytes(text), 100_000), 8 * 1024 * 1024,
+            () => new InvalidDataException("too large"), data => "answer", Ct).AsTask());
+    }
+
+    [Theory]
     [InlineData(1)]
     [InlineData(64)]
     [InlineData(100_000)]

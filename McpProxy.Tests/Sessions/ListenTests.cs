@@ -258,9 +258,11 @@ public sealed class ListenTests
             return new ListenStream(http, response);
         }
 
-        public async Task<Frame> NextAsync()
+        public Task<Frame> NextAsync() => NextAsync(Ct);
+
+        private async Task<Frame> NextAsync(CancellationToken deadline)
         {
-            if (!await _frames.Reader.WaitToReadAsync(Ct) || !_frames.Reader.TryRead(out var frame))
+            if (!await _frames.Reader.WaitToReadAsync(deadline) || !_frames.Reader.TryRead(out var frame))
             {
                 throw new InvalidOperationException("The stream ended.");
             }
@@ -269,11 +271,16 @@ public sealed class ListenTests
         }
 
         /// <summary>The next event, skipping keep-alive comments.</summary>
+        /// <remarks>
+        /// One deadline for the whole wait: keep-alive comments (every 15 s) must not restart it, or a test waiting for
+        /// an event that never comes would hang instead of failing.
+        /// </remarks>
         public async Task<JsonObject> NextEventAsync()
         {
+            var deadline = Ct;
             while (true)
             {
-                var frame = await NextAsync();
+                var frame = await NextAsync(deadline);
                 if (frame.Event is { } e)
                 {
                     return e;
@@ -284,7 +291,8 @@ public sealed class ListenTests
         /// <summary>Whether the server closed the stream (after any frames left).</summary>
         public async Task<bool> EndedAsync()
         {
-            while (await _frames.Reader.WaitToReadAsync(Ct))
+            var deadline = Ct;
+            while (await _frames.Reader.WaitToReadAsync(deadline))
             {
                 if (_frames.Reader.TryRead(out var frame) && frame.Event is not null)
                 {
