@@ -46,6 +46,13 @@ public static class Extensions
         return builder;
     }
 
+    private static readonly string[] AspNetCoreMeters =
+    [
+        "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Http.Connections",
+        "Microsoft.AspNetCore.Routing", "Microsoft.AspNetCore.Diagnostics", "Microsoft.AspNetCore.RateLimiting",
+        "Microsoft.AspNetCore.Authentication", "Microsoft.AspNetCore.Authorization", "Microsoft.AspNetCore.MemoryPool",
+    ];
+
     public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         // OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set (Aspire sets it to the dashboard); traces also go to
@@ -68,7 +75,10 @@ public static class Extensions
         KeepSdkMetricTags();
         builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
-                .AddAspNetCoreInstrumentation()
+                // ASP.NET Core's own meters, which is what AddAspNetCoreInstrumentation enables for metrics on .NET 8+,
+                // without the startup filter it also adds (an async layer and its allocation on every request, only
+                // to set error.type on a 5xx answered without an exception: ASP.NET Core 11 does that itself).
+                .AddMeter(AspNetCoreMeters)
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
                 .AddMeter(McpSdkTelemetryName, McpProxyTelemetryName));

@@ -119,6 +119,11 @@ public sealed class AdminAndTelemetryTests
         Assert.Equal(1, Value(samples, "mcp_proxy_sessions_active", ("proxy", "metered")));
         Assert.True(Value(samples, "mcp_proxy_request_duration_seconds_count", ("backend", "mb")) >= 3);
         Assert.Contains(samples, s => s.Name == "mcp_proxy_request_duration_seconds_bucket" && s.Labels.GetValueOrDefault("le") == "+Inf");
+
+        // ASP.NET Core's and HttpClient's own request metrics are exported too (their meters, not an instrumentation layer).
+        Assert.Contains(samples, s => s.Name == "http_server_request_duration_seconds_count" && s.Labels.GetValueOrDefault("http_route") is not null);
+        Assert.Contains(samples, s => s.Name == "http_client_request_duration_seconds_count");
+        Assert.Contains(samples, s => s.Name == "kestrel_active_connections");
     }
 
     [Fact]
