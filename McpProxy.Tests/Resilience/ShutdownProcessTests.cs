@@ -63,7 +63,7 @@ public sealed class ShutdownProcessTests : IDisposable
 
         // The call in flight completes, then the process exits cleanly.
         Assert.Equal("slept", Text(await inFlight));
-        await proxy.Process.WaitForExitAsync(Ct);
+        await proxy.WaitForExitAsync("SIGTERM");
         Assert.Equal(0, proxy.Process.ExitCode);
         var log = await proxy.Stdout;
         Assert.DoesNotContain("Backend 't' ready", log[log.IndexOf("Shutting down: draining", StringComparison.Ordinal)..], StringComparison.Ordinal);
@@ -92,7 +92,7 @@ public sealed class ShutdownProcessTests : IDisposable
         // Had the child received the SIGINT it would have stopped and failed the call; it finishes it, because only the
         // proxy was signalled, and the proxy drains before it stops the child.
         Assert.Equal("slept", Text(await inFlight));
-        await proxy.Process.WaitForExitAsync(Ct);
+        await proxy.WaitForExitAsync("SIGINT to its process group");
         Assert.Equal(0, proxy.Process.ExitCode);
         Assert.True(await TestCalls.HasExitedAsync(childPid), "the stdio child is still running after the proxy exited");
 
@@ -146,7 +146,11 @@ public sealed class ShutdownProcessTests : IDisposable
 
     private static ProxyProcess StartProxy(string configPath, bool ownProcessGroup)
     {
-        var psi = new ProcessStartInfo(ownProcessGroup ? "setsid" : "dotnet")
+        // With its own process group it is started as a terminal's foreground job would be: SIGINT at its default. A
+        // test run started in the background by a non-interactive shell inherits SIGINT ignored, which exec keeps (and
+        // the .NET runtime then leaves ignored, as it should for a daemon started that way), so perl (Debian's
+        // essential perl-base) resets it before it execs setsid, which execs the proxy: one process, same pid.
+        var psi = new ProcessStartInfo(ownProcessGroup ? "perl" : "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -154,7 +158,10 @@ public sealed class ShutdownProcessTests : IDisposable
         };
         if (ownProcessGroup)
         {
-            psi.ArgumentList.Add("dotnet");
+            foreach (var argument in new[] { "-e", "$SIG{INT} = 'DEFAULT'; exec { $ARGV[0] } @ARGV or die \"exec: $!\"", "setsid", "dotnet" })
+            {
+                psi.ArgumentList.Add(argument);
+            }
         }
 
         psi.ArgumentList.Add(ProxyDll);
@@ -202,6 +209,25 @@ public sealed class ShutdownProcessTests : IDisposable
                 }
 
                 await _lineRead.WaitAsync(cancellationToken);
+            }
+        }
+
+        /// <summary>Waits for the process to exit; if it does not in time, fails with what it logged so far.</summary>
+        public async Task WaitForExitAsync(string after)
+        {
+            try
+            {
+                await Process.WaitForExitAsync(Ct);
+            }
+            catch (OperationCanceledException)
+            {
+                string log;
+                lock (_all)
+                {
+                    log = _all.ToString();
+                }
+
+                Assert.Fail($"the proxy did not exit within 90 s after {after}; its log so far:\n{log}");
             }
         }
 
