@@ -158,12 +158,10 @@ internal static class SseAnswerReader
         Stream stream, byte[] head, int headEnd, long limit, Func<Exception> tooLarge, CancellationToken cancellationToken)
     {
         var scanner = new EventEndScanner();
-        var found = scanner.Find(head.AsSpan(0, headEnd));
-        var segments = new List<(byte[] Array, int Count)>();
+        long eventLength = scanner.Find(head.AsSpan(0, headEnd));
+        var segments = new List<byte[]>();
         long total = headEnd;
-        long eventLength = found >= 0 ? found : -1;
-        byte[]? segment = null;
-        var filled = 0;
+        var filled = 0; // in the last segment; the others are full
         while (eventLength < 0)
         {
             if (total > limit)
@@ -171,28 +169,26 @@ internal static class SseAnswerReader
                 throw tooLarge();
             }
 
-            if (segment is null || filled == segment.Length)
+            if (segments.Count == 0 || filled == SegmentSize)
             {
-                segment = GC.AllocateUninitializedArray<byte>(SegmentSize);
+                segments.Add(GC.AllocateUninitializedArray<byte>(SegmentSize));
                 filled = 0;
-                segments.Add((segment, 0));
             }
 
+            var segment = segments[^1];
             var read = await stream.ReadAsync(segment.AsMemory(filled), cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
                 throw new IOException("The backend's response stream ended before its answer.");
             }
 
-            var at = scanner.Find(segment.AsSpan(filled, read));
-            if (at >= 0)
+            if (scanner.Find(segment.AsSpan(filled, read)) is var at and >= 0)
             {
                 eventLength = total + at;
             }
 
             filled += read;
             total += read;
-            segments[^1] = (segment, filled);
         }
 
         if (eventLength > limit || total > Array.MaxLength)
@@ -203,9 +199,10 @@ internal static class SseAnswerReader
         var whole = GC.AllocateUninitializedArray<byte>((int)total);
         head.AsSpan(0, headEnd).CopyTo(whole);
         var to = headEnd;
-        foreach (var (array, count) in segments)
+        for (var i = 0; i < segments.Count; i++)
         {
-            array.AsSpan(0, count).CopyTo(whole.AsSpan(to));
+            var count = i == segments.Count - 1 ? filled : SegmentSize;
+            segments[i].AsSpan(0, count).CopyTo(whole.AsSpan(to));
             to += count;
         }
 

@@ -221,13 +221,7 @@ public sealed class ShutdownProcessTests : IDisposable
             }
             catch (OperationCanceledException)
             {
-                string log;
-                lock (_all)
-                {
-                    log = _all.ToString();
-                }
-
-                Assert.Fail($"the proxy did not exit within 90 s after {after}; its log so far:\n{log}");
+                Assert.Fail($"the proxy did not exit within 90 s after {after}; its log so far:\n{LogSoFar()}");
             }
         }
 
@@ -266,6 +260,11 @@ public sealed class ShutdownProcessTests : IDisposable
             }
 
             _lineRead.Release();
+            return LogSoFar();
+        }
+
+        private string LogSoFar()
+        {
             lock (_all)
             {
                 return _all.ToString();
