@@ -391,7 +391,7 @@ internal sealed class FastPathFront(
     }
 
     /// <summary>Reads a body of unknown length into a pooled buffer that grows as needed (bodies this path takes fit the first).</summary>
-    private static async Task<(byte[] Buffer, int Length)> ReadToEndAsync(Stream body, byte[] buffer, CancellationToken cancellationToken)
+    private static async ValueTask<(byte[] Buffer, int Length)> ReadToEndAsync(Stream body, byte[] buffer, CancellationToken cancellationToken)
     {
         var length = 0;
         while (true)
