@@ -13,7 +13,8 @@ namespace McpProxy.Backends;
 /// client, and the MCP client API does not say which outgoing call a server request belongs to, so the relay keeps the
 /// client sessions with calls in flight on this backend: when they are all one session, the request goes to it (over
 /// that call's own response stream); otherwise it is refused with an error that says why. <c>roots/list</c> outside any
-/// call goes to the only connected client session, if there is exactly one, and is answered with an empty list otherwise.
+/// call goes to the only connected client session, if there is exactly one, and is answered with an empty list otherwise,
+/// as it is when the client it goes to does not declare roots.
 /// The same tracking decides which client sessions get the backend's log messages (<see cref="CallingSessions"/>, used by
 /// <c>SessionHub</c>). A modern (2026-07-28) caller cannot be sent requests: for its calls the request is handed to the
 /// call's <see cref="BridgeCall"/>, which answers the caller <c>input_required</c> and waits for its retry.
@@ -78,15 +79,20 @@ internal sealed class ClientRequestRelay(string backend, Func<McpServer?> soleSe
             return ValueTask.FromResult(new ListRootsResult { Roots = [] });
         }
 
+        // A client that does not declare roots exposes none. A backend asks roots/list on its own schedule (after
+        // initialize, on roots/list_changed), not for the call it lands in, so "no roots" is its answer: refusing it
+        // would fail a modern caller's call with -32021 for a capability the call never needed.
         var session = Target("roots/list", forCall: false);
         if (BridgeCall.Of(session) is { } bridged)
         {
-            return bridged.AskAsync<ListRootsResult>(RequestMethods.RootsList, request ?? new ListRootsRequestParams(), ct);
+            return bridged.Declares(RequestMethods.RootsList)
+                ? bridged.AskAsync<ListRootsResult>(RequestMethods.RootsList, request ?? new ListRootsRequestParams(), ct)
+                : ValueTask.FromResult(new ListRootsResult { Roots = [] });
         }
 
         if (session.ClientCapabilities?.Roots is null)
         {
-            throw Refused($"the client of backend '{backend}' does not expose roots");
+            return ValueTask.FromResult(new ListRootsResult { Roots = [] });
         }
 
         return session.RequestRootsAsync(request ?? new ListRootsRequestParams(), ct);

@@ -42,6 +42,9 @@ internal sealed class BridgeCall(
     /// <summary>The bridged call a request-bound server belongs to, if any.</summary>
     public static BridgeCall? Of(object session) => s_bySession.TryGetValue(session, out var call) ? call : null;
 
+    /// <summary>Whether the caller declared the capability a backend's <paramref name="method"/> needs.</summary>
+    public bool Declares(string method) => Allowed(method, callerCapabilities);
+
     /// <summary>The pass-through slot's id, for the forwarded request's <c>_meta</c> (<see cref="PassThroughSlot.MetaKey"/>).</summary>
     public string SlotId => _slot.Id;
 

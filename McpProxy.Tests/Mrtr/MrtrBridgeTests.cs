@@ -1,7 +1,9 @@
 using System.Text.Json.Nodes;
+using McpProxy.Backends;
 using McpProxy.Mrtr;
 using McpProxy.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 
@@ -203,6 +205,39 @@ public sealed class MrtrBridgeTests
         var (code, _) = Error(response);
         Assert.Equal(-32021, code);
         Assert.NotNull(response["error"]!["data"]?["requiredCapabilities"]?["elicitation"]);
+    }
+
+    [Fact]
+    public async Task A_roots_list_the_backend_sends_on_its_own_does_not_fail_a_modern_call_whose_caller_has_no_roots()
+    {
+        // server-everything asks roots/list on its own (350 ms after initialize, and on every roots/list_changed); the
+        // relay hands it to the call in flight. A caller without roots exposes none: the backend hears "no roots" and
+        // the call goes on, as it would had the backend asked a moment earlier or later.
+        var logs = new CapturingLoggerProvider();
+        await using var proxy = await ProxyHost.StartAsync(Everything, logging: l => l.AddProvider(logs));
+        int RootsAnswered() => logs.Entries.Count(e => e.Message.Contains("'roots/list' request handler completed", StringComparison.Ordinal));
+        await TestCalls.WaitUntil(() => RootsAnswered() > 0); // the first sync, which sets up its list_changed handler
+        var relay = proxy.Services.GetRequiredService<BackendRegistry>().Backends.Single(b => b.Name == "e").ClientRequests;
+        using var modern = new ModernClient(proxy.McpEndpoint);
+
+        var answered = RootsAnswered();
+        var call = modern.CallToolAsync(
+            "e/trigger-long-running-operation", arguments: new JsonObject { ["duration"] = 4, ["steps"] = 2 },
+            capabilities: new JsonObject { ["elicitation"] = new JsonObject() }, cancellationToken: Ct);
+        await TestCalls.WaitUntil(() => relay.CallingSessions().Any());
+
+        // A client's roots change while the call runs: the backend asks again, and the call in flight is its target.
+        await using (var legacy = await proxy.ConnectAsync(cancellationToken: Ct))
+        {
+#pragma warning disable MCP9005 // roots are deprecated from 2026-07-28; a legacy client still announces their change
+            await legacy.SendNotificationAsync(NotificationMethods.RootsListChangedNotification, cancellationToken: Ct);
+#pragma warning restore MCP9005
+            await TestCalls.WaitUntil(() => RootsAnswered() > answered || call.IsCompleted);
+        }
+
+        var answeredInFlight = RootsAnswered() > answered && !call.IsCompleted;
+        Assert.Contains("completed", Text(Result(await call)), StringComparison.OrdinalIgnoreCase);
+        Assert.True(answeredInFlight, "the backend's roots/list must be answered while the call is in flight for this test to mean anything");
     }
 
     [Fact]
