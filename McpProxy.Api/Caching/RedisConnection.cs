@@ -26,6 +26,35 @@ internal sealed class RedisConnection(IServiceProvider services) : IHostedServic
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// Subscribes <paramref name="handler"/> to <paramref name="channel"/>, once: StackExchange.Redis registers the
+    /// handler before it sends <c>SUBSCRIBE</c>, keeps it when that fails because Redis cannot be reached yet (it fails
+    /// at once: <c>BacklogPolicy.FailFast</c>), and subscribes it when Redis becomes reachable and after every reconnect.
+    /// So a failure is reported (<paramref name="notYet"/>), not retried — a second call would register the handler
+    /// twice — and <see cref="RedisSubscription.IsLive"/> tells whether Redis is delivering to it now.
+    /// </summary>
+    public async Task<RedisSubscription> SubscribeAsync(RedisChannel channel, Action<RedisChannel, RedisValue> handler, Action<Exception> notYet)
+    {
+        var subscriber = (await GetAsync().ConfigureAwait(false)).GetSubscriber();
+        try
+        {
+            await subscriber.SubscribeAsync(channel, handler).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            notYet(ex);
+        }
+
+        return new RedisSubscription(subscriber, channel);
+    }
+}
+
+/// <summary>A channel subscription made by <see cref="RedisConnection.SubscribeAsync"/>.</summary>
+internal sealed class RedisSubscription(ISubscriber subscriber, RedisChannel channel)
+{
+    /// <summary>Whether a Redis server holds the subscription now (false while Redis cannot be reached).</summary>
+    public bool IsLive => subscriber.SubscribedEndpoint(channel) is not null;
 }
 
 /// <summary>

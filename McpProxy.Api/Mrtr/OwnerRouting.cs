@@ -27,8 +27,10 @@ internal sealed partial class OwnerRouting(BridgeRegistry registry, RequestState
     /// <summary>Whether retries can be routed (a Redis connection is configured).</summary>
     public bool Enabled => Redis is not null;
 
-    /// <summary>This replica listens on its channel (tests wait on it).</summary>
-    public bool Subscribed { get; private set; }
+    private RedisSubscription? _subscription;
+
+    /// <summary>This replica listens on its channel now (tests wait on it).</summary>
+    public bool Subscribed => _subscription?.IsLive == true;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -46,12 +48,11 @@ internal sealed partial class OwnerRouting(BridgeRegistry registry, RequestState
     {
         try
         {
-            var connection = await redis.GetAsync().ConfigureAwait(false);
-            var subscriber = connection.GetSubscriber();
-            await subscriber.SubscribeAsync(Channel(registry.ReplicaId), (channel, message) => { _ = AnswerAsync(subscriber, message); }).ConfigureAwait(false);
-            Subscribed = true;
+            var subscriber = (await redis.GetAsync().ConfigureAwait(false)).GetSubscriber();
+            _subscription = await redis.SubscribeAsync(
+                Channel(registry.ReplicaId), (channel, message) => { _ = AnswerAsync(subscriber, message); }, ex => LogSubscribeFailed(logger, ex.Message)).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or InvalidOperationException)
+        catch (InvalidOperationException ex)
         {
             LogSubscribeFailed(logger, ex.Message);
         }
@@ -160,7 +161,7 @@ internal sealed partial class OwnerRouting(BridgeRegistry registry, RequestState
         _ => typeof(ReadResourceRequestParams),
     };
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "MRTR owner routing: cannot subscribe on Redis ({Error}); retries of calls parked here must come back to this replica")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "MRTR owner routing: cannot subscribe on Redis yet ({Error}); it subscribes once Redis is reachable, until then retries of calls parked here must come back to this replica")]
     private static partial void LogSubscribeFailed(ILogger logger, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "MRTR owner routing: resuming a routed retry failed: {Error}")]

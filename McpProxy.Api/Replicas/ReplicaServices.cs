@@ -78,17 +78,7 @@ internal static partial class ReplicaServices
             }
 
             var store = services.GetRequiredService<SessionStore>();
-            _ = Task.Run(async () =>
-            {
-                try
-                {
-                    await store.SubscribeAsync(CancellationToken.None);
-                }
-                catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
-                {
-                    LogSubscribeFailed(ex); // tombstones are still read from Redis on each request
-                }
-            }, CancellationToken.None);
+            _ = Task.Run(() => store.SubscribeAsync(LogSubscribeFailed), CancellationToken.None); // tombstones are still read from Redis on each request
             return Task.CompletedTask;
         }
 
@@ -100,7 +90,7 @@ internal static partial class ReplicaServices
         [LoggerMessage(Level = LogLevel.Warning, Message = "Backend '{Backend}': rate_limit scope = \"global\" needs the cache's Redis (ConnectionStrings:cache); without it this replica's limit applies")]
         private partial void LogGlobalWithoutRedis(string backend);
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "Could not subscribe to the session tombstone channel; tombstones are read from Redis per request")]
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Could not subscribe to the session tombstone channel yet; it subscribes once Redis is reachable, until then tombstones are read from Redis per request")]
         private partial void LogSubscribeFailed(Exception exception);
     }
 }

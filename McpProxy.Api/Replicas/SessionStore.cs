@@ -149,17 +149,20 @@ internal sealed partial class SessionStore(RedisConnection connection, Resilient
         }
     }
 
-    public async Task SubscribeAsync(CancellationToken cancellationToken)
-    {
-        var multiplexer = await connection.GetAsync().WaitAsync(cancellationToken);
-        await multiplexer.GetSubscriber().SubscribeAsync(RedisChannel.Literal(ReplicaKeys.EndedChannel), (_, id) =>
+    private RedisSubscription? _subscription;
+
+    /// <summary>This replica hears sessions ended elsewhere at once, now (tests wait on it).</summary>
+    public bool Subscribed => _subscription?.IsLive == true;
+
+    /// <summary>Subscribes to the tombstone channel; <paramref name="notYet"/> when Redis cannot be reached yet (it subscribes later by itself).</summary>
+    public async Task SubscribeAsync(Action<Exception> notYet) =>
+        _subscription = await connection.SubscribeAsync(RedisChannel.Literal(ReplicaKeys.EndedChannel), (_, id) =>
         {
             if (!id.IsNullOrEmpty)
             {
                 MarkEnded(id!);
             }
-        });
-    }
+        }, notYet);
 
     private async ValueTask<T?> RunAsync<T>(string operation, string sessionId, Func<IDatabase, Task<T>> action, CancellationToken cancellationToken)
     {

@@ -1,8 +1,10 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using McpProxy.Mrtr;
+using McpProxy.Replicas;
 using McpProxy.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace McpProxy.Tests.Mrtr;
 
@@ -66,6 +68,33 @@ public sealed class OwnerRoutingTests
         {
             await owner.DisposeAsync();
         }
+    }
+
+    [Fact]
+    public async Task A_replica_started_while_redis_is_down_subscribes_once_it_is_up_and_routes_retries()
+    {
+        // Redis down (or still coming up) when a replica starts: its first subscribe fails at once. It must keep trying,
+        // or retries of calls parked on it could never be routed to it, nor session tombstones reach it.
+        var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+        await using var redis = await RedisServer.StartAsync();
+        await redis.StopAsync();
+        var logs = new CapturingLoggerProvider();
+        void UseRedis(Microsoft.AspNetCore.Builder.WebApplicationBuilder builder) => builder.Configuration["ConnectionStrings:cache"] = redis.ConnectionString;
+        await using var owner = await ProxyHost.StartAsync(Config(key), logging: l => l.AddProvider(logs), configure: UseRedis);
+        await TestCalls.WaitUntil(() => logs.Entries.Any(e => e.Message.Contains("MRTR owner routing: cannot subscribe on Redis", StringComparison.Ordinal)));
+        await TestCalls.WaitUntil(() => logs.Entries.Any(e => e.Message.Contains("session tombstone channel", StringComparison.Ordinal)));
+
+        await redis.RestartAsync();
+        await using var other = await ProxyHost.StartAsync(Config(key), configure: UseRedis);
+        await TestCalls.WaitUntil(() => owner.Services.GetRequiredService<OwnerRouting>().Subscribed && other.Services.GetRequiredService<OwnerRouting>().Subscribed);
+        await TestCalls.WaitUntil(() => owner.Services.GetRequiredService<SessionStore>().Subscribed);
+
+        using var toOwner = new ModernClient(owner.McpEndpoint);
+        using var toOther = new ModernClient(other.McpEndpoint);
+        var (k, state) = InputRequired(await toOwner.AnsweringRootsAsync("e/trigger-elicitation-request", await toOwner.CallToolAsync("e/trigger-elicitation-request", cancellationToken: Ct)));
+        var routed = await toOther.AnsweringRootsAsync("e/trigger-elicitation-request", await toOther.CallToolAsync("e/trigger-elicitation-request", Decline(k), state, cancellationToken: Ct));
+        Assert.Contains("decline", routed["result"]!.ToJsonString(), StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(0, owner.Services.GetRequiredService<BridgeRegistry>().Count);
     }
 
     [Fact]
