@@ -203,7 +203,10 @@ public sealed class FastPathTests
         var received = new List<string?>();
         foreach (var proxy in new[] { pair.Typed, pair.Fast })
         {
-            using var http = new HttpClient();
+            // No activity propagation on the caller's side: a tracer provider that another test builds in this process
+            // instruments every HttpClient here, and OpenTelemetry's HttpClient instrumentation would overwrite this
+            // request's traceparent with a trace of its own (that is what the proxy then rightly passed on).
+            using var http = new HttpClient(new SocketsHttpHandler { ActivityHeadersPropagator = null });
             var parameters = new JsonObject { ["name"] = "b/whoami", ["arguments"] = new JsonObject() };
             using var request = Request(proxy.McpEndpoint, "tools/call", parameters, "b/whoami", id: 7);
             request.Headers.TryAddWithoutValidation("traceparent", $"00-{TraceId}-00f067aa0ba902b7-01");
