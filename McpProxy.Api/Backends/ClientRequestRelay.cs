@@ -76,7 +76,7 @@ internal sealed class ClientRequestRelay(string backend, Func<McpServer?> soleSe
         // several): the clean answer is "no roots", not an error; the backend asks again on roots/list_changed.
         if (_callers.IsEmpty && soleSession() is null)
         {
-            return ValueTask.FromResult(new ListRootsResult { Roots = [] });
+            return NoRoots();
         }
 
         // A client that does not declare roots exposes none. A backend asks roots/list on its own schedule (after
@@ -87,17 +87,20 @@ internal sealed class ClientRequestRelay(string backend, Func<McpServer?> soleSe
         {
             return bridged.Declares(RequestMethods.RootsList)
                 ? bridged.AskAsync<ListRootsResult>(RequestMethods.RootsList, request ?? new ListRootsRequestParams(), ct)
-                : ValueTask.FromResult(new ListRootsResult { Roots = [] });
+                : NoRoots();
         }
 
         if (session.ClientCapabilities?.Roots is null)
         {
-            return ValueTask.FromResult(new ListRootsResult { Roots = [] });
+            return NoRoots();
         }
 
         return session.RequestRootsAsync(request ?? new ListRootsRequestParams(), ct);
     }
 #pragma warning restore MCP9005
+
+    /// <summary>The answer for a backend whose roots/list has no client to ask, or one that exposes no roots.</summary>
+    private static ValueTask<ListRootsResult> NoRoots() => ValueTask.FromResult(new ListRootsResult { Roots = [] });
 
     private McpServer Target(string method, bool forCall)
     {
